@@ -1,0 +1,63 @@
+namespace Onitu;
+
+/// <summary>The base of the errors Onitu and its drivers raise on purpose.</summary>
+public class OnituException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public OnituException(string message, Exception? innerException = null) : base(message, innerException) { }
+}
+
+/// <summary>
+/// The driver is broken or misconfigured (the seed's <c>DriverError</c>): retrying will not help until the
+/// setup or the driver changes. The engine marks the service failing with this message.
+/// </summary>
+public class DriverException : OnituException
+{
+    /// <summary>Creates the exception.</summary>
+    public DriverException(string message, Exception? innerException = null) : base(message, innerException) { }
+}
+
+/// <summary>
+/// The store failed to do what was asked (the seed's <c>ServiceError</c>): a network error, a full disk, a
+/// refused permission. <see cref="IsTransient"/> says whether trying again later may succeed; the engine retries
+/// transient errors with backoff.
+/// </summary>
+public class ServiceException : OnituException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed, without secrets.</param>
+    /// <param name="isTransient">Whether the same call may succeed later.</param>
+    /// <param name="innerException">The cause.</param>
+    public ServiceException(string message, bool isTransient = true, Exception? innerException = null)
+        : base(message, innerException) => IsTransient = isTransient;
+
+    /// <summary>Whether the same call may succeed if tried again later.</summary>
+    public bool IsTransient { get; }
+}
+
+/// <summary>The file asked for is not on the store (any more).</summary>
+public class RemoteFileNotFoundException : ServiceException
+{
+    /// <summary>Creates the exception.</summary>
+    public RemoteFileNotFoundException(string message, Exception? innerException = null)
+        : base(message, isTransient: false, innerException) { }
+}
+
+/// <summary>A partial upload cannot be resumed (it is gone or shorter than the offset); the engine starts over.</summary>
+public class UploadNotResumableException : ServiceException
+{
+    /// <summary>Creates the exception.</summary>
+    public UploadNotResumableException(string message, Exception? innerException = null)
+        : base(message, isTransient: false, innerException) { }
+}
+
+/// <summary>
+/// A write or delete was refused because the file on the store changed since the revision the engine knew: the
+/// driver reported the new revision through the plug, and the engine resolves the conflict instead of overwriting.
+/// </summary>
+public class ContentChangedException : ServiceException
+{
+    /// <summary>Creates the exception.</summary>
+    public ContentChangedException(string message, Exception? innerException = null)
+        : base(message, isTransient: true, innerException) { }
+}
