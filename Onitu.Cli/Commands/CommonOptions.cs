@@ -1,0 +1,102 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Onitu.Drivers;
+using Onitu.Drivers.LocalStorage;
+using Onitu.Referee;
+using Onitu.Setup;
+
+namespace Onitu.Cli.Commands;
+
+/// <summary>The options shared by the commands that run the engine, and how they become engine options.</summary>
+internal static class CommonOptions
+{
+    public static readonly Argument<FileInfo> Setup = new("setup") { Description = "The setup file (YAML or JSON)." };
+
+    public static readonly Option<FileInfo?> Database = new("--db")
+    {
+        Description = "The state database (default: <setup>.state.db beside the setup file).",
+    };
+
+    public static readonly Option<string?> ChunkSize = new("--chunk-size")
+    {
+        Description = "Chunk size of chunked transfers, e.g. 4MiB (default 4MiB).",
+    };
+
+    public static readonly Option<int?> Parallel = new("--parallel")
+    {
+        Description = "How many transfers run at once (default 4).",
+    };
+
+    public static readonly Option<string?> BandwidthLimit = new("--bwlimit")
+    {
+        Description = "The most bytes per second all transfers write together, e.g. 10M (default: no limit).",
+    };
+
+    public static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log every transfer." };
+
+    public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Log warnings and errors only, show no progress." };
+
+    public static void AddEngineOptions(Command command)
+    {
+        command.Arguments.Add(Setup);
+        foreach (var option in new Option[] { Database, ChunkSize, Parallel, BandwidthLimit, Verbose, Quiet })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The drivers the command line knows: the built-in ones.</summary>
+    public static DriverCatalog Drivers() => new([new LocalStorageDriverFactory()]);
+
+    public static ILoggerFactory Logging(ParseResult result) => LoggerFactory.Create(builder =>
+    {
+        var level = result.GetValue(Verbose) ? LogLevel.Debug : result.GetValue(Quiet) ? LogLevel.Warning : LogLevel.Information;
+        builder.SetMinimumLevel(level);
+        builder.AddFilter("Onitu", level);
+        // Logs go to stderr so that stdout carries only results.
+        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+    });
+
+    /// <summary>Builds the engine options from the command line; throws <see cref="FormatException"/> naming a wrong flag.</summary>
+    public static SyncEngineOptions EngineOptions(ParseResult result)
+    {
+        var options = new SyncEngineOptions
+        {
+            SetupFile = result.GetValue(Setup)!.FullName,
+            DatabasePath = result.GetValue(Database)?.FullName,
+        };
+        if (result.GetValue(ChunkSize) is { } chunk)
+            options.ChunkSize = checked((int)ParseSize("--chunk-size", chunk));
+        if (result.GetValue(Parallel) is { } parallel)
+            options.MaxParallelTransfers = parallel;
+        if (result.GetValue(BandwidthLimit) is { } limit)
+            options.BandwidthLimit = ParseSize("--bwlimit", limit);
+        return options;
+    }
+
+    private static long ParseSize(string flag, string text) =>
+        SizeParser.TryParse(text, out var bytes) ? bytes : throw new FormatException($"{flag}: '{text}' is not a size (examples: 512k, 4MiB, 1G).");
+
+    /// <summary>
+    /// Creates the engine, turning setup, option and flag errors into a clear message and exit code 1.
+    /// </summary>
+    public static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error)
+    {
+        try
+        {
+            return SyncEngine.Create(EngineOptions(result), Drivers(), logging);
+        }
+        catch (SetupException e)
+        {
+            error.WriteLine(e.Message);
+        }
+        catch (Exception e) when (e is FormatException or Microsoft.Extensions.Options.OptionsValidationException or OverflowException or OnituException)
+        {
+            error.WriteLine($"error: {e.Message}");
+        }
+        return null;
+    }
+}

@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace Onitu.Cli.Commands;
+
+/// <summary><c>onitu run &lt;setup&gt;</c>: scan, then watch and sync continuously until Ctrl+C.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("run", "Sync continuously: scan every service, then watch and sync until Ctrl+C.");
+        CommonOptions.AddEngineOptions(command);
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var logging = CommonOptions.Logging(result);
+            var engine = CommonOptions.TryCreateEngine(result, logging, Console.Error);
+            if (engine is null)
+                return ExitCodes.SetupError;
+            await using (engine)
+            {
+                await engine.StartAsync(CancellationToken.None);
+                Console.Error.WriteLine($"Onitu is syncing '{engine.Setup.Name}' ({engine.Setup.Services.Count} services). Press Ctrl+C to stop.");
+                if (!result.GetValue(CommonOptions.Quiet))
+                    await ProgressReporter.RunAsync(engine, Console.Error, cancellationToken);
+                else
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                Console.Error.WriteLine("Stopping: unfinished transfers resume at the next start.");
+                await engine.StopAsync(CancellationToken.None);
+            }
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
+
+/// <summary>The exit codes of the onitu command.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>The setup, an option or a flag is wrong; nothing was done.</summary>
+    public const int SetupError = 1;
+    /// <summary>A sync pass ended with work left undone (a failing service, a job that kept failing).</summary>
+    public const int Incomplete = 2;
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+
+namespace Onitu.Diagnostics;
+
+/// <summary>Every log message of the engine, in one place, with stable event ids (1xxx store, 2xxx services, 3xxx transfers).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "State database {Path} migrated from schema {From} to {To}")]
+    public static partial void SchemaMigrated(ILogger logger, string path, int from, int to);
+
+    [LoggerMessage(1002, LogLevel.Error, "A write to the state database failed")]
+    public static partial void StoreWriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2001, LogLevel.Information, "Service {Service}: driver {Driver} resolved from {Origin}")]
+    public static partial void DriverResolved(ILogger logger, string service, string driver, string origin);
+
+    [LoggerMessage(2002, LogLevel.Information, "Service {Service}: scanning")]
+    public static partial void ServiceScanning(ILogger logger, string service);
+
+    [LoggerMessage(2003, LogLevel.Information, "Service {Service}: scan complete in {Elapsed}")]
+    public static partial void ServiceScanned(ILogger logger, string service, TimeSpan elapsed);
+
+    [LoggerMessage(2004, LogLevel.Error, "Service {Service} is failing, retrying in {Delay}: {Reason}")]
+    public static partial void ServiceFailing(ILogger logger, string service, TimeSpan delay, string reason, Exception exception);
+
+    [LoggerMessage(2005, LogLevel.Information, "Service {Service} stopped")]
+    public static partial void ServiceStopped(ILogger logger, string service);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Service {Service}: {Failures} transfers failed in a row; restarting it")]
+    public static partial void ServiceRestartAfterFailures(ILogger logger, string service, int failures);
+
+    [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
+    public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);
+
+    [LoggerMessage(3002, LogLevel.Information, "Synced {Folder}:{Path} from {Source} to {Target} ({Size} bytes)")]
+    public static partial void FileSynced(ILogger logger, string folder, string path, string source, string target, long size);
+
+    [LoggerMessage(3003, LogLevel.Information, "Resuming {Folder}:{Path} to {Target} at offset {Offset}")]
+    public static partial void TransferResumed(ILogger logger, string folder, string path, string target, long offset);
+
+    [LoggerMessage(3004, LogLevel.Warning, "{Kind} {Folder}:{Path} to {Target} failed (attempt {Attempt}, next in {Delay}): {Reason}")]
+    public static partial void JobFailed(ILogger logger, string kind, string folder, string path, string target, int attempt, TimeSpan delay, string reason, Exception? exception);
+
+    [LoggerMessage(3005, LogLevel.Information, "Transfer of {Folder}:{Path} to {Target} aborted: a newer version arrived")]
+    public static partial void TransferSuperseded(ILogger logger, string folder, string path, string target);
+
+    [LoggerMessage(3006, LogLevel.Warning, "Conflict on {Folder}:{Path}: the content from {Loser} is kept as {ConflictPath}")]
+    public static partial void ConflictDetected(ILogger logger, string folder, string path, string loser, string conflictPath);
+
+    [LoggerMessage(3007, LogLevel.Information, "Deleted {Folder}:{Path} from {Target}")]
+    public static partial void FileDeleted(ILogger logger, string folder, string path, string target);
+
+    [LoggerMessage(3008, LogLevel.Information, "Moved {Folder}:{From} to {ToFolder}:{To} on {Target}")]
+    public static partial void FileMoved(ILogger logger, string folder, string from, string toFolder, string to, string target);
+
+    [LoggerMessage(3009, LogLevel.Debug, "Source {Source} failed for {Folder}:{Path}, trying the next: {Reason}")]
+    public static partial void SourceFailed(ILogger logger, string source, string folder, string path, string reason);
+
+    [LoggerMessage(3010, LogLevel.Warning, "An event subscriber threw")]
+    public static partial void EventHandlerFailed(ILogger logger, Exception exception);
+}

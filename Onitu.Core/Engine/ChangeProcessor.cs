@@ -1,0 +1,353 @@
+using System.Text.Json;
+using Onitu.Conflicts;
+using Onitu.Storage;
+using RefereeRules = Onitu.Referee.Referee;
+
+namespace Onitu.Engine;
+
+/// <summary>What a change did, to act on once its transaction committed.</summary>
+internal sealed class ChangeOutcome
+{
+    public static readonly ChangeOutcome None = new();
+
+    public List<SyncEvent> Events { get; } = [];
+
+    /// <summary>Jobs created or rewritten: a transfer of theirs in flight is stale and must stop.</summary>
+    public List<(Guid Fid, string Target)> TouchedJobs { get; } = [];
+
+    public bool HasWork => TouchedJobs.Count > 0;
+
+    public ChangeOutcome Merge(ChangeOutcome other)
+    {
+        Events.AddRange(other.Events);
+        TouchedJobs.AddRange(other.TouchedJobs);
+        return this;
+    }
+}
+
+/// <summary>
+/// Turns what drivers report (updates, deletions, moves) and what transfers achieve into the persisted state and
+/// the jobs that follow from it, asking the Referee where each file goes. Every method runs inside one write
+/// transaction of the <see cref="MetadataStore"/>, so a change and the jobs it implies are persisted together.
+/// </summary>
+/// <remarks>
+/// Versions: every file has a version bumped by each new content, deletion or move; each replica records the
+/// version whose content the service holds. A service that reports a change to a file whose current version it
+/// never received made a concurrent edit: a conflict, resolved without losing either content (see
+/// <see cref="ApplyConflict"/>).
+/// </remarks>
+internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
+{
+    public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    {
+        var file = tx.GetFile(metadata.Fid);
+        var replica = tx.GetReplica(metadata.Fid, service);
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
+            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+
+        var extra = SerializeExtra(metadata.Extra);
+        var readable = referee.CanRead(service, metadata.Folder)
+            && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType);
+
+        if (file is null || file.Deleted)
+        {
+            // A new file, or one recreated after a deletion: an edit always beats a deletion.
+            var created = NewVersion(metadata, (file?.Version ?? 0) + 1, service);
+            tx.UpsertFile(created);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, extra));
+            var outcome = new ChangeOutcome();
+            DropJobsOf(tx, metadata.Fid, service, outcome);
+            if (readable)
+                ScheduleUploads(tx, created, service, outcome, preserveOn: null);
+            return outcome;
+        }
+
+        if (replica is { Holds: true } && replica.Version == file.Version)
+        {
+            if (!readable)
+            {
+                // Changes on a service Onitu may not read from are not taken into account (seed, mode "w").
+                tx.UpsertReplica(replica with { Revision = metadata.Revision, Extra = extra });
+                return ChangeOutcome.None;
+            }
+            var updated = NewVersion(metadata, file.Version + 1, service);
+            tx.UpsertFile(updated);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, updated.Version, metadata.Revision, extra));
+            var outcome = new ChangeOutcome();
+            DropJobsOf(tx, metadata.Fid, service, outcome);
+            ScheduleUploads(tx, updated, service, outcome, preserveOn: null);
+            return outcome;
+        }
+
+        if (!readable)
+        {
+            // A write-only service's own edit is not read; it keeps its stale version and receives the current one.
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            return ChangeOutcome.None;
+        }
+        return ApplyConflict(tx, service, metadata, file, replica, extra);
+    }
+
+    /// <summary>
+    /// <paramref name="service"/> wrote <paramref name="metadata"/> without having received the file's current
+    /// version. The later write (by modification time; the newer report when a time is unknown) keeps the name;
+    /// the other content is kept under a conflict name (<see cref="ConflictNaming"/>). Where the losing content
+    /// lives, the upload of the winner first moves it aside (the job's <c>preserve_as</c>), and from there the
+    /// conflict copy is sent everywhere like any new file.
+    /// </summary>
+    private ChangeOutcome ApplyConflict(StoreTransaction tx, string service, Onitu.Metadata metadata, FileRecord file,
+        ReplicaRecord? replica, string? extra)
+    {
+        var outcome = new ChangeOutcome();
+        var now = clock.GetUtcNow();
+        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt >= file.ModifiedAt
+            // A service that cannot be written to can never receive the other content; its own write must win.
+            || !referee.CanWrite(service, metadata.Folder);
+
+        bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false };
+
+        if (newcomerWins)
+        {
+            var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now, IsTaken);
+            // The losing content is on the services holding the current version; prefer its origin.
+            var holders = tx.GetReplicas(file.Fid).Where(r => r.Holds && r.Version == file.Version && r.Service != service).ToList();
+            var keeper = holders.FirstOrDefault(r => r.Service == file.Origin) ?? holders.FirstOrDefault();
+
+            var updated = NewVersion(metadata, file.Version + 1, service);
+            tx.UpsertFile(updated);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, updated.Version, metadata.Revision, extra));
+            DropJobsOf(tx, metadata.Fid, service, outcome);
+            ScheduleUploads(tx, updated, service, outcome, keeper is null ? null : (keeper.Service, conflictPath));
+            outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
+        }
+        else
+        {
+            var conflictPath = ConflictNaming.Create(file.Path, service, metadata.ModifiedAt ?? now, IsTaken);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            tx.PutJob(file.Fid, service, JobKind.Upload, file.Version, preserveAs: conflictPath);
+            outcome.TouchedJobs.Add((file.Fid, service));
+            outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, service));
+        }
+        return outcome;
+    }
+
+    public ChangeOutcome ApplyDelete(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    {
+        var file = tx.GetFile(metadata.Fid);
+        var replica = tx.GetReplica(metadata.Fid, service);
+        if (file is null || replica is not { Holds: true })
+            return ChangeOutcome.None;
+
+        tx.UpsertReplica(replica with { Revision = null, Extra = null });
+        if (file.Deleted)
+            return ChangeOutcome.None;
+
+        var outcome = new ChangeOutcome();
+        var readable = referee.CanRead(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType);
+        if (replica.Version < file.Version || !readable)
+        {
+            // The service deleted a version older than the current one (an edit beats a deletion), or a service
+            // Onitu may not read from lost its copy: it gets the current version back.
+            if (referee.CanWrite(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType))
+            {
+                tx.PutJob(file.Fid, service, JobKind.Upload, file.Version);
+                outcome.TouchedJobs.Add((file.Fid, service));
+            }
+            return outcome;
+        }
+
+        var deleted = file with { Version = file.Version + 1, Origin = service, Deleted = true };
+        tx.UpsertFile(deleted);
+        tx.UpsertReplica(new ReplicaRecord(file.Fid, service, deleted.Version, null, null));
+        DropJobsOf(tx, file.Fid, service, outcome);
+        foreach (var other in tx.GetReplicas(file.Fid))
+        {
+            if (other.Service == service)
+                continue;
+            if (other.Holds && referee.CanWrite(other.Service, file.Folder))
+            {
+                tx.PutJob(file.Fid, other.Service, JobKind.Delete, deleted.Version);
+                outcome.TouchedJobs.Add((file.Fid, other.Service));
+            }
+        }
+        DropStaleUploads(tx, file.Fid, outcome);
+        return outcome;
+    }
+
+    public ChangeOutcome ApplyMove(StoreTransaction tx, string service, Onitu.Metadata source, Onitu.Metadata destination)
+    {
+        var from = tx.GetFile(source.Fid);
+        var held = tx.GetReplica(source.Fid, service);
+        var to = tx.GetFile(destination.Fid);
+        var clean = from is { Deleted: false } && held is { Holds: true } && held.Version == from.Version
+            && referee.CanRead(service, from.Folder) && to is null or { Deleted: true };
+        if (!clean)
+        {
+            // Not a move of the current version onto a free name: a deletion plus a new file says it exactly.
+            return ApplyDelete(tx, service, source).Merge(ApplyUpdate(tx, service, destination));
+        }
+
+        var outcome = new ChangeOutcome();
+        var gone = from! with { Version = from.Version + 1, Origin = service, Deleted = true };
+        tx.UpsertFile(gone);
+        tx.UpsertReplica(new ReplicaRecord(source.Fid, service, gone.Version, null, null));
+
+        if (destination.Size == 0 && from.Size != 0 && destination.Revision is null)
+            destination.Size = from.Size;
+        destination.ModifiedAt ??= from.ModifiedAt;
+        var moved = NewVersion(destination, (to?.Version ?? 0) + 1, service);
+        tx.UpsertFile(moved);
+        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra)));
+
+        var readable = referee.CanRead(service, moved.Folder) && referee.Accepts(service, moved.Folder, moved.Path, moved.Size, moved.MimeType);
+        var targets = readable ? referee.GetTargets(service, moved.Folder, moved.Path, moved.Size, moved.MimeType) : [];
+
+        // Transfers of the old location are pointless now.
+        foreach (var job in tx.GetJobs(source.Fid))
+        {
+            if (job.Kind != JobKind.Delete)
+            {
+                tx.DeleteJob(job.Fid, job.Target);
+                outcome.TouchedJobs.Add((job.Fid, job.Target));
+            }
+        }
+
+        var handled = new HashSet<string>(StringComparer.Ordinal) { service };
+        foreach (var other in tx.GetReplicas(source.Fid))
+        {
+            if (other.Service == service || !other.Holds)
+                continue;
+            if (targets.Contains(other.Service) && other.Version == from.Version)
+            {
+                tx.PutJob(destination.Fid, other.Service, JobKind.Move, moved.Version, moveFrom: source.Fid);
+                outcome.TouchedJobs.Add((destination.Fid, other.Service));
+                handled.Add(other.Service);
+            }
+            else if (referee.CanWrite(other.Service, from.Folder))
+            {
+                // Moved out of what this service receives (another folder, a rule): the old copy goes.
+                tx.PutJob(source.Fid, other.Service, JobKind.Delete, gone.Version);
+                outcome.TouchedJobs.Add((source.Fid, other.Service));
+            }
+        }
+        foreach (var target in targets)
+        {
+            if (handled.Add(target))
+            {
+                tx.PutJob(destination.Fid, target, JobKind.Upload, moved.Version);
+                outcome.TouchedJobs.Add((destination.Fid, target));
+            }
+        }
+        return outcome;
+    }
+
+    // ---- completions of jobs --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Records that <paramref name="job"/>'s target now holds the job's version with <paramref name="revision"/>,
+    /// unless the target reported another change meanwhile (its replica no longer has
+    /// <paramref name="expectedRevision"/>): then that report is the truth and is kept.
+    /// </summary>
+    public void CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    {
+        var replica = tx.GetReplica(job.Fid, job.Target);
+        if (replica is null || replica.Revision == expectedRevision)
+            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
+        tx.DeleteJob(job.Id, job.Version);
+    }
+
+    public void CompleteDelete(StoreTransaction tx, JobRecord job, string? expectedRevision)
+    {
+        var replica = tx.GetReplica(job.Fid, job.Target);
+        if (replica is null || replica.Revision == expectedRevision)
+            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, null, null));
+        tx.DeleteJob(job.Id, job.Version);
+    }
+
+    public void CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
+    {
+        var old = tx.GetReplica(movedFrom.Fid, job.Target);
+        var oldFile = tx.GetFile(movedFrom.Fid);
+        if (old is not null)
+            tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
+        tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
+        tx.DeleteJob(job.Id, job.Version);
+    }
+
+    /// <summary>
+    /// The target's own (losing) content was kept as <paramref name="copy"/>: it becomes a file of its own, sent
+    /// everywhere from there. When the copy was made by a move the target no longer holds the original name.
+    /// </summary>
+    public ChangeOutcome CompletePreserve(StoreTransaction tx, JobRecord job, Onitu.Metadata copy, bool movedAway)
+    {
+        var outcome = new ChangeOutcome();
+        var existing = tx.GetFile(copy.Fid);
+        if (existing is { Deleted: false })
+        {
+            tx.UpsertReplica(new ReplicaRecord(copy.Fid, job.Target, existing.Version, copy.Revision, SerializeExtra(copy.Extra)));
+        }
+        else
+        {
+            var created = NewVersion(copy, (existing?.Version ?? 0) + 1, job.Target);
+            tx.UpsertFile(created);
+            tx.UpsertReplica(new ReplicaRecord(copy.Fid, job.Target, created.Version, copy.Revision, SerializeExtra(copy.Extra)));
+            ScheduleUploads(tx, created, job.Target, outcome, preserveOn: null);
+        }
+        if (movedAway && tx.GetReplica(job.Fid, job.Target) is { } original)
+            tx.UpsertReplica(original with { Revision = null, Extra = null });
+        tx.ClearPreserve(job.Id, job.Version);
+        return outcome;
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    /// <summary>Creates or rewrites the upload jobs that bring <paramref name="file"/> to the Referee's targets.</summary>
+    private void ScheduleUploads(StoreTransaction tx, FileRecord file, string source, ChangeOutcome outcome, (string Service, string Path)? preserveOn)
+    {
+        foreach (var target in referee.GetTargets(source, file.Folder, file.Path, file.Size, file.MimeType))
+        {
+            var preserveAs = preserveOn is { } p && p.Service == target ? p.Path : null;
+            tx.PutJob(file.Fid, target, JobKind.Upload, file.Version, preserveAs: preserveAs);
+            outcome.TouchedJobs.Add((file.Fid, target));
+        }
+        DropStaleUploads(tx, file.Fid, outcome, file.Version);
+    }
+
+    /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>
+    private static void DropJobsOf(StoreTransaction tx, Guid fid, string service, ChangeOutcome outcome)
+    {
+        if (tx.GetJob(fid, service) is not null)
+        {
+            tx.DeleteJob(fid, service);
+            outcome.TouchedJobs.Add((fid, service));
+        }
+    }
+
+    /// <summary>Drops uploads of older versions that no rule sends any more (deleted file, changed rules).</summary>
+    private static void DropStaleUploads(StoreTransaction tx, Guid fid, ChangeOutcome outcome, long currentVersion = long.MaxValue)
+    {
+        foreach (var job in tx.GetJobs(fid))
+        {
+            if (job.Kind is JobKind.Upload or JobKind.Move && job.Version < currentVersion)
+            {
+                tx.DeleteJob(job.Fid, job.Target);
+                outcome.TouchedJobs.Add((job.Fid, job.Target));
+            }
+        }
+    }
+
+    private FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
+        metadata.Fid, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType, version, origin,
+        metadata.ModifiedAt ?? clock.GetUtcNow(), Deleted: false);
+
+    internal static string? SerializeExtra(IDictionary<string, string> extra) =>
+        extra.Count == 0 ? null : JsonSerializer.Serialize(extra);
+
+    internal static void DeserializeExtra(string? json, IDictionary<string, string> into)
+    {
+        if (json is null)
+            return;
+        foreach (var (key, value) in JsonSerializer.Deserialize<Dictionary<string, string>>(json)!)
+            into[key] = value;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Onitu.Diagnostics;
+
+namespace Onitu.Engine;
+
+/// <summary>
+/// Fans engine events out to subscribers. Each subscriber reads from its own bounded channel; a subscriber that
+/// falls behind loses its oldest events rather than slowing the engine down.
+/// </summary>
+internal sealed class EventHub(ILogger logger)
+{
+    private const int SubscriberCapacity = 10_000;
+    private readonly ConcurrentDictionary<Channel<SyncEvent>, byte> _subscribers = new();
+
+    public event EventHandler<SyncEvent>? Raised;
+
+    public void Publish(SyncEvent syncEvent)
+    {
+        foreach (var subscriber in _subscribers.Keys)
+            subscriber.Writer.TryWrite(syncEvent);
+        try
+        {
+            Raised?.Invoke(this, syncEvent);
+        }
+        catch (Exception e)
+        {
+            // An application's handler must not break the engine.
+            Log.EventHandlerFailed(logger, e);
+        }
+    }
+
+    public void Publish(IEnumerable<SyncEvent> events)
+    {
+        foreach (var syncEvent in events)
+            Publish(syncEvent);
+    }
+
+    public async IAsyncEnumerable<SyncEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateBounded<SyncEvent>(new BoundedChannelOptions(SubscriberCapacity)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        });
+        _subscribers.TryAdd(channel, 0);
+        try
+        {
+            await foreach (var syncEvent in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return syncEvent;
+        }
+        finally
+        {
+            _subscribers.TryRemove(channel, out _);
+        }
+    }
+}

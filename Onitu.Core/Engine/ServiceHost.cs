@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Onitu.Diagnostics;
+
+namespace Onitu.Engine;
+
+/// <summary>
+/// Runs and supervises one service: creates its driver, runs the startup scan, then watches; a driver that throws
+/// is logged with the service's name, marked failing with the reason, and restarted with exponential backoff,
+/// while the other services go on.
+/// </summary>
+internal sealed class ServiceHost : IAsyncDisposable
+{
+    private readonly SyncCoordinator _coordinator;
+    private readonly IDriverFactory _factory;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private CancellationTokenSource? _restart;
+    private int _consecutiveTransferFailures;
+    private double _throughput = double.NaN;
+
+    public ServiceHost(SyncCoordinator coordinator, IDriverFactory factory, ServicePlug plug)
+    {
+        _coordinator = coordinator;
+        _factory = factory;
+        Plug = plug;
+        _logger = coordinator.LoggerFactory.CreateLogger($"Onitu.Services.{plug.ServiceName}");
+        Status = new ServiceStatus(plug.ServiceName, factory.Manifest.Id, ServiceState.Stopped, null, coordinator.Clock.GetUtcNow());
+    }
+
+    public string Name => Plug.ServiceName;
+    public ServicePlug Plug { get; }
+    public IDriver? Driver { get; private set; }
+    public ServiceStatus Status { get; private set; }
+
+    /// <summary>Scanned and not failing: jobs may read from and write to it.</summary>
+    public bool IsReady => Status.State == ServiceState.Running && Driver is not null;
+
+    /// <summary>Completes when the first scan attempt ended, successfully or not.</summary>
+    public Task FirstScanAttempted => _firstScan.Task;
+
+    /// <summary>Observed read throughput in bytes per second (the original's <c>velocity</c>), NaN until measured.</summary>
+    public double Throughput => Volatile.Read(ref _throughput);
+
+    public async Task RunAsync(bool watch, CancellationToken cancellationToken)
+    {
+        var attempt = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            using var restart = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            lock (_lock)
+                _restart = restart;
+            try
+            {
+                Driver ??= _factory.Create(Plug);
+                SetState(ServiceState.Scanning, null);
+                Log.ServiceScanning(_logger, Name);
+                var started = Stopwatch.GetTimestamp();
+                await Driver.ScanAsync(restart.Token).ConfigureAwait(false);
+                Log.ServiceScanned(_logger, Name, Stopwatch.GetElapsedTime(started));
+                attempt = 0;
+                Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
+                SetState(ServiceState.Running, null);
+                _firstScan.TrySetResult();
+                if (!watch)
+                    return;
+                await Driver.WatchAsync(restart.Token).ConfigureAwait(false);
+                if (!restart.IsCancellationRequested)
+                    throw new ServiceException($"The driver of service '{Name}' stopped watching without being asked to.");
+            }
+            catch (OperationCanceledException) when (restart.IsCancellationRequested)
+            {
+                // A stop (loop ends) or a restart asked after repeated failures (loop rescans).
+            }
+            catch (Exception e)
+            {
+                attempt++;
+                var delay = Backoff(attempt);
+                SetState(ServiceState.Failing, e.Message);
+                Log.ServiceFailing(_logger, Name, delay, e.Message, e);
+                _firstScan.TrySetResult();
+                if (e is DriverException && Driver is not null)
+                {
+                    // A broken driver instance is not reused.
+                    await SafeDisposeDriverAsync().ConfigureAwait(false);
+                }
+                try
+                {
+                    await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            finally
+            {
+                lock (_lock)
+                    _restart = null;
+            }
+        }
+        SetState(ServiceState.Stopped, null);
+        Log.ServiceStopped(_logger, Name);
+    }
+
+    /// <summary>Records a transfer that failed on this service; too many in a row restart it (rescan).</summary>
+    public void ReportTransferFailure(Exception exception)
+    {
+        var failures = Interlocked.Increment(ref _consecutiveTransferFailures);
+        if (exception is DriverException || failures >= _coordinator.Options.FailuresBeforeRestart)
+        {
+            Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
+            Log.ServiceRestartAfterFailures(_logger, Name, failures);
+            SetState(ServiceState.Failing, exception.Message);
+            lock (_lock)
+                _restart?.Cancel();
+        }
+    }
+
+    public void ReportTransferSuccess(long bytes, TimeSpan elapsed)
+    {
+        Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
+        if (bytes < 64 * 1024 || elapsed <= TimeSpan.Zero)
+            return; // small files measure latency, not throughput
+        var sample = bytes / elapsed.TotalSeconds;
+        var previous = Throughput;
+        Volatile.Write(ref _throughput, double.IsNaN(previous) ? sample : previous * 0.7 + sample * 0.3);
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var options = _coordinator.Options;
+        var seconds = Math.Min(options.MaxRetryDelay.TotalSeconds, options.RetryBaseDelay.TotalSeconds * Math.Pow(2, attempt - 1));
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    private void SetState(ServiceState state, string? reason)
+    {
+        var previous = Status;
+        if (previous.State == state && previous.Reason == reason)
+            return;
+        Status = new ServiceStatus(Name, _factory.Manifest.Id, state, reason, _coordinator.Clock.GetUtcNow());
+        _coordinator.Events.Publish(new ServiceStateChanged(Status.Since, Name, state, reason));
+        if (state == ServiceState.Running)
+            _coordinator.Scheduler?.Signal();
+    }
+
+    private async Task SafeDisposeDriverAsync()
+    {
+        var driver = Driver;
+        Driver = null;
+        if (driver is null)
+            return;
+        try
+        {
+            await driver.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.ServiceFailing(_logger, Name, TimeSpan.Zero, "closing the driver failed: " + e.Message, e);
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(SafeDisposeDriverAsync());
+}

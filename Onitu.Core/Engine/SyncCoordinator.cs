@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+using Onitu.Diagnostics;
+using Onitu.Storage;
+using Onitu.Transfers;
+using RefereeRules = Onitu.Referee.Referee;
+
+namespace Onitu.Engine;
+
+/// <summary>
+/// The parts of one running engine that its services, plugs and transfers share: the store, the Referee's
+/// decisions, the service hosts, the transfer scheduler and the event hub.
+/// </summary>
+internal sealed class SyncCoordinator
+{
+    public SyncCoordinator(MetadataStore store, RefereeRules referee, SyncEngineOptions options, TimeProvider clock, ILoggerFactory loggerFactory)
+    {
+        Store = store;
+        Referee = referee;
+        Options = options;
+        Clock = clock;
+        LoggerFactory = loggerFactory;
+        Logger = loggerFactory.CreateLogger<SyncEngine>();
+        Processor = new ChangeProcessor(referee, clock);
+        Events = new EventHub(Logger);
+        Bandwidth = new BandwidthLimiter(options.BandwidthLimit, clock);
+    }
+
+    public MetadataStore Store { get; }
+    public RefereeRules Referee { get; }
+    public ChangeProcessor Processor { get; }
+    public SyncEngineOptions Options { get; }
+    public TimeProvider Clock { get; }
+    public ILoggerFactory LoggerFactory { get; }
+    public ILogger Logger { get; }
+    public EventHub Events { get; }
+    public BandwidthLimiter Bandwidth { get; }
+    public Dictionary<string, ServiceHost> Hosts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
+    public TransferScheduler? Scheduler { get; set; }
+
+    /// <summary>Persists a change with the jobs it implies, then lets the scheduler and the subscribers know.</summary>
+    public async ValueTask ApplyAsync(Func<StoreTransaction, ChangeOutcome> change, CancellationToken cancellationToken)
+    {
+        var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
+        AfterCommit(outcome);
+    }
+
+    public void AfterCommit(ChangeOutcome outcome)
+    {
+        if (outcome.HasWork)
+            Scheduler?.OnJobsChanged(outcome.TouchedJobs);
+        foreach (var syncEvent in outcome.Events)
+        {
+            if (syncEvent is ConflictDetected conflict)
+                Log.ConflictDetected(Logger, conflict.Folder, conflict.Path, conflict.LosingService, conflict.ConflictPath);
+        }
+        Events.Publish(outcome.Events);
+    }
+}

@@ -1,0 +1,260 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Onitu.Diagnostics;
+using Onitu.Drivers;
+using Onitu.Engine;
+using Onitu.Options;
+using Onitu.Setup;
+using Onitu.Storage;
+using Onitu.Transfers;
+using RefereeRules = Onitu.Referee.Referee;
+
+namespace Onitu;
+
+/// <summary>
+/// Keeps the folders of a setup in sync across its services. Create it with <see cref="Create"/> (or resolve it from
+/// DI after <c>services.AddOnitu(...)</c>), then either <see cref="StartAsync"/> it to scan, watch and sync until
+/// <see cref="StopAsync"/>, or run one pass with <see cref="SyncOnceAsync"/>. Dispose it to release the state
+/// database and the drivers.
+/// </summary>
+public sealed class SyncEngine : IAsyncDisposable
+{
+    private readonly SyncCoordinator _coordinator;
+    private readonly TransferExecutor _executor;
+    private readonly TransferScheduler _scheduler;
+    private readonly Lock _lifecycle = new();
+    private CancellationTokenSource? _running;
+    private Task _runTask = Task.CompletedTask;
+    private bool _disposed;
+
+    private SyncEngine(OnituSetup setup, SyncCoordinator coordinator, DriverCatalog catalog)
+    {
+        Setup = setup;
+        Drivers = catalog;
+        _coordinator = coordinator;
+        _executor = new TransferExecutor(coordinator);
+        _scheduler = new TransferScheduler(coordinator, _executor);
+        coordinator.Scheduler = _scheduler;
+    }
+
+    /// <summary>The setup this engine syncs.</summary>
+    public OnituSetup Setup { get; }
+
+    /// <summary>The drivers available to the setup.</summary>
+    public DriverCatalog Drivers { get; }
+
+    /// <summary>The state database's full path.</summary>
+    public string DatabasePath => _coordinator.Store.DatabasePath;
+
+    /// <summary>
+    /// Loads and validates the setup, checks every service's options against its driver's manifest, and opens the
+    /// state database. Nothing is scanned or transferred until <see cref="StartAsync"/> or <see cref="SyncOnceAsync"/>.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">An engine option is wrong.</exception>
+    /// <exception cref="SetupException">The setup is unreadable or wrong (every problem is listed, with file, line and key).</exception>
+    public static SyncEngine Create(SyncEngineOptions options, IEnumerable<IDriverFactory> drivers,
+        ILoggerFactory? loggerFactory = null, TimeProvider? clock = null) =>
+        Create(options, new DriverCatalog(drivers), loggerFactory, clock);
+
+    /// <inheritdoc cref="Create(SyncEngineOptions, IEnumerable{IDriverFactory}, ILoggerFactory?, TimeProvider?)"/>
+    public static SyncEngine Create(SyncEngineOptions options, DriverCatalog drivers, ILoggerFactory? loggerFactory = null, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(drivers);
+        var validation = new SyncEngineOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+            throw new OptionsValidationException(nameof(SyncEngineOptions), typeof(SyncEngineOptions), validation.Failures);
+
+        loggerFactory ??= NullLoggerFactory.Instance;
+        clock ??= TimeProvider.System;
+        var setup = options.Setup ?? SetupLoader.LoadFile(options.SetupFile!);
+        var errors = SetupValidator.Validate(setup, id => drivers.Find(id)?.Manifest, drivers.Ids, out var optionsByService);
+        if (errors.Count > 0)
+            throw new SetupException(errors);
+
+        var store = MetadataStore.Open(options.DatabasePath ?? DefaultDatabasePath(setup), loggerFactory.CreateLogger<SyncEngine>());
+        try
+        {
+            var coordinator = new SyncCoordinator(store, new RefereeRules(setup), options, clock, loggerFactory);
+            var engine = new SyncEngine(setup, coordinator, drivers);
+            foreach (var service in setup.Services)
+            {
+                var factory = drivers.Find(service.Driver)!;
+                Log.DriverResolved(coordinator.Logger, service.Name, service.Driver, drivers.OriginOf(service.Driver)!);
+                var plug = new ServicePlug(coordinator, service.Name,
+                    [.. service.Folders.Select(f => new FolderMapping(f.Folder, f.Path))],
+                    optionsByService[service.Name], setup.BaseDirectory,
+                    loggerFactory.CreateLogger($"Onitu.Drivers.{service.Driver}.{service.Name}"));
+                coordinator.Hosts[service.Name] = new ServiceHost(coordinator, factory, plug);
+            }
+            return engine;
+        }
+        catch
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    /// <summary>The state database a setup uses by default: <c>&lt;setup file&gt;.state.db</c> beside it.</summary>
+    public static string DefaultDatabasePath(OnituSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        return setup.SourceFile is { } file
+            ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, Path.GetFileNameWithoutExtension(file) + ".state.db")
+            : Path.Combine(setup.BaseDirectory, "onitu.state.db");
+    }
+
+    /// <summary>
+    /// Starts every service (startup scan, then watching) and the transfers; returns once they are started.
+    /// Unfinished transfers of a previous run resume where they stopped.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await ResetRetriesAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running is not null)
+                throw new InvalidOperationException("The engine is already running.");
+            _running = new CancellationTokenSource();
+            _scheduler.MaxAttempts = int.MaxValue;
+            _runTask = RunAsync(watch: true, _running.Token);
+        }
+    }
+
+    /// <summary>Stops the services and transfers, leaving unfinished transfers to resume at the next start.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        CancellationTokenSource? running;
+        lock (_lifecycle)
+        {
+            running = _running;
+            _running = null;
+        }
+        if (running is null)
+            return;
+        await running.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _runTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            running.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs one pass: scans every service, propagates every change and returns when nothing more can be done
+    /// (each job done, or failed <see cref="SyncEngineOptions.SyncMaxAttempts"/> times, or waiting on a failing
+    /// service). The report says what is left and why.
+    /// </summary>
+    public async Task<SyncReport> SyncOnceAsync(CancellationToken cancellationToken = default)
+    {
+        await ResetRetriesAsync(cancellationToken).ConfigureAwait(false);
+        using var pass = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running is not null)
+                throw new InvalidOperationException("The engine is already running.");
+            _running = pass;
+            _scheduler.MaxAttempts = _coordinator.Options.SyncMaxAttempts;
+            _runTask = RunAsync(watch: false, pass.Token);
+        }
+
+        var completedBefore = _executor.JobsCompleted;
+        try
+        {
+            await Task.WhenAll(_coordinator.Hosts.Values.Select(h => h.FirstScanAttempted)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitUntilIdleAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lifecycle)
+                _running = null;
+            await pass.CancelAsync().ConfigureAwait(false);
+            await _runTask.ConfigureAwait(false);
+        }
+
+        var errors = new List<string>();
+        foreach (var host in _coordinator.Hosts.Values)
+        {
+            if (host.Status.Reason is { } reason)
+                errors.Add($"service '{host.Name}' is failing: {reason}");
+        }
+        var pending = _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs");
+        await foreach (var error in _coordinator.Store.QueryAsync(
+            "SELECT DISTINCT last_error FROM jobs WHERE last_error IS NOT NULL LIMIT 20", _ => { }, r => r.GetString(0), cancellationToken)
+            .ConfigureAwait(false))
+        {
+            errors.Add(error);
+        }
+        return new SyncReport(_executor.JobsCompleted - completedBefore, pending, errors);
+    }
+
+    /// <summary>
+    /// Waits until every service has tried its startup scan and no job can make progress any more: all done, or
+    /// waiting on a failing service. Useful to an application that wants to know when a burst of changes settled.
+    /// </summary>
+    public async Task WaitUntilIdleAsync(CancellationToken cancellationToken = default)
+    {
+        await Task.WhenAll(_coordinator.Hosts.Values.Select(h => h.FirstScanAttempted)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Two consecutive idle observations: a job finishing can create the next (a conflict copy, a move fallback).
+        var idleObservations = 0;
+        while (idleObservations < 2)
+        {
+            var scanning = _coordinator.Hosts.Values.Any(h => h.Status.State == ServiceState.Scanning);
+            idleObservations = !scanning && _scheduler.CountWorkLeft() == 0 ? idleObservations + 1 : 0;
+            await Task.Delay(TimeSpan.FromMilliseconds(25), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Each service's current state.</summary>
+    public IReadOnlyList<ServiceStatus> GetServiceStatuses() => [.. _coordinator.Hosts.Values.Select(h => h.Status)];
+
+    /// <summary>How much work is pending and done.</summary>
+    public SyncProgress GetProgress() => new(
+        _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs"), _scheduler.ActiveCount,
+        _executor.BytesTransferred, _executor.JobsCompleted);
+
+    /// <summary>Streams the engine's events until <paramref name="cancellationToken"/> fires.</summary>
+    public IAsyncEnumerable<SyncEvent> ReadEventsAsync(CancellationToken cancellationToken = default) =>
+        _coordinator.Events.ReadAllAsync(cancellationToken);
+
+    /// <summary>Raised for every engine event, on the thread that caused it: keep handlers quick.</summary>
+    public event EventHandler<SyncEvent>? EventRaised
+    {
+        add => _coordinator.Events.Raised += value;
+        remove => _coordinator.Events.Raised -= value;
+    }
+
+    private async Task RunAsync(bool watch, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var tasks = new List<Task> { _scheduler.RunAsync(cancellationToken) };
+        tasks.AddRange(_coordinator.Hosts.Values.Select(h => h.RunAsync(watch, cancellationToken)));
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private Task ResetRetriesAsync(CancellationToken cancellationToken) =>
+        // A new run tries again what an earlier one gave up on.
+        _coordinator.Store.WriteAsync(tx => tx.Execute("UPDATE jobs SET attempts = 0, not_before = 0 WHERE attempts > 0"), cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        lock (_lifecycle)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        await StopAsync().ConfigureAwait(false);
+        foreach (var host in _coordinator.Hosts.Values)
+            await host.DisposeAsync().ConfigureAwait(false);
+        await _coordinator.Store.DisposeAsync().ConfigureAwait(false);
+    }
+}

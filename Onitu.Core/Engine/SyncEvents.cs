@@ -1,0 +1,68 @@
+namespace Onitu;
+
+/// <summary>Something the engine did or noticed, for an application to show or react to.</summary>
+/// <param name="Time">When it happened.</param>
+public abstract record SyncEvent(DateTimeOffset Time);
+
+/// <summary>A file's current version was written to a service.</summary>
+public sealed record FileSynced(DateTimeOffset Time, string Service, string Folder, string Path, long Size, string Source, bool Resumed)
+    : SyncEvent(Time);
+
+/// <summary>A file was deleted from a service because it was deleted elsewhere.</summary>
+public sealed record FileDeleted(DateTimeOffset Time, string Service, string Folder, string Path) : SyncEvent(Time);
+
+/// <summary>A file was moved on a service because it was moved elsewhere.</summary>
+public sealed record FileMoved(DateTimeOffset Time, string Service, string Folder, string FromPath, string ToFolder, string ToPath)
+    : SyncEvent(Time);
+
+/// <summary>
+/// Two services changed the same file concurrently: the later write keeps <paramref name="Path"/>, the other
+/// content is kept as <paramref name="ConflictPath"/> on every service.
+/// </summary>
+public sealed record ConflictDetected(DateTimeOffset Time, string Folder, string Path, string ConflictPath, string LosingService)
+    : SyncEvent(Time);
+
+/// <summary>A transfer, deletion or move failed; it is retried later when <paramref name="WillRetry"/>.</summary>
+public sealed record TransferFailed(DateTimeOffset Time, string Service, string Folder, string Path, string Error, bool WillRetry)
+    : SyncEvent(Time);
+
+/// <summary>A service changed state (started, failing, stopped).</summary>
+public sealed record ServiceStateChanged(DateTimeOffset Time, string Service, ServiceState State, string? Reason) : SyncEvent(Time);
+
+/// <summary>The life cycle of a service.</summary>
+public enum ServiceState
+{
+    /// <summary>Not started.</summary>
+    Stopped,
+    /// <summary>Started; its startup scan is running.</summary>
+    Scanning,
+    /// <summary>Scanned and watching (or, in a one-shot sync, scanned).</summary>
+    Running,
+    /// <summary>Its driver or store failed; retried with backoff. The other services go on.</summary>
+    Failing,
+}
+
+/// <summary>A service's state as the engine reports it.</summary>
+/// <param name="Name">The service name.</param>
+/// <param name="Driver">The driver id.</param>
+/// <param name="State">The state.</param>
+/// <param name="Reason">Why it is failing, when it is.</param>
+/// <param name="Since">When it entered the state.</param>
+public sealed record ServiceStatus(string Name, string Driver, ServiceState State, string? Reason, DateTimeOffset Since);
+
+/// <summary>How much work is pending.</summary>
+/// <param name="PendingJobs">Transfers, deletions and moves persisted and not done yet.</param>
+/// <param name="ActiveTransfers">Jobs running now.</param>
+/// <param name="BytesTransferred">Bytes written to targets since the engine started.</param>
+/// <param name="FilesSynced">Jobs completed since the engine started.</param>
+public sealed record SyncProgress(long PendingJobs, int ActiveTransfers, long BytesTransferred, long FilesSynced);
+
+/// <summary>The outcome of a one-shot <see cref="SyncEngine.SyncOnceAsync"/>.</summary>
+/// <param name="FilesSynced">Jobs completed in this pass.</param>
+/// <param name="PendingJobs">Jobs left undone (failed or blocked).</param>
+/// <param name="Errors">What failed: services that could not be scanned, jobs that kept failing.</param>
+public sealed record SyncReport(long FilesSynced, long PendingJobs, IReadOnlyList<string> Errors)
+{
+    /// <summary>Whether every service was scanned and every job done.</summary>
+    public bool Succeeded => PendingJobs == 0 && Errors.Count == 0;
+}

@@ -1,0 +1,462 @@
+using System.Buffers;
+using System.Diagnostics;
+using Onitu.Diagnostics;
+using Onitu.Engine;
+using Onitu.Storage;
+
+namespace Onitu.Transfers;
+
+/// <summary>
+/// Does one job: an upload (whole-file streamed, or chunk by chunk with the offset persisted after each chunk), a
+/// deletion or a move on its target, then records the result. Failures are attributed to the service that failed:
+/// a failing source is replaced by the next one that holds the same version; any other failure postpones the job
+/// with exponential backoff.
+/// </summary>
+internal sealed class TransferExecutor(SyncCoordinator coordinator)
+{
+    private long _bytesTransferred;
+    private long _jobsCompleted;
+
+    public long BytesTransferred => Interlocked.Read(ref _bytesTransferred);
+    public long JobsCompleted => Interlocked.Read(ref _jobsCompleted);
+
+    private MetadataStore Store => coordinator.Store;
+    private SyncEngineOptions Options => coordinator.Options;
+
+    public async Task ExecuteAsync(InFlightJob flight)
+    {
+        var (job, file, replicas) = await Store.WriteAsync(tx =>
+        {
+            var current = tx.GetJob(flight.Job.Id);
+            return (current, current is null ? null : tx.GetFile(current.Fid), current is null ? [] : tx.GetReplicas(current.Fid));
+        }).ConfigureAwait(false);
+        if (job is null || file is null || !coordinator.Hosts.TryGetValue(job.Target, out var target) || !target.IsReady)
+            return;
+
+        Log.JobStarting(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, job.Version);
+        try
+        {
+            switch (job.Kind)
+            {
+                case JobKind.Upload when file.Deleted || file.Version != job.Version:
+                    // A newer change no longer sends this version here (deleted, or not for this target any more).
+                    await Store.WriteAsync(tx => tx.DeleteJob(job.Id, job.Version)).ConfigureAwait(false);
+                    break;
+                case JobKind.Upload:
+                    await UploadAsync(flight, job, file, replicas, target).ConfigureAwait(false);
+                    break;
+                case JobKind.Delete:
+                    await DeleteAsync(flight, job, file, replicas, target).ConfigureAwait(false);
+                    break;
+                case JobKind.Move:
+                    await MoveAsync(flight, job, file, target).ConfigureAwait(false);
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (flight.Token.IsCancellationRequested)
+        {
+            if (flight.Superseded)
+                Log.TransferSuperseded(coordinator.Logger, file.Folder, file.Path, job.Target);
+        }
+        catch (ServiceCallException e)
+        {
+            await PostponeAsync(job, file, e.Service, e.InnerException!).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Whatever a driver throws (drivers are third-party code) fails this job, never the engine.
+            await PostponeAsync(job, file, job.Target, e).ConfigureAwait(false);
+        }
+    }
+
+    // ---- uploads --------------------------------------------------------------------------------------------
+
+    private async Task UploadAsync(InFlightJob flight, JobRecord job, FileRecord file, List<ReplicaRecord> replicas, ServiceHost target)
+    {
+        var expected = replicas.Find(r => r.Service == target.Name)?.Revision;
+        if (job.PreserveAs is { } conflictPath)
+        {
+            var moved = await PreserveAsync(flight, job, file, target, expected, conflictPath).ConfigureAwait(false);
+            if (moved)
+                expected = null;
+        }
+
+        var sources = replicas
+            .Where(r => r.Holds && r.Version == file.Version && r.Service != target.Name
+                        && coordinator.Hosts.TryGetValue(r.Service, out var h) && h.IsReady
+                        && coordinator.Referee.CanRead(r.Service, file.Folder))
+            .Select(r => (Replica: r, Host: coordinator.Hosts[r.Service]))
+            .OrderByDescending(s => double.IsNaN(s.Host.Throughput) ? 0 : s.Host.Throughput)
+            .ToList();
+        if (sources.Count == 0)
+            throw new ServiceCallException(target.Name, new ServiceException(
+                $"No available service holds version {file.Version} of {file.Folder}:{file.Path} (its holders are failing or stopped)."));
+
+        ServiceCallException? lastSourceFailure = null;
+        foreach (var (sourceReplica, source) in sources)
+        {
+            try
+            {
+                await TransferAsync(flight, job, file, sourceReplica, source, target, expected).ConfigureAwait(false);
+                return;
+            }
+            catch (ServiceCallException e) when (e.Service == source.Name)
+            {
+                // The best source failed: the next one holding the same version takes over.
+                Log.SourceFailed(coordinator.Logger, source.Name, file.Folder, file.Path, e.InnerException!.Message);
+                if (e.InnerException is not RemoteFileNotFoundException)
+                    source.ReportTransferFailure(e.InnerException!);
+                lastSourceFailure = e;
+            }
+        }
+        throw lastSourceFailure!;
+    }
+
+    private async Task TransferAsync(InFlightJob flight, JobRecord job, FileRecord file, ReplicaRecord sourceReplica,
+        ServiceHost source, ServiceHost target, string? expected)
+    {
+        var token = flight.Token;
+        var sourceDriver = source.Driver ?? throw new ServiceCallException(source.Name, new ServiceException($"Service '{source.Name}' is not running."));
+        var targetDriver = target.Driver ?? throw new ServiceCallException(target.Name, new ServiceException($"Service '{target.Name}' is not running."));
+        var readMetadata = ToMetadata(file, sourceReplica.Revision, sourceReplica.Extra);
+        var writeMetadata = ToMetadata(file, expected, null);
+
+        var chunkSize = Options.ChunkSize;
+        if (targetDriver is IChunkedWriter negotiating)
+            chunkSize = Math.Max(1, negotiating.NegotiateChunkSize(chunkSize));
+        var chunked = targetDriver is IChunkedWriter && sourceDriver is IChunkedReader && file.Size >= 2L * chunkSize;
+
+        var started = Stopwatch.GetTimestamp();
+        var resumed = false;
+        if (chunked)
+        {
+            resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
+                target, (IChunkedWriter)targetDriver, chunkSize).ConfigureAwait(false);
+        }
+        else
+        {
+            var content = await Call(source, () => sourceDriver.OpenReadAsync(readMetadata, token)).ConfigureAwait(false);
+            await using (content.ConfigureAwait(false))
+            {
+                var attributed = new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name);
+                await Call(target, () => targetDriver.UploadFileAsync(writeMetadata, attributed, token)).ConfigureAwait(false);
+            }
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        source.ReportTransferSuccess(file.Size, elapsed);
+        await coordinator.ApplyAsync(tx =>
+        {
+            coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata);
+            var outcome = new ChangeOutcome();
+            outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Add(ref _bytesTransferred, file.Size);
+        Interlocked.Increment(ref _jobsCompleted);
+        Log.FileSynced(coordinator.Logger, file.Folder, file.Path, source.Name, target.Name, file.Size);
+    }
+
+    /// <summary>Sends the file chunk by chunk, resuming a previous attempt at its saved offset; returns whether it resumed.</summary>
+    private async Task<bool> UploadChunksAsync(InFlightJob flight, JobRecord job, FileRecord file, Onitu.Metadata readMetadata,
+        Onitu.Metadata writeMetadata, ServiceHost source, IChunkedReader reader, ServiceHost target, IChunkedWriter writer, int chunkSize)
+    {
+        var token = flight.Token;
+        long offset = 0;
+        var resumed = false;
+        if (job.Started && job.Offset > 0 && job.Offset < file.Size && job.ChunkSize == chunkSize)
+        {
+            try
+            {
+                await Call(target, () => writer.RestartUploadAsync(writeMetadata, job.Offset, token)).ConfigureAwait(false);
+                offset = job.Offset;
+                resumed = true;
+                Log.TransferResumed(coordinator.Logger, file.Folder, file.Path, target.Name, offset);
+            }
+            catch (ServiceCallException e) when (e.InnerException is UploadNotResumableException)
+            {
+                await Call(target, () => writer.StartUploadAsync(writeMetadata, token)).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            await Call(target, () => writer.StartUploadAsync(writeMetadata, token)).ConfigureAwait(false);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+        try
+        {
+            await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
+            while (offset < file.Size)
+            {
+                var wanted = (int)Math.Min(chunkSize, file.Size - offset);
+                var at = offset;
+                var read = await Call(source, () => reader.ReadChunkAsync(readMetadata, at, buffer.AsMemory(0, wanted), token)).ConfigureAwait(false);
+                if (read <= 0)
+                {
+                    throw new ServiceCallException(source.Name, new ServiceException(
+                        $"{file.Folder}:{file.Path} on '{source.Name}' ended at {offset} bytes, before its recorded size {file.Size}; it changed since."));
+                }
+                await coordinator.Bandwidth.WaitAsync(read, token).ConfigureAwait(false);
+                await Call(target, () => writer.UploadChunkAsync(writeMetadata, at, buffer.AsMemory(0, read), token)).ConfigureAwait(false);
+                offset += read;
+                await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
+            }
+            await Call(target, () => writer.EndUploadAsync(writeMetadata, token)).ConfigureAwait(false);
+            return resumed;
+        }
+        catch (Exception e) when (flight.Superseded || e is ServiceCallException { InnerException: ContentChangedException or ServiceException { IsTransient: false } or DriverException })
+        {
+            // A newer version replaces this one, or the upload cannot succeed as it is: drop the partial upload.
+            // (A stop or a transient failure keeps it, so the next attempt resumes at the saved offset.)
+            try
+            {
+                await writer.AbortUploadAsync(writeMetadata, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception abortFailure) when (abortFailure is OnituException or IOException)
+            {
+                Log.SourceFailed(coordinator.Logger, target.Name, file.Folder, file.Path, "abort failed: " + abortFailure.Message);
+            }
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task SaveProgressAsync(InFlightJob flight, JobRecord job, long offset, int chunkSize)
+    {
+        var current = await Store.WriteAsync(tx => tx.SaveProgress(job.Id, job.Version, offset, chunkSize)).ConfigureAwait(false);
+        if (!current)
+        {
+            flight.Supersede(); // the row was rewritten by a newer version
+            flight.Token.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// Before the winner of a conflict overwrites the target, the target's own content (the losing write) is kept
+    /// under the conflict name: moved natively when the driver can, else copied within the target.
+    /// </summary>
+    private async Task<bool> PreserveAsync(InFlightJob flight, JobRecord job, FileRecord file, ServiceHost target, string? expected, string conflictPath)
+    {
+        var token = flight.Token;
+        var driver = target.Driver!;
+        var copy = new Onitu.Metadata(file.Folder, conflictPath);
+        var moved = false;
+        if (expected is not null)
+        {
+            var original = ToMetadata(file, expected, null);
+            try
+            {
+                if (driver is INativeMove mover)
+                {
+                    await Call(target, () => mover.MoveFileAsync(original, copy, token)).ConfigureAwait(false);
+                    moved = true;
+                }
+                else
+                {
+                    var content = await Call(target, () => driver.OpenReadAsync(original, token)).ConfigureAwait(false);
+                    await using (content.ConfigureAwait(false))
+                        await Call(target, () => driver.UploadFileAsync(copy, content, token)).ConfigureAwait(false);
+                }
+            }
+            catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
+            {
+                // The losing content is gone from the target already; nothing left to keep.
+                await Store.WriteAsync(tx => tx.ClearPreserve(job.Id, job.Version)).ConfigureAwait(false);
+                return false;
+            }
+            await coordinator.ApplyAsync(tx => coordinator.Processor.CompletePreserve(tx, job, copy, moved), CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        else
+        {
+            await Store.WriteAsync(tx => tx.ClearPreserve(job.Id, job.Version)).ConfigureAwait(false);
+        }
+        return moved;
+    }
+
+    // ---- deletions and moves ------------------------------------------------------------------------------------
+
+    private async Task DeleteAsync(InFlightJob flight, JobRecord job, FileRecord file, List<ReplicaRecord> replicas, ServiceHost target)
+    {
+        var expected = replicas.Find(r => r.Service == target.Name)?.Revision;
+        if (expected is not null)
+        {
+            var metadata = ToMetadata(file, expected, null);
+            await Call(target, () => target.Driver!.DeleteFileAsync(metadata, flight.Token)).ConfigureAwait(false);
+            Log.FileDeleted(coordinator.Logger, file.Folder, file.Path, target.Name);
+        }
+        await coordinator.ApplyAsync(tx =>
+        {
+            coordinator.Processor.CompleteDelete(tx, job, expected);
+            var outcome = new ChangeOutcome();
+            if (expected is not null)
+                outcome.Events.Add(new FileDeleted(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path));
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Increment(ref _jobsCompleted);
+    }
+
+    private async Task MoveAsync(InFlightJob flight, JobRecord job, FileRecord file, ServiceHost target)
+    {
+        var moveFrom = job.MoveFrom!.Value;
+        var (fromFile, fromReplica, toReplica) = await Store.WriteAsync(tx =>
+            (tx.GetFile(moveFrom), tx.GetReplica(moveFrom, target.Name), tx.GetReplica(job.Fid, target.Name))).ConfigureAwait(false);
+
+        if (file.Version != job.Version || file.Deleted)
+        {
+            await Store.WriteAsync(tx => tx.DeleteJob(job.Id, job.Version)).ConfigureAwait(false);
+            return;
+        }
+        if (target.Driver is not INativeMove mover || fromFile is null || fromReplica is not { Holds: true })
+        {
+            await FallBackToCopyAsync(job, fromFile, fromReplica).ConfigureAwait(false);
+            return;
+        }
+
+        var source = ToMetadata(fromFile, fromReplica.Revision, fromReplica.Extra);
+        var destination = ToMetadata(file, toReplica?.Revision, null);
+        try
+        {
+            await Call(target, () => mover.MoveFileAsync(source, destination, flight.Token)).ConfigureAwait(false);
+        }
+        catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
+        {
+            await FallBackToCopyAsync(job, fromFile, fromReplica).ConfigureAwait(false);
+            return;
+        }
+        Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
+        await coordinator.ApplyAsync(tx =>
+        {
+            coordinator.Processor.CompleteMove(tx, job, source, destination);
+            var outcome = new ChangeOutcome();
+            outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Increment(ref _jobsCompleted);
+    }
+
+    /// <summary>Without a native move (or without the old copy), a move is a deletion of the old path and a copy of the new.</summary>
+    private async Task FallBackToCopyAsync(JobRecord job, FileRecord? fromFile, ReplicaRecord? fromReplica)
+    {
+        await coordinator.ApplyAsync(tx =>
+        {
+            var outcome = new ChangeOutcome();
+            if (fromFile is not null && fromReplica is { Holds: true })
+            {
+                tx.PutJob(fromFile.Fid, job.Target, JobKind.Delete, fromFile.Version);
+                outcome.TouchedJobs.Add((fromFile.Fid, job.Target));
+            }
+            tx.ConvertJob(job.Id, JobKind.Upload);
+            outcome.TouchedJobs.Add((job.Fid, job.Target));
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    // ---- failures -------------------------------------------------------------------------------------------
+
+    private async Task PostponeAsync(JobRecord job, FileRecord file, string service, Exception failure)
+    {
+        var contentChanged = failure is ContentChangedException;
+        if (!contentChanged && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
+            host.ReportTransferFailure(failure);
+
+        // A target that changed under the transfer reported its change; the job was (or is about to be) rewritten
+        // by it, so it is retried soon without counting as a failure.
+        var attempts = contentChanged ? job.Attempts : job.Attempts + 1;
+        var delay = contentChanged
+            ? Options.RetryBaseDelay / 4
+            : TimeSpan.FromSeconds(Math.Min(Options.MaxRetryDelay.TotalSeconds, Options.RetryBaseDelay.TotalSeconds * Math.Pow(2, attempts - 1)));
+        var message = $"{service}: {failure.Message}";
+        await Store.WriteAsync(tx => tx.PostponeJob(job.Id, job.Version, attempts, coordinator.Clock.GetUtcNow() + delay, message,
+            resetUpload: failure is UploadNotResumableException)).ConfigureAwait(false);
+
+        var willRetry = attempts < coordinator.Scheduler!.MaxAttempts;
+        Log.JobFailed(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, attempts, delay, message,
+            failure is ServiceException or ContentChangedException ? null : failure);
+        coordinator.Events.Publish(new TransferFailed(coordinator.Clock.GetUtcNow(), job.Target, file.Folder, file.Path, message, willRetry));
+    }
+
+    private static Onitu.Metadata ToMetadata(FileRecord file, string? revision, string? extra)
+    {
+        var metadata = new Onitu.Metadata(file.Folder, file.Path)
+        {
+            Size = file.Size,
+            ModifiedAt = file.ModifiedAt,
+            Revision = revision,
+        };
+        ChangeProcessor.DeserializeExtra(extra, metadata.Extra);
+        return metadata;
+    }
+
+    /// <summary>Calls a driver, tagging whatever it throws with the service, so failures are blamed on the right side.</summary>
+    private static async Task<T> Call<T>(ServiceHost service, Func<ValueTask<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not ServiceCallException)
+        {
+            throw new ServiceCallException(service.Name, e);
+        }
+    }
+
+    private static Task Call(ServiceHost service, Func<ValueTask> call) =>
+        Call(service, async () =>
+        {
+            await call().ConfigureAwait(false);
+            return true;
+        });
+
+    /// <summary>Tags a failing read of a source stream with the source, even when it surfaces inside the target's handler.</summary>
+    private sealed class SourceAttributingStream(Stream inner, string service) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            try
+            {
+                return inner.Read(buffer, offset, count);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new ServiceCallException(service, e);
+            }
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new ServiceCallException(service, e);
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>A driver call failed; <see cref="Service"/> says on which service.</summary>
+internal sealed class ServiceCallException(string service, Exception inner) : Exception($"{service}: {inner.Message}", inner)
+{
+    public string Service { get; } = service;
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>
+/// Compares a folder (or a directory of it) on disk with what the engine believes this service holds there, and
+/// reports the difference: the startup scan, the rescan after the watcher lost events, and the catch-up for a
+/// directory that appeared or vanished at once.
+/// </summary>
+internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
+{
+    /// <summary>
+    /// Makes sure the folder's directory exists before a scan: creates it when the engine knows no file there,
+    /// refuses when it does, since a vanished root (an unmounted disk) must never read as "everything was deleted".
+    /// </summary>
+    /// <exception cref="ServiceException">The directory is missing while the engine knows files in it (transient).</exception>
+    public async Task PrepareAsync(StorageFolder folder, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(folder.Directory))
+            return;
+        await using (var known = plug.ListFilesAsync(folder.Name, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken))
+        {
+            if (await known.MoveNextAsync())
+                throw RootMissing(folder);
+        }
+        Directory.CreateDirectory(folder.Directory);
+        Log.FolderCreated(plug.Logger, folder.Name, folder.Directory);
+    }
+
+    /// <summary>
+    /// Reports every file under <paramref name="directory"/> (the whole folder when null) that is new or changed
+    /// on disk, then every file the engine knows there that is gone. Returns how many of each were reported.
+    /// </summary>
+    public async Task<(int Updated, int Deleted)> ScanAsync(StorageFolder folder, string? directory, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var start = directory is null ? folder.Directory : folder.GetFullPath(directory);
+        if (directory is null && !Directory.Exists(folder.Directory))
+            throw RootMissing(folder);
+
+        // One listing, streamed into memory, rather than one query per file found on disk.
+        var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
+        await foreach (var metadata in plug.ListFilesAsync(folder.Name, directory, cancellationToken))
+        {
+            if (directory is null || (metadata.Path.Length > directory.Length && FilePath.IsUnder(metadata.Path, directory)))
+                known[metadata.Path] = metadata;
+        }
+
+        var updated = 0;
+        // A link to a directory is not followed (it could loop, or lead out of the folder).
+        var files = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateFiles(start) : [];
+        foreach (var (fullPath, state) in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!folder.TryGetRelativePath(fullPath, out var path))
+            {
+                Log.UnrepresentableName(plug.Logger, fullPath);
+                continue;
+            }
+            known.Remove(path, out var previous);
+            if (previous?.Revision == state.Revision || ownChanges.IsOwn(fullPath, state))
+                continue;
+            await plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken);
+            updated++;
+        }
+
+        var deleted = 0;
+        if (known.Count > 0)
+        {
+            // Checked again after the walk: a root unmounted while we listed it must not read as mass deletion.
+            if (!Directory.Exists(folder.Directory))
+                throw RootMissing(folder);
+            foreach (var metadata in known.Values)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var fullPath = folder.GetFullPath(metadata.Path);
+                var state = FileState.TryRead(fullPath);
+                // A file that appeared after the walk passed its directory is the watcher's to report.
+                if (state is not null || ownChanges.IsOwn(fullPath, null))
+                    continue;
+                await plug.DeleteFileAsync(metadata, cancellationToken);
+                deleted++;
+            }
+        }
+
+        if (directory is null)
+            Log.FolderScanned(plug.Logger, folder.Name, folder.Directory, updated, deleted, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return (updated, deleted);
+    }
+
+    /// <summary>The error for a folder whose directory vanished while the engine knows files in it.</summary>
+    public static ServiceException RootMissing(StorageFolder folder) =>
+        new($"The directory of folder '{folder.Name}' ({folder.Directory}) is missing although this service holds files in it; " +
+            "is a disk unmounted? Nothing is reported deleted until it is back.", isTransient: true);
+}

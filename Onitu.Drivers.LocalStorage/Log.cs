@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>Every message the driver logs, with its event id (1xxx: scan and watch, 2xxx: handlers).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Created the missing directory of folder '{Folder}': {Directory}")]
+    public static partial void FolderCreated(ILogger logger, string folder, string directory);
+
+    [LoggerMessage(1002, LogLevel.Information, "Scanned folder '{Folder}' ({Directory}): {Updated} new or changed, {Deleted} deleted, in {ElapsedMs} ms")]
+    public static partial void FolderScanned(ILogger logger, string folder, string directory, int updated, int deleted, long elapsedMs);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Skipped {FullPath}: its name cannot be carried as an Onitu path (a backslash on Unix, for instance)")]
+    public static partial void UnrepresentableName(ILogger logger, string fullPath);
+
+    [LoggerMessage(1004, LogLevel.Debug, "Watching folder '{Folder}' ({Directory})")]
+    public static partial void Watching(ILogger logger, string folder, string directory);
+
+    [LoggerMessage(1005, LogLevel.Warning, "The watcher of folder '{Folder}' lost change notifications; rescanning the folder")]
+    public static partial void WatcherLostEvents(ILogger logger, string folder, Exception? exception);
+
+    [LoggerMessage(1006, LogLevel.Information, "Watching resumed after a pause; rescanning every folder for what changed meanwhile")]
+    public static partial void CatchingUp(ILogger logger);
+
+    [LoggerMessage(1007, LogLevel.Warning, "Could not look at {FullPath} after a change notification; it is left to the next scan")]
+    public static partial void ChangeNotExamined(ILogger logger, string fullPath, Exception exception);
+
+    [LoggerMessage(2001, LogLevel.Information, "Refused to {Action} {File}: it changed on disk (revision {Actual}, the engine expected {Expected}); reported the new revision instead")]
+    public static partial void ChangedOnDisk(ILogger logger, string action, Metadata file, string actual, string? expected);
+
+    [LoggerMessage(2002, LogLevel.Debug, "Resuming the upload of {File} after {Offset} bytes")]
+    public static partial void UploadResumed(ILogger logger, Metadata file, long offset);
+}

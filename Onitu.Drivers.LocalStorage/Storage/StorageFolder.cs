@@ -1,0 +1,106 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>
+/// One folder of the setup as it lies on disk: turns Onitu's relative paths into full paths and back, and never
+/// lets a path leave the folder's directory.
+/// </summary>
+internal sealed class StorageFolder
+{
+    private readonly string _prefix;
+
+    public StorageFolder(string name, string directory)
+    {
+        Name = name;
+        Directory = Path.TrimEndingDirectorySeparator(directory);
+        _prefix = Path.EndsInDirectorySeparator(Directory) ? Directory : Directory + Path.DirectorySeparatorChar;
+    }
+
+    /// <summary>The folder's name in the setup.</summary>
+    public string Name { get; }
+
+    /// <summary>The folder's directory: a full path without a trailing separator.</summary>
+    public string Directory { get; }
+
+    /// <summary>Returns the full path of <paramref name="relativePath"/> inside the folder.</summary>
+    /// <exception cref="DriverException">The path would lead outside the folder's directory.</exception>
+    public string GetFullPath(string relativePath)
+    {
+        ArgumentNullException.ThrowIfNull(relativePath);
+        // Metadata paths are normalized and cannot hold "..", but the check must not depend on the caller:
+        // resolve whatever we are given and verify where it actually lands.
+        var native = Path.DirectorySeparatorChar == '/' ? relativePath : relativePath.Replace('/', Path.DirectorySeparatorChar);
+        var full = Path.GetFullPath(Path.Join(Directory, native));
+        if (!IsStrictlyInside(full))
+            throw new DriverException($"The path '{relativePath}' leads outside the directory of folder '{Name}' ({Directory}); refusing to touch '{full}'.");
+        return full;
+    }
+
+    /// <summary>Returns the full path of a file's metadata, checked like <see cref="GetFullPath(string)"/>.</summary>
+    public string GetFullPath(Metadata metadata) => GetFullPath(metadata.Path);
+
+    /// <summary>Whether <paramref name="fullPath"/> lies inside the folder's directory (not the directory itself).</summary>
+    public bool IsStrictlyInside(string fullPath) =>
+        fullPath.Length > _prefix.Length && fullPath.StartsWith(_prefix, Paths.Comparison);
+
+    /// <summary>
+    /// Turns a full path inside the folder into Onitu's relative form. Fails for paths outside the folder, for the
+    /// directory itself, and for names Onitu cannot carry (a backslash in a Unix file name, for instance).
+    /// </summary>
+    public bool TryGetRelativePath(string fullPath, [NotNullWhen(true)] out string? relativePath)
+    {
+        relativePath = null;
+        if (!IsStrictlyInside(fullPath))
+            return false;
+        var relative = fullPath[_prefix.Length..];
+        if (Path.DirectorySeparatorChar == '/')
+        {
+            // Onitu paths treat '\' as a separator, so a Unix name containing one would come back as another file.
+            if (relative.Contains('\\', StringComparison.Ordinal))
+                return false;
+        }
+        else
+        {
+            relative = relative.Replace(Path.DirectorySeparatorChar, '/');
+        }
+        try
+        {
+            relativePath = FilePath.Normalize(relative);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        // A name that normalization would alter ("a//b", trailing '/') is not the file on disk.
+        return string.Equals(relativePath, relative, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Removes the directories above <paramref name="fullPath"/> that are now empty, up to (not including) the
+    /// folder's directory, so a deletion or move leaves no empty shell behind as the original driver did.
+    /// </summary>
+    public void RemoveEmptyParents(string fullPath)
+    {
+        var directory = Path.GetDirectoryName(fullPath);
+        while (directory is not null && IsStrictlyInside(directory))
+        {
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: false);
+            }
+            catch (IOException)
+            {
+                return; // not empty (or already gone): anything above is not empty either
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return;
+            }
+            directory = Path.GetDirectoryName(directory);
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} ({Directory})";
+}

@@ -1,0 +1,105 @@
+namespace Onitu.Core.Tests.Engine;
+
+/// <summary>The engine running continuously: watchers, moves, rewrites during transfers.</summary>
+public class LiveSyncTests
+{
+    private static async Task<SyncHarness> StartedAsync(string yaml, Action<SyncEngineOptions>? configure = null)
+    {
+        var h = new SyncHarness(yaml, configure);
+        Directory.CreateDirectory(h.PathOf("A", "docs"));
+        Directory.CreateDirectory(h.PathOf("B", "docs"));
+        await h.Engine.StartAsync();
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+        return h;
+    }
+
+    [Test]
+    public async Task A_file_written_while_running_appears_on_the_other_side()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/live.txt", "hello");
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/live.txt") && h.Read("B", "docs/live.txt") == "hello", "live.txt on B");
+    }
+
+    [Test]
+    public async Task A_rename_on_either_side_is_replayed_as_a_native_move()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/old.txt", "content");
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/old.txt"), "old.txt on B");
+
+        File.Move(h.PathOf("A", "docs/old.txt"), h.PathOf("A", "docs/new.txt"));
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/new.txt") && !h.Exists("B", "docs/old.txt"), "rename replayed on B");
+
+        File.Move(h.PathOf("B", "docs/new.txt"), h.PathOf("B", "docs/newer.txt"));
+        await SyncHarness.EventuallyAsync(() => h.Exists("A", "docs/newer.txt") && !h.Exists("A", "docs/new.txt"), "rename replayed on A");
+
+        Assert.That(h.Read("A", "docs/newer.txt"), Is.EqualTo("content"));
+        lock (h.Events)
+            Assert.That(h.Events.OfType<FileMoved>().Count(), Is.GreaterThanOrEqualTo(2), "moves use the driver's native move");
+    }
+
+    [Test]
+    public async Task A_renamed_directory_is_renamed_on_the_other_side()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        for (var i = 0; i < 5; i++)
+            h.Write("A", $"docs/photos/2024/p{i}.jpg", $"photo {i}");
+        await SyncHarness.EventuallyAsync(() => h.Tree("B", "docs").Count == 5, "5 photos on B");
+
+        Directory.Move(h.PathOf("A", "docs/photos"), h.PathOf("A", "docs/pictures"));
+
+        await SyncHarness.EventuallyAsync(() => h.Tree("B", "docs").Keys.All(k => k.StartsWith("pictures/", StringComparison.Ordinal))
+                                              && h.Tree("B", "docs").Count == 5, "directory renamed on B");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
+    }
+
+    [Test]
+    public async Task A_source_rewritten_ten_times_during_transfers_ends_with_its_final_content()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices(), o =>
+        {
+            o.ChunkSize = 64 * 1024;
+            o.BandwidthLimit = 4 * 1024 * 1024;
+        });
+        byte[] last = [];
+        for (var i = 0; i < 10; i++)
+        {
+            last = SyncHarness.RandomBytes(256 * 1024 + i * 1000, seed: 100 + i);
+            h.Write("A", "docs/busy.bin", last);
+            await Task.Delay(30);
+        }
+        await SyncHarness.EventuallyAsync(
+            () => h.Exists("B", "docs/busy.bin") && File.ReadAllBytes(h.PathOf("B", "docs/busy.bin")).AsSpan().SequenceEqual(last),
+            "B holds the final content");
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+        Assert.That(File.ReadAllBytes(h.PathOf("B", "docs/busy.bin")), Is.EqualTo(last));
+        Assert.That(h.Tree("B", "docs").Keys, Is.EqualTo(new[] { "busy.bin" }), "no conflict copy for a plain rewrite");
+    }
+
+    [Test]
+    public async Task A_destination_rewritten_during_an_incoming_transfer_keeps_both_contents()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices(), o =>
+        {
+            o.ChunkSize = 64 * 1024;
+            o.BandwidthLimit = 512 * 1024; // the 1 MiB transfer takes about two seconds
+        });
+        h.Write("B", "docs/report.txt", "old");
+        await SyncHarness.EventuallyAsync(() => h.Exists("A", "docs/report.txt"), "report.txt on A");
+
+        var incoming = SyncHarness.RandomBytes(1024 * 1024, seed: 7);
+        h.Write("A", "docs/report.txt", incoming);
+        await SyncHarness.EventuallyAsync(() => h.Engine.GetProgress().ActiveTransfers > 0, "transfer to B in flight");
+        h.Write("B", "docs/report.txt", "edited on B during the transfer");
+
+        await SyncHarness.EventuallyAsync(() => h.Tree("A", "docs").Count == 2 && h.Tree("B", "docs").Count == 2, "both contents on both sides", 40);
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout(40)).Token);
+
+        Assert.That(h.Tree("A", "docs"), Is.EqualTo(h.Tree("B", "docs")));
+        var contents = h.Tree("A", "docs").Keys.Select(k => File.ReadAllBytes(h.PathOf("A", "docs/" + k))).ToList();
+        Assert.That(contents, Has.One.EqualTo(incoming));
+        Assert.That(contents, Has.One.EqualTo("edited on B during the transfer"u8.ToArray()));
+        Assert.That(h.Tree("A", "docs").Keys, Has.One.Contains(".conflict-"));
+    }
+}
