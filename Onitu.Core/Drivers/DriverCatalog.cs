@@ -2,7 +2,7 @@ namespace Onitu.Drivers;
 
 /// <summary>
 /// The drivers an engine can use, by manifest id: those registered in DI or handed to
-/// <see cref="SyncEngine.Create"/>, each with where it came from (shown when a setup's driver is resolved).
+/// <c>SyncEngine.Create</c>, each with where it came from (shown when a setup's driver is resolved).
 /// </summary>
 public sealed class DriverCatalog
 {

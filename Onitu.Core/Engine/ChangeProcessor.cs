@@ -244,7 +244,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     // ---- completions of jobs --------------------------------------------------------------------------------
 
     /// <summary>
-    /// Records that <paramref name="job"/>'s target now holds the job's version with <paramref name="revision"/>,
+    /// Records that <paramref name="job"/>'s target now holds the job's version with the revision it wrote,
     /// unless the target reported another change meanwhile (its replica no longer has
     /// <paramref name="expectedRevision"/>): then that report is the truth and is kept.
     /// </summary>

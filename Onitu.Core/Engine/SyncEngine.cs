@@ -13,7 +13,7 @@ using RefereeRules = Onitu.Referee.Referee;
 namespace Onitu;
 
 /// <summary>
-/// Keeps the folders of a setup in sync across its services. Create it with <see cref="Create"/> (or resolve it from
+/// Keeps the folders of a setup in sync across its services. Create it with <c>Create</c> (or resolve it from
 /// DI after <c>services.AddOnitu(...)</c>), then either <see cref="StartAsync"/> it to scan, watch and sync until
 /// <see cref="StopAsync"/>, or run one pass with <see cref="SyncOnceAsync"/>. Dispose it to release the state
 /// database and the drivers.
@@ -166,10 +166,16 @@ public sealed class SyncEngine : IAsyncDisposable
         }
 
         var completedBefore = _executor.JobsCompleted;
+        var errors = new List<string>();
         try
         {
-            await Task.WhenAll(_coordinator.Hosts.Values.Select(h => h.FirstScanAttempted)).WaitAsync(cancellationToken).ConfigureAwait(false);
             await WaitUntilIdleAsync(cancellationToken).ConfigureAwait(false);
+            // Read before the pass stops the services, which clears their failure reasons.
+            foreach (var host in _coordinator.Hosts.Values)
+            {
+                if (host.Status is { State: ServiceState.Failing, Reason: var reason })
+                    errors.Add($"service '{host.Name}' is failing: {reason}");
+            }
         }
         finally
         {
@@ -179,12 +185,6 @@ public sealed class SyncEngine : IAsyncDisposable
             await _runTask.ConfigureAwait(false);
         }
 
-        var errors = new List<string>();
-        foreach (var host in _coordinator.Hosts.Values)
-        {
-            if (host.Status.Reason is { } reason)
-                errors.Add($"service '{host.Name}' is failing: {reason}");
-        }
         var pending = _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs");
         await foreach (var error in _coordinator.Store.QueryAsync(
             "SELECT DISTINCT last_error FROM jobs WHERE last_error IS NOT NULL LIMIT 20", _ => { }, r => r.GetString(0), cancellationToken)

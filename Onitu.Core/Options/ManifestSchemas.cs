@@ -76,13 +76,19 @@ public static class ManifestSchemas
             return errors;
 
         JToken document;
-        using (var reader = NewReader(json))
+        try
+        {
+            using var reader = NewReader(json);
             document = JToken.ReadFrom(reader, new JsonLoadSettings { CommentHandling = CommentHandling.Ignore, LineInfoHandling = LineInfoHandling.Load });
+        }
+        catch (JsonReaderException e)
+        {
+            return [$"$: the manifest is not valid JSON: {e.Message}"];
+        }
 
-        var optionTypeErrors = new HashSet<string>(StringComparer.Ordinal);
         foreach (var error in MetaSchema.Value.Validate(document))
         {
-            if (TranslateMetaError(error, document, optionTypeErrors) is { } message)
+            if (TranslateMetaError(error, document) is { } message)
                 errors.Add(message);
         }
         if (document is JObject root && root["options"] is JObject options)
@@ -155,7 +161,7 @@ public static class ManifestSchemas
     private static string JsonPath(string newtonsoftPath) =>
         newtonsoftPath.Length == 0 ? "$" : newtonsoftPath.StartsWith('[') ? "$" + newtonsoftPath : "$." + newtonsoftPath;
 
-    private static string? TranslateMetaError(ValidationError error, JToken document, HashSet<string> optionTypeErrors)
+    private static string? TranslateMetaError(ValidationError error, JToken document)
     {
         var path = error.Path is null or "#" or "#/" ? "$" : "$." + error.Path.TrimStart('#', '/');
         var token = Locate(document, path);
@@ -173,18 +179,15 @@ public static class ManifestSchemas
                     (true, "values") => " (an enumerate option lists its values)",
                     _ => string.Empty,
                 };
-                if (isOption && error.Property == "type")
-                    optionTypeErrors.Add(parent);
                 return $"{parent}: missing required property '{error.Property}'{what}{line}";
             case ValidationErrorKind.PatternMismatch when error.Property == "id":
                 return $"{path}: '{token}' is not a valid id: use lowercase letters, digits, '_' and '-', starting with a letter{line}";
             case ValidationErrorKind.NotInEnumeration when isOption && error.Property == "type":
-                optionTypeErrors.Add(parent);
                 return $"{path}: '{token}' is not an option type; use integer, float, boolean, string or enumerate{line}";
             case ValidationErrorKind.NotOneOf when isOption:
                 var type = (Locate(document, path) as JObject)?["type"];
-                if (optionTypeErrors.Contains(path) || type is not { Type: JTokenType.String })
-                    return null; // the type itself is wrong: already reported
+                if (type is not { Type: JTokenType.String } || !Enum.GetNames<OptionType>().Contains((string?)type, StringComparer.OrdinalIgnoreCase))
+                    return null; // the type itself is missing or wrong: reported on its own
                 return (string?)type == "enumerate"
                     ? $"{path}: an enumerate option needs 'values', the list of its possible values{line}"
                     : $"{path}: 'values' only belongs to enumerate options, this one is '{type}'{line}";
@@ -212,9 +215,9 @@ public static class ManifestSchemas
                 return $"{path}: a default must be a number, a boolean, a string or null{line}";
             case ValidationErrorKind.ArrayItemNotValid when error is ChildSchemaValidationError child:
                 var first = child.Errors.SelectMany(e => e.Value).FirstOrDefault();
-                return first is null ? $"{path}: an item is not valid{line}" : TranslateMetaError(first, document, optionTypeErrors);
+                return first is null ? $"{path}: an item is not valid{line}" : TranslateMetaError(first, document);
             case ValidationErrorKind.AdditionalPropertiesNotValid when error is ChildSchemaValidationError child:
-                var nested = child.Errors.SelectMany(e => e.Value).Select(e => TranslateMetaError(e, document, optionTypeErrors)).Where(m => m is not null);
+                var nested = child.Errors.SelectMany(e => e.Value).Select(e => TranslateMetaError(e, document)).Where(m => m is not null);
                 return string.Join(Environment.NewLine, nested) is { Length: > 0 } joined ? joined : $"{path}: is not valid{line}";
             default:
                 return $"{path}: {error.Kind}{line}";
@@ -254,7 +257,8 @@ public static class ManifestSchemas
         foreach (var property in options.Properties())
         {
             if (property.Value is not JObject option || option["type"] is not { Type: JTokenType.String } typeToken
-                || !option.TryGetValue("default", StringComparison.Ordinal, out var value) || value.Type == JTokenType.Null)
+                || !option.TryGetValue("default", StringComparison.Ordinal, out var value)
+                || value.Type is JTokenType.Null or JTokenType.Array or JTokenType.Object) // not a scalar: the schema says so
                 continue;
             var path = $"$.options.{property.Name}.default";
             var line = ((IJsonLineInfo)value).HasLineInfo() ? $" (line {((IJsonLineInfo)value).LineNumber})" : string.Empty;

@@ -362,12 +362,12 @@ internal sealed class SetupReader(string? file)
                         maxSizeLine = valueLine;
                     if (YamlValues.IsNull(value))
                         break;
-                    if (value is YamlScalarNode sizeScalar && SizeParser.TryParse(sizeScalar.Value, out var bytes, out var sizeProblem))
-                        rules = key == "min-size" ? rules with { MinSize = bytes } : rules with { MaxSize = bytes };
-                    else if (value is YamlScalarNode badSize)
-                        Error(valueLine, keyPath, $"'{badSize.Value}' is not a size: {sizeProblem} (examples: 3, 1.5k, 10MiB, 2 GB)");
-                    else
+                    if (value is not YamlScalarNode sizeScalar)
                         Error(valueLine, keyPath, $"a size must be a number with an optional unit (3, 1.5k, 10MiB), not {Describe(value)}");
+                    else if (!SizeParser.TryParse(sizeScalar.Value, out var bytes, out var sizeProblem))
+                        Error(valueLine, keyPath, $"'{sizeScalar.Value}' is not a size: {sizeProblem} (examples: 3, 1.5k, 10MiB, 2 GB)");
+                    else
+                        rules = key == "min-size" ? rules with { MinSize = bytes } : rules with { MaxSize = bytes };
                     break;
                 case "blacklist" or "whitelist":
                     var patterns = ReadStringList(value, keyPath, "path patterns such as '*.tmp' or 'build/'");

@@ -58,6 +58,15 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             if (flight.Superseded)
                 Log.TransferSuperseded(coordinator.Logger, file.Folder, file.Path, job.Target);
         }
+        catch (NoSourceException e) when (e.SourcesStarting)
+        {
+            await Store.WriteAsync(tx => tx.PostponeJob(job.Id, job.Version, job.Attempts,
+                coordinator.Clock.GetUtcNow() + Options.RetryBaseDelay / 4, e.Message, resetUpload: false)).ConfigureAwait(false);
+        }
+        catch (NoSourceException e)
+        {
+            await PostponeAsync(job, file, service: null, e).ConfigureAwait(false);
+        }
         catch (ServiceCallException e)
         {
             await PostponeAsync(job, file, e.Service, e.InnerException!).ConfigureAwait(false);
@@ -89,8 +98,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             .OrderByDescending(s => double.IsNaN(s.Host.Throughput) ? 0 : s.Host.Throughput)
             .ToList();
         if (sources.Count == 0)
-            throw new ServiceCallException(target.Name, new ServiceException(
-                $"No available service holds version {file.Version} of {file.Folder}:{file.Path} (its holders are failing or stopped)."));
+        {
+            // Not the target's fault: the holders are still scanning (wait for them) or failing (retry later).
+            var scanning = replicas.Exists(r => r.Holds && r.Version == file.Version
+                && coordinator.Hosts.TryGetValue(r.Service, out var h) && h.Status.State == ServiceState.Scanning);
+            throw new NoSourceException(scanning,
+                $"No available service holds version {file.Version} of {file.Folder}:{file.Path} (its holders are failing or stopped).");
+        }
 
         ServiceCallException? lastSourceFailure = null;
         foreach (var (sourceReplica, source) in sources)
@@ -358,10 +372,10 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
     // ---- failures -------------------------------------------------------------------------------------------
 
-    private async Task PostponeAsync(JobRecord job, FileRecord file, string service, Exception failure)
+    private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure)
     {
         var contentChanged = failure is ContentChangedException;
-        if (!contentChanged && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
+        if (!contentChanged && service is not null && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
             host.ReportTransferFailure(failure);
 
         // A target that changed under the transfer reported its change; the job was (or is about to be) rewritten
@@ -370,7 +384,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         var delay = contentChanged
             ? Options.RetryBaseDelay / 4
             : TimeSpan.FromSeconds(Math.Min(Options.MaxRetryDelay.TotalSeconds, Options.RetryBaseDelay.TotalSeconds * Math.Pow(2, attempts - 1)));
-        var message = $"{service}: {failure.Message}";
+        var message = service is null ? failure.Message : $"{service}: {failure.Message}";
         await Store.WriteAsync(tx => tx.PostponeJob(job.Id, job.Version, attempts, coordinator.Clock.GetUtcNow() + delay, message,
             resetUpload: failure is UploadNotResumableException)).ConfigureAwait(false);
 
@@ -453,6 +467,12 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>No ready service holds the version to send; <see cref="SourcesStarting"/> when one is still scanning.</summary>
+internal sealed class NoSourceException(bool sourcesStarting, string message) : OnituException(message)
+{
+    public bool SourcesStarting { get; } = sourcesStarting;
 }
 
 /// <summary>A driver call failed; <see cref="Service"/> says on which service.</summary>

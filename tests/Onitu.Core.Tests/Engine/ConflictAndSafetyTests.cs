@@ -76,8 +76,11 @@ public class ConflictAndSafetyTests
 
         Assert.That(h.Read("B", "docs/f.txt"), Is.EqualTo("reaches B"));
         Assert.That(report.Succeeded, Is.False);
-        var broken = h.Engine.GetServiceStatuses().Single(s => s.Name == "Broken");
-        Assert.That(broken.State, Is.EqualTo(ServiceState.Failing));
-        Assert.That(broken.Reason, Is.Not.Null.And.Not.Empty);
+        Assert.That(report.Errors, Has.Some.Contains("service 'Broken' is failing"));
+        lock (h.Events)
+        {
+            Assert.That(h.Events.OfType<ServiceStateChanged>().Where(e => e.Service == "Broken" && e.State == ServiceState.Failing),
+                Has.Some.Matches<ServiceStateChanged>(e => !string.IsNullOrEmpty(e.Reason)), "the failure is reported with its reason");
+        }
     }
 }

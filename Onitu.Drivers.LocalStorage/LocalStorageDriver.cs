@@ -1,0 +1,486 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>
+/// The local storage driver: syncs folders of a local disk. A startup scan reports what changed while Onitu was
+/// stopped, a file system watcher reports changes live, and every write lands atomically (a hidden temporary file
+/// in the target's directory, then a rename), refusing to overwrite or delete a version the engine has not seen.
+/// </summary>
+/// <remarks>
+/// Revisions are <c>{size}-{last write time in UTC ticks}</c>. Chunked uploads resume from their temporary file
+/// (named after the fid) across restarts. Every member is thread-safe.
+/// </remarks>
+public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove
+{
+    private const int ReadBufferSize = 128 * 1024;
+    private const int CopyBufferSize = 1024 * 1024;
+
+    private readonly IPlug _plug;
+    private readonly LocalStorageOptions _options;
+    private readonly StorageLayout _layout;
+    private readonly OwnChanges _ownChanges = new();
+    private readonly PathLocks _locks = new();
+    private readonly OpenUploads _uploads = new();
+    private readonly FolderScanner _scanner;
+    private readonly ChangeMonitor _monitor;
+    private readonly ChangeProcessor _processor;
+    private int _watching;
+    private int _disposed;
+
+    /// <summary>Creates the driver of one service. Touches nothing on disk until <see cref="ScanAsync"/>.</summary>
+    /// <param name="plug">The service's plug: options, folder mappings, and where changes are reported.</param>
+    /// <exception cref="DriverException">An option is out of range, or two folders overlap on disk.</exception>
+    public LocalStorageDriver(IPlug plug)
+    {
+        ArgumentNullException.ThrowIfNull(plug);
+        _plug = plug;
+        _options = LocalStorageOptions.From(plug.Options);
+        _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
+        _scanner = new FolderScanner(plug, _ownChanges);
+        _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
+        _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ServiceException">A folder's directory is missing while the engine knows files in it.</exception>
+    public async Task ScanAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        foreach (var folder in _layout.Folders)
+            await _scanner.PrepareAsync(folder, cancellationToken);
+        // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
+        _monitor.Start();
+        foreach (var folder in _layout.Folders)
+            await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Returns normally when <paramref name="cancellationToken"/> fires or the driver is disposed.</remarks>
+    public async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (Interlocked.CompareExchange(ref _watching, 1, 0) != 0)
+            throw new InvalidOperationException("The driver is already watching.");
+        try
+        {
+            if (_monitor.Start())
+            {
+                // Nothing watched since the last WatchAsync ended (or ever, without a scan): catch up first.
+                Log.CatchingUp(_plug.Logger);
+                foreach (var folder in _layout.Folders)
+                    await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+            }
+            await _processor.RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _monitor.Stop();
+            Volatile.Write(ref _watching, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var fullPath = Resolve(metadata);
+        try
+        {
+            return ValueTask.FromResult<Stream>(new FileStream(fullPath, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.ReadWrite | FileShare.Delete,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                BufferSize = ReadBufferSize,
+            }));
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw ReadError(e, metadata, fullPath);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var fullPath = Resolve(metadata);
+        try
+        {
+            using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken);
+                if (read == 0)
+                    break;
+                total += read;
+            }
+            return total;
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw ReadError(e, metadata, fullPath);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var target = Resolve(metadata);
+        var temp = TempFiles.ForWholeUpload(target, metadata.Fid);
+        // Concurrent whole uploads of one file would share the temporary file: one at a time.
+        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
+        try
+        {
+            await using (var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                Share = FileShare.Read,
+                Options = FileOptions.Asynchronous,
+                BufferSize = 0, // CopyToAsync already writes in large blocks
+            })))
+            {
+                TempFiles.Hide(temp);
+                await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
+                if (_options.Fsync)
+                    file.Flush(flushToDisk: true);
+            }
+            await CommitAsync(metadata, temp, target, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            TryDelete(temp);
+            if (IsIoError(e))
+                throw WriteError(e, "write", metadata);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public int NegotiateChunkSize(int proposedChunkSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(proposedChunkSize);
+        return proposedChunkSize; // any size suits a local file
+    }
+
+    /// <inheritdoc />
+    public ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var temp = ChunkedTemp(metadata);
+        try
+        {
+            WithDirectory(temp, () =>
+            {
+                _uploads.Start(metadata.Fid, temp);
+                return true;
+            });
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "start uploading", metadata);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        var temp = ChunkedTemp(metadata);
+        try
+        {
+            _uploads.Restart(metadata.Fid, temp, offset);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "resume uploading", metadata);
+        }
+        Log.UploadResumed(_plug.Logger, metadata, offset);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var temp = ChunkedTemp(metadata);
+        try
+        {
+            var handle = _uploads.Get(metadata.Fid, temp);
+            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken);
+        }
+        catch (ObjectDisposedException e) when (Volatile.Read(ref _disposed) == 0)
+        {
+            // Another call ended or aborted this upload while the chunk was on its way.
+            throw new ServiceException($"The upload of {metadata} was closed while a chunk was written.", isTransient: true, e);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "write a chunk of", metadata);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="UploadNotResumableException">The partial file is gone.</exception>
+    /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var target = Resolve(metadata);
+        var temp = TempFiles.ForChunkedUpload(target, metadata.Fid);
+        _uploads.Close(metadata.Fid);
+        try
+        {
+            if (_options.Fsync)
+                FlushToDisk(temp);
+            await CommitAsync(metadata, temp, target, cancellationToken);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "finish uploading", metadata);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var temp = ChunkedTemp(metadata);
+        _uploads.Close(metadata.Fid);
+        TryDelete(temp);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var folder = _layout.GetFolder(metadata.Folder);
+        var target = folder.GetFullPath(metadata);
+        FileState current;
+        try
+        {
+            using (await _locks.AcquireAsync(target, cancellationToken))
+            {
+                if (FileState.TryRead(target) is not { } state)
+                    return; // already gone: deleting is idempotent
+                current = state;
+                if (current.Revision == metadata.Revision)
+                {
+                    _ownChanges.RecordDelete(target);
+                    try
+                    {
+                        File.Delete(target);
+                    }
+                    catch
+                    {
+                        _ownChanges.Forget(target);
+                        throw;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "delete", metadata);
+        }
+        // An edit the engine has not seen beats a deletion.
+        if (current.Revision != metadata.Revision)
+            throw await ReportChangedAsync("delete", metadata, current, cancellationToken);
+        folder.RemoveEmptyParents(target);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
+    public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
+    {
+        var sourceFolder = _layout.GetFolder(source.Folder);
+        var sourcePath = sourceFolder.GetFullPath(source);
+        var destinationPath = Resolve(destination);
+        // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
+        var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
+        FileState moved;
+        (Metadata File, FileState State)? refused = null;
+        try
+        {
+            using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken))
+            {
+                moved = FileState.TryRead(sourcePath)
+                    ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
+                if (moved.Revision != source.Revision)
+                    refused = (source, moved);
+                else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && existing.Revision != destination.Revision)
+                    refused = (destination, existing);
+                else if (!string.Equals(sourcePath, destinationPath, StringComparison.Ordinal))
+                    moved = Move(sourcePath, destinationPath, moved);
+            }
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, $"move to {destination}", source);
+        }
+        if (refused is var (file, state))
+            throw await ReportChangedAsync("move", file, state, cancellationToken);
+        if (!sameFile)
+            sourceFolder.RemoveEmptyParents(sourcePath);
+        moved.ApplyTo(destination);
+    }
+
+    /// <summary>Stops watching and closes open uploads; their partial files stay so they can resume.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _monitor.Dispose();
+            _uploads.Dispose();
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    // Called with both paths locked.
+    private FileState Move(string sourcePath, string destinationPath, FileState state)
+    {
+        _ownChanges.RecordDelete(sourcePath);
+        _ownChanges.RecordWrite(destinationPath, state.Revision);
+        try
+        {
+            WithDirectory(destinationPath, () =>
+            {
+                File.Move(sourcePath, destinationPath, overwrite: true);
+                return true;
+            });
+        }
+        catch
+        {
+            _ownChanges.Forget(sourcePath);
+            _ownChanges.Forget(destinationPath);
+            throw;
+        }
+        // A rename keeps the state, but a move across file systems is a copy, which may not keep the time.
+        var moved = FileState.TryRead(destinationPath) ?? state;
+        if (moved != state)
+            _ownChanges.RecordWrite(destinationPath, moved.Revision);
+        return moved;
+    }
+
+    /// <summary>
+    /// Makes a finished temporary file the target, atomically, unless the target changed since the revision the
+    /// engine knows (<paramref name="metadata"/>'s): then the temporary file is dropped, the change is reported and
+    /// <see cref="ContentChangedException"/> thrown.
+    /// </summary>
+    private async Task CommitAsync(Metadata metadata, string temp, string target, CancellationToken cancellationToken)
+    {
+        // The rename keeps size and time, so the temporary file's state is the revision written.
+        var written = FileState.TryRead(temp)
+            ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
+        FileState? current;
+        using (await _locks.AcquireAsync(target, cancellationToken))
+        {
+            current = FileState.TryRead(target);
+            // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
+            if (current is null || current.Value.Revision == metadata.Revision)
+            {
+                _ownChanges.RecordWrite(target, written.Revision);
+                try
+                {
+                    File.Move(temp, target, overwrite: true);
+                }
+                catch
+                {
+                    _ownChanges.Forget(target);
+                    throw;
+                }
+                written.ApplyTo(metadata);
+                return;
+            }
+        }
+        TryDelete(temp);
+        throw await ReportChangedAsync("write", metadata, current.Value, cancellationToken);
+    }
+
+    private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)
+    {
+        Log.ChangedOnDisk(_plug.Logger, action, expected, actual.Revision, expected.Revision);
+        await _plug.UpdateFileAsync(actual.ToMetadata(expected.Folder, expected.Path), cancellationToken);
+        return new ContentChangedException(
+            $"Refused to {action} {expected}: it changed on disk (revision {actual.Revision}, expected {expected.Revision ?? "none"}).");
+    }
+
+    private string Resolve(Metadata metadata)
+    {
+        ThrowIfDisposed();
+        return _layout.GetFullPath(metadata);
+    }
+
+    private string ChunkedTemp(Metadata metadata) => TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid);
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.
+    /// Retried because a concurrent deletion may remove the directory again while it is still empty.
+    /// </summary>
+    private static T WithDirectory<T>(string path, Func<T> create)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return create();
+            }
+            catch (DirectoryNotFoundException) when (attempt < 5)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            }
+        }
+    }
+
+    private static void FlushToDisk(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+            file.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UploadNotResumableException($"The partial upload {path} is gone.", e);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            // Best effort: a leftover temporary file is hidden, never reported, and reused by the next upload.
+        }
+    }
+
+    private static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    private static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => new RemoteFileNotFoundException($"{metadata} is not on disk ({fullPath}).", e),
+        UnauthorizedAccessException when Directory.Exists(fullPath) => new RemoteFileNotFoundException($"{metadata} is a directory on disk ({fullPath}).", e),
+        _ => WriteError(e, "read", metadata),
+    };
+
+    private static ServiceException WriteError(Exception e, string action, Metadata metadata) => e switch
+    {
+        UnauthorizedAccessException => new ServiceException($"Permission denied to {action} {metadata}: {e.Message}", isTransient: false, e),
+        _ => new ServiceException($"Could not {action} {metadata}: {e.Message}", isTransient: true, e),
+    };
+}

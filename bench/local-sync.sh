@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Benchmarks `onitu sync` between two local folders against rsync, rclone and cp on the same generated data, in the
+# same run, and prints each ratio next to its target (issue "The engine"). Not a test: nothing fails on a miss.
+#
+#   bash bench/local-sync.sh            # full sizes: 10,000 x 4 KiB, 1 GiB, 100,000 files for memory
+#   SMALL=1 bash bench/local-sync.sh    # a quick run on smaller data
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
+files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_runs=${LATENCY_RUNS:-30}
+if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; fi
+
+install_if_missing() {
+  local missing=()
+  for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
+      || echo "note: could not install ${missing[*]}; their comparisons are skipped" >&2
+  fi
+}
+install_if_missing rsync rclone time python3 bc
+
+echo "building onitu (Release)..." >&2
+dotnet publish "$repo/Onitu.Cli" -c Release -o "$work/onitu-bin" --nologo -v quiet >/dev/null
+onitu=("dotnet" "$work/onitu-bin/onitu.dll")
+
+now() { date +%s.%N; }
+elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+drop_caches() { sync; }
+
+setup_for() { # setup file syncing folder $1 (read) to $2 (write)
+  cat > "$work/$3.yml" <<YAML
+name: bench
+folders:
+  data: {}
+services:
+  src:
+    driver: local_storage
+    options: { root: "$1" }
+    folders: { data: { path: ".", mode: r } }
+  dst:
+    driver: local_storage
+    options: { root: "$2" }
+    folders: { data: { path: ".", mode: w } }
+YAML
+  echo "$work/$3.yml"
+}
+
+make_small_files() { # $1 dir, $2 count: 4 KiB files in 100 directories
+  python3 - "$1" "$2" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    d = os.path.join(root, f"d{i % 100:03}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:06}.bin"), "wb") as f:
+        f.write(os.urandom(4096))
+PY
+}
+
+printf '\n%-52s %10s %10s %8s %s\n' "measure" "onitu" "peer" "ratio" "target"
+row() { printf '%-52s %10s %10s %8s %s\n' "$@"; }
+
+# 1. Initial sync of N small files.
+make_small_files "$work/small" "$files"
+drop_caches
+t_rsync=$(elapsed rsync -a "$work/small/" "$work/small-rsync/")
+t_onitu=$(elapsed "${onitu[@]}" sync "$(setup_for "$work/small" "$work/small-onitu" small)" --quiet)
+diff -r "$work/small" "$work/small-onitu" >/dev/null || echo "WARNING: onitu's copy differs from the source" >&2
+row "initial sync, $files x 4 KiB (s) vs rsync -a" "$t_onitu" "$t_rsync" "$(ratio "$t_onitu" "$t_rsync")" "<= 1.0"
+if command -v rclone >/dev/null; then
+  t_rclone=$(elapsed rclone sync "$work/small" "$work/small-rclone")
+  row "initial sync, $files x 4 KiB (s) vs rclone sync" "$t_onitu" "$t_rclone" "$(ratio "$t_onitu" "$t_rclone")" "(report)"
+fi
+
+# 2. Unchanged second pass.
+t_rsync2=$(elapsed rsync -a "$work/small/" "$work/small-rsync/")
+t_onitu2=$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)
+row "unchanged second sync (s) vs rsync -a" "$t_onitu2" "$t_rsync2" "$(ratio "$t_onitu2" "$t_rsync2")" "<= 1.5"
+
+# 3. One big file.
+mkdir -p "$work/big"
+head -c "$((big_mib * 1024 * 1024))" /dev/urandom > "$work/big/big.bin"
+t_cp=$(elapsed cp "$work/big/big.bin" "$work/big-cp.bin")
+t_onitu3=$(elapsed "${onitu[@]}" sync "$(setup_for "$work/big" "$work/big-onitu" big)" --quiet)
+cmp "$work/big/big.bin" "$work/big-onitu/big.bin" || echo "WARNING: big file differs" >&2
+row "one $big_mib MiB file (s) vs cp" "$t_onitu3" "$t_cp" "$(ratio "$t_onitu3" "$t_cp")" "<= 1.3"
+rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
+
+# 4. Peak memory per tracked file.
+mkdir -p "$work/many"
+python3 - "$work/many" "$many" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    d = os.path.join(root, f"d{i % 1000:04}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:07}"), "wb") as f:
+        f.write(b"x")
+PY
+/usr/bin/time -v "${onitu[@]}" sync "$(setup_for "$work/many" "$work/many-onitu" many)" --quiet 2> "$work/time.txt" >/dev/null || true
+rss_kib=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$work/time.txt")
+per_file=$(echo "scale=3; $rss_kib / $many" | bc -l)
+row "peak RSS per tracked file at $many files (KiB)" "$per_file" "-" "-" "<= 1.0 (peak RSS ${rss_kib} KiB)"
+rm -rf "$work/many" "$work/many-onitu"
+
+# 5. Latency under `onitu run`: a 4 KiB file written in one folder is complete in the other.
+mkdir -p "$work/live-a" "$work/live-b"
+setup=$(setup_for "$work/live-a" "$work/live-b" live)
+"${onitu[@]}" run "$setup" --quiet > "$work/run.log" 2>&1 &
+run_pid=$!
+sleep 3
+median_ms=$(python3 - "$work/live-a" "$work/live-b" "$latency_runs" <<'PY'
+import os, sys, time, statistics
+a, b, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+samples = []
+for i in range(runs):
+    data = os.urandom(4096)
+    src = os.path.join(a, f"latency{i}.bin"); dst = os.path.join(b, f"latency{i}.bin")
+    start = time.monotonic()
+    with open(src, "wb") as f:
+        f.write(data)
+    while True:
+        try:
+            with open(dst, "rb") as f:
+                if f.read() == data:
+                    break
+        except FileNotFoundError:
+            pass
+        if time.monotonic() - start > 10:
+            break
+        time.sleep(0.001)
+    samples.append((time.monotonic() - start) * 1000)
+    time.sleep(0.2)
+print(f"{statistics.median(samples):.1f}")
+PY
+)
+kill -INT "$run_pid"; wait "$run_pid" || true
+row "onitu run: 4 KiB file complete on the other side (ms)" "$median_ms" "-" "-" "median <= 100"
+
+echo
+echo "data and logs in $work"

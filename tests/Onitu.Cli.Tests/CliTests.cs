@@ -1,0 +1,208 @@
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+
+namespace Onitu.Cli.Tests;
+
+public class CliTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void CreateScratch()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void RemoveScratch()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private string WriteSetup(string yaml, string name = "setup.yml")
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private const string TwoFolders = """
+        name: cli
+        folders:
+          docs: {}
+        services:
+          A:
+            driver: local_storage
+            options: { root: A }
+            folders: { docs: docs }
+          B:
+            driver: local_storage
+            options: { root: B }
+            folders: { docs: docs }
+        """;
+
+    [Test]
+    public async Task Sync_copies_and_exits_zero()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
+        File.WriteAllText(Path.Combine(_dir, "A/docs/hello.txt"), "hello");
+
+        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        Assert.That(File.ReadAllText(Path.Combine(_dir, "B/docs/hello.txt")), Is.EqualTo("hello"));
+        Assert.That(File.Exists(Path.Combine(_dir, "setup.state.db")), Is.True, "the state database defaults beside the setup");
+    }
+
+    [Test]
+    public async Task Sync_exits_non_zero_when_a_service_fails()
+    {
+        var setup = WriteSetup(TwoFolders);
+        File.WriteAllText(Path.Combine(_dir, "B"), "a file where B's root directory should be");
+
+        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.Output);
+        Assert.That(run.StandardError, Does.Contain("'B'"));
+    }
+
+    [Test]
+    public async Task Validate_accepts_a_good_setup()
+    {
+        using var run = await OnituProcess.RunAsync(_dir, "validate", WriteSetup(TwoFolders));
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        Assert.That(run.StandardOutput, Does.Contain("valid"));
+    }
+
+    [Test]
+    public async Task A_missing_setup_file_is_named()
+    {
+        using var run = await OnituProcess.RunAsync(_dir, "sync", Path.Combine(_dir, "nope.yml"));
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.StandardError, Does.Contain("nope.yml"));
+    }
+
+    [Test]
+    public async Task Bad_yaml_is_reported_with_its_line()
+    {
+        var setup = WriteSetup("name: broken\nfolders:\n  docs: {}\nservices:\n  A: [unclosed\n");
+        using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.StandardError, Does.Contain("setup.yml:").And.Match(@"setup\.yml:[5-6]"));
+    }
+
+    [TestCase("driver: dropbox_v9", "dropbox_v9", TestName = "Unknown driver is named with the installed ones")]
+    [TestCase("driver: local_storage\n    options: { root: A, rooot: B }", "rooot", TestName = "Unknown option is named")]
+    [TestCase("driver: local_storage\n    options: { root: A, fsync: sometimes }", "fsync", TestName = "Option of the wrong type is named")]
+    [TestCase("driver: local_storage\n    options: {}", "root", TestName = "Missing mandatory option is named")]
+    public async Task Option_errors_name_the_service_and_the_option(string serviceBody, string expected)
+    {
+        var setup = WriteSetup($"""
+            name: bad
+            folders:
+              docs: {"{}"}
+            services:
+              S:
+                {serviceBody}
+                folders: {"{ docs: docs }"}
+            """);
+        foreach (var command in new[] { "validate", "sync" })
+        {
+            using var run = await OnituProcess.RunAsync(_dir, command, setup);
+            Assert.That(run.ExitCode, Is.EqualTo(1), $"{command}: {run.Output}");
+            Assert.That(run.StandardError, Does.Contain(expected).And.Contain("S"), command);
+        }
+        if (expected == "dropbox_v9")
+        {
+            using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+            Assert.That(run.StandardError, Does.Contain("local_storage"), "the error lists the installed drivers");
+        }
+    }
+
+    [Test]
+    public async Task Drivers_lists_local_storage_and_its_options()
+    {
+        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        Assert.That(run.StandardOutput, Does.Contain("local_storage").And.Contain("root"));
+    }
+
+    [Test]
+    public async Task A_transfer_killed_mid_way_resumes_from_its_saved_offset()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
+        Directory.CreateDirectory(Path.Combine(_dir, "B/docs"));
+        var content = new byte[8 * 1024 * 1024];
+        new Random(42).NextBytes(content);
+        File.WriteAllBytes(Path.Combine(_dir, "A/docs/big.bin"), content);
+        var database = Path.Combine(_dir, "setup.state.db");
+
+        // 8 MiB at 2 MiB/s in 256 KiB chunks: the transfer is under way for about four seconds.
+        using (var slow = OnituProcess.Start(_dir, "run", setup, "--bwlimit", "2MiB", "--chunk-size", "256KiB", "--quiet"))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
+            while (SavedOffset(database) < 1024 * 1024)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the transfer never made progress: " + slow.Output);
+                Assert.That(slow.HasExited, Is.False, slow.Output);
+                await Task.Delay(50);
+            }
+            slow.Kill(); // SIGKILL: no shutdown code runs
+        }
+        var offsetAtKill = SavedOffset(database);
+        Assert.That(offsetAtKill, Is.GreaterThan(0).And.LessThan(content.Length), "killed mid-transfer");
+        Assert.That(File.Exists(Path.Combine(_dir, "B/docs/big.bin")), Is.False, "a partial transfer never shows under the real name");
+
+        using var resume = await OnituProcess.RunAsync(_dir, "sync", setup, "--chunk-size", "256KiB", "--verbose");
+
+        Assert.That(resume.ExitCode, Is.Zero, resume.Output);
+        Assert.That(resume.Output, Does.Match(@"Resuming docs:big\.bin to B at offset [1-9]\d*"));
+        Assert.That(SHA256.HashData(File.ReadAllBytes(Path.Combine(_dir, "B/docs/big.bin"))), Is.EqualTo(SHA256.HashData(content)));
+    }
+
+    [Test]
+    public async Task Run_stops_gracefully_on_ctrl_c()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
+        using var run = OnituProcess.Start(_dir, "run", setup);
+        var deadline = DateTime.UtcNow.AddSeconds(30 * OnituProcess.TimeUnit);
+        File.WriteAllText(Path.Combine(_dir, "A/docs/live.txt"), "live");
+        while (!File.Exists(Path.Combine(_dir, "B/docs/live.txt")))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), run.Output);
+            await Task.Delay(50);
+        }
+        run.Interrupt();
+        await run.WaitAsync(TimeSpan.FromSeconds(30 * OnituProcess.TimeUnit));
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        Assert.That(run.StandardError, Does.Contain("Stopping"));
+    }
+
+    private static long SavedOffset(string database)
+    {
+        if (!File.Exists(database))
+            return 0;
+        try
+        {
+            using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT coalesce(max(offset), 0) FROM jobs";
+            return (long)command.ExecuteScalar()!;
+        }
+        catch (SqliteException)
+        {
+            return 0; // the schema is not created yet
+        }
+    }
+}
