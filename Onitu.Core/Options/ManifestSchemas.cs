@@ -17,6 +17,8 @@ public static class ManifestSchemas
         () => JsonSchema.FromJsonAsync(ManifestMetaSchema.Json).GetAwaiter().GetResult(),
         LazyThreadSafetyMode.ExecutionAndPublication);
 
+    private static readonly string[] OptionTypeNames = ["integer", "float", "boolean", "string", "enumerate"];
+
     /// <summary>The JSON Schema (draft 4) every driver manifest must satisfy, as JSON text (for editors and docs).</summary>
     public static string ManifestSchemaJson => ManifestMetaSchema.Json;
 
@@ -171,6 +173,8 @@ public static class ManifestSchemas
 
         switch (error.Kind)
         {
+            case ValidationErrorKind.PropertyRequired when Locate(document, parent) is not JObject:
+                return null; // not even an object: reported as such
             case ValidationErrorKind.PropertyRequired:
                 var what = (isOption, error.Property) switch
                 {
@@ -186,7 +190,7 @@ public static class ManifestSchemas
                 return $"{path}: '{token}' is not an option type; use integer, float, boolean, string or enumerate{line}";
             case ValidationErrorKind.NotOneOf when isOption:
                 var type = (Locate(document, path) as JObject)?["type"];
-                if (type is not { Type: JTokenType.String } || !Enum.GetNames<OptionType>().Contains((string?)type, StringComparer.OrdinalIgnoreCase))
+                if (type is not { Type: JTokenType.String } || !OptionTypeNames.Contains((string?)type))
                     return null; // the type itself is missing or wrong: reported on its own
                 return (string?)type == "enumerate"
                     ? $"{path}: an enumerate option needs 'values', the list of its possible values{line}"

@@ -42,14 +42,17 @@ internal sealed class SetupReader(string? file)
         catch (YamlException e)
         {
             ReportDuplicates(parser);
-            Error((int)e.Start.Line, null, $"YAML syntax error at line {e.Start.Line}, column {e.Start.Column}: {e.Message}");
+            var (line, column) = ((int)e.Start.Line, (int)e.Start.Column);
+            if (e.Message.Contains("tab", StringComparison.OrdinalIgnoreCase) && FindTabIndentation(text) is { } tab)
+                (line, column) = tab; // YamlDotNet reports where the enclosing mapping starts
+            Error(line, null, $"YAML syntax error at line {line}, column {column}: {e.Message}");
             return null;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
         {
-            // Some malformed documents make the scanner fail without a position; the last event read is close.
+            // Some malformed documents (an unclosed '[') make the scanner fail without a position; the last event read is close.
             ReportDuplicates(parser);
-            Error(parser.LastLine, null, $"YAML syntax error near line {parser.LastLine}: {e.Message}");
+            Error(parser.LastLine, null, $"YAML syntax error near line {parser.LastLine}: the document is malformed there (an unclosed '[', '{{' or quote?)");
             return null;
         }
         ReportDuplicates(parser);
@@ -67,6 +70,19 @@ internal sealed class SetupReader(string? file)
             return null;
         }
         return root;
+    }
+
+    private static (int Line, int Column)? FindTabIndentation(string text)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var indentation = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            var tab = lines[i].IndexOf('\t', 0, indentation);
+            if (tab >= 0)
+                return (i + 1, tab + 1);
+        }
+        return null;
     }
 
     private void ReportDuplicates(DuplicateKeyCheckingParser parser)

@@ -16,6 +16,7 @@ public class ScanTests : DriverTestBase
             expected[path] = DiskRevision(full);
             sizes[path] = i;
         }
+        Directory.CreateDirectory(PicsDir);
 
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);

@@ -41,8 +41,8 @@ public class SetupErrorTests
     public void A_yaml_syntax_error_gives_line_and_column()
     {
         var error = SingleError("name: x\nfolders:\n  docs:\n\tbad: 1\n");
-        Assert.That(error.Line, Is.Not.Null);
-        Assert.That(error.Message, Does.Contain("YAML syntax error").And.Contain("column"));
+        Assert.That(error.Line, Is.EqualTo(4));
+        Assert.That(error.Message, Does.Contain("YAML syntax error at line 4, column 1").And.Contain("tab"));
     }
 
     [Test]
@@ -52,6 +52,28 @@ public class SetupErrorTests
         Assert.That(error.Message, Does.Contain("YAML syntax error"));
         Assert.That(error.Line, Is.GreaterThanOrEqualTo(4));
     }
+
+    [Test]
+    public void An_unclosed_bracket_is_a_syntax_error_near_its_line()
+    {
+        var error = SingleError("name: x\nfolders: {a: [1, 2\nservices: 3\n");
+        Assert.That(error.Message, Does.Contain("YAML syntax error near line 2"));
+        Assert.That(error.Line, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void Duplicates_found_before_a_syntax_error_are_reported_too()
+    {
+        var errors = Errors("name: x\nname: y\nfolders: {a: 1\n");
+        Assert.That(errors, Has.Count.EqualTo(2));
+        Assert.That(errors[0].Message, Does.Contain("duplicate key 'name'"));
+        Assert.That(errors[1].Message, Does.Contain("YAML syntax error"));
+    }
+
+    [Test]
+    public void More_than_one_document_is_refused() =>
+        Assert.That(Errors("name: x\nfolders: {a: }\nservices: {s: {driver: d, folders: {a: }}}\n---\nname: y\n").Single().Message,
+            Does.Contain("one YAML document"));
 
     [Test]
     public void An_empty_setup_is_refused() =>
