@@ -13,8 +13,15 @@ namespace Onitu.Drivers.LocalStorage;
 /// </remarks>
 public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove
 {
-    private const int ReadBufferSize = 128 * 1024;
     private const int CopyBufferSize = 1024 * 1024;
+
+    /// <summary>
+    /// Files up to this size are read and written with plain blocking calls: on Unix, asynchronous file I/O is
+    /// blocking I/O on the thread pool, and its hand-offs cost more than the I/O of a small local file.
+    /// </summary>
+    private const int SmallFileSize = 256 * 1024;
+
+    private static bool IsSmall(Metadata metadata) => metadata.Size <= SmallFileSize;
 
     private readonly IPlug _plug;
     private readonly LocalStorageOptions _options;
@@ -50,7 +57,15 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         foreach (var folder in _layout.Folders)
             await _scanner.PrepareAsync(folder, cancellationToken);
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
-        _monitor.Start();
+        try
+        {
+            _monitor.Start();
+        }
+        catch (ServiceException e)
+        {
+            // The scan stands on its own; WatchAsync tries again (and catches up) or reports the failure.
+            Log.EarlyWatchFailed(_plug.Logger, e);
+        }
         foreach (var folder in _layout.Folders)
             await _scanner.ScanAsync(folder, directory: null, cancellationToken);
     }
@@ -95,8 +110,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 Mode = FileMode.Open,
                 Access = FileAccess.Read,
                 Share = FileShare.ReadWrite | FileShare.Delete,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
-                BufferSize = ReadBufferSize,
+                Options = (IsSmall(metadata) ? FileOptions.None : FileOptions.Asynchronous) | FileOptions.SequentialScan,
+                // Unbuffered: readers (the engine's stream copy) read in large blocks already, and a buffer here
+                // would be one large-object-heap allocation per file opened.
+                BufferSize = 0,
             }));
         }
         catch (Exception e) when (IsIoError(e))
@@ -140,17 +157,21 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
         try
         {
+            var small = IsSmall(metadata);
             await using (var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
             {
                 Mode = FileMode.Create,
                 Access = FileAccess.Write,
                 Share = FileShare.Read,
-                Options = FileOptions.Asynchronous,
-                BufferSize = 0, // CopyToAsync already writes in large blocks
+                Options = small ? FileOptions.None : FileOptions.Asynchronous,
+                BufferSize = 0, // the copy writes in large blocks already
             })))
             {
                 TempFiles.Hide(temp);
-                await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
+                if (small)
+                    content.CopyTo(file, SmallFileSize);
+                else
+                    await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
                 if (_options.Fsync)
                     file.Flush(flushToDisk: true);
             }
@@ -264,8 +285,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
+        var target = Resolve(metadata);
         var folder = _layout.GetFolder(metadata.Folder);
-        var target = folder.GetFullPath(metadata);
         FileState current;
         try
         {
@@ -303,8 +324,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
+        var sourcePath = Resolve(source);
         var sourceFolder = _layout.GetFolder(source.Folder);
-        var sourcePath = sourceFolder.GetFullPath(source);
         var destinationPath = Resolve(destination);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
@@ -431,15 +452,21 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private static T WithDirectory<T>(string path, Func<T> create)
     {
+        var directory = Path.GetDirectoryName(path)!;
+        // Creating first costs one stat when the directory exists and spares an exception when it does not.
+        Directory.CreateDirectory(directory);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return create();
             }
-            catch (DirectoryNotFoundException) when (attempt < 5)
+            // The directory can vanish between its creation and the open (a concurrent deletion removing emptied
+            // directories). .NET reports that ENOENT as FileNotFoundException when the directory is back by the
+            // time it looks, so both mean "create it and try again".
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                Directory.CreateDirectory(directory);
             }
         }
     }

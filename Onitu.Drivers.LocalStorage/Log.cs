@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Warning, "Could not look at {FullPath} after a change notification; it is left to the next scan")]
     public static partial void ChangeNotExamined(ILogger logger, string fullPath, Exception exception);
 
+    [LoggerMessage(1008, LogLevel.Warning, "Could not start watching at the scan; changes made meanwhile are caught up when watching starts")]
+    public static partial void EarlyWatchFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(2001, LogLevel.Information, "Refused to {Action} {File}: it changed on disk (revision {Actual}, the engine expected {Expected}); reported the new revision instead")]
     public static partial void ChangedOnDisk(ILogger logger, string action, Metadata file, string actual, string? expected);
 

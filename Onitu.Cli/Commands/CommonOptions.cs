@@ -56,7 +56,7 @@ internal static class CommonOptions
         builder.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
+            o.TimestampFormat = "HH:mm:ss.fff ";
         });
     });
 

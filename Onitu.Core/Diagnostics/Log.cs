@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(1002, LogLevel.Error, "A write to the state database failed")]
     public static partial void StoreWriteFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(1003, LogLevel.Debug, "A batch of {Count} writes failed ({Reason}); committing them one by one")]
+    public static partial void StoreBatchRetried(ILogger logger, int count, string reason);
+
     [LoggerMessage(2001, LogLevel.Information, "Service {Service}: driver {Driver} resolved from {Origin}")]
     public static partial void DriverResolved(ILogger logger, string service, string driver, string origin);
 

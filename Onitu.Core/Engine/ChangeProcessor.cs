@@ -41,6 +41,8 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata)
     {
         var file = tx.GetFile(metadata.Fid);
+        if (file is null)
+            return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
         var replica = tx.GetReplica(metadata.Fid, service);
         if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
             return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
@@ -86,6 +88,23 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             return ChangeOutcome.None;
         }
         return ApplyConflict(tx, service, metadata, file, replica, extra);
+    }
+
+    /// <summary>A file Onitu never saw: no replica, no job can exist for it yet.</summary>
+    private ChangeOutcome ApplyFirstSighting(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    {
+        var created = NewVersion(metadata, 1, service);
+        tx.UpsertFile(created);
+        tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, SerializeExtra(metadata.Extra)));
+        if (!referee.CanRead(service, metadata.Folder) || !referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType))
+            return ChangeOutcome.None;
+        var outcome = new ChangeOutcome();
+        foreach (var target in referee.GetTargets(service, created.Folder, created.Path, created.Size, created.MimeType))
+        {
+            tx.PutJob(created.Fid, target, JobKind.Upload, created.Version);
+            outcome.TouchedJobs.Add((created.Fid, target));
+        }
+        return outcome;
     }
 
     /// <summary>
@@ -248,12 +267,31 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     /// unless the target reported another change meanwhile (its replica no longer has
     /// <paramref name="expectedRevision"/>): then that report is the truth and is kept.
     /// </summary>
-    public void CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
     {
         var replica = tx.GetReplica(job.Fid, job.Target);
         if (replica is null || replica.Revision == expectedRevision)
             tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
         tx.DeleteJob(job.Id, job.Version);
+        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+    }
+
+    /// <summary>
+    /// A copy that landed after its file was deleted or moved away (the deletion was decided while the copy was in
+    /// flight, when the target did not hold it yet) must not linger: it is deleted in turn.
+    /// </summary>
+    private ChangeOutcome FollowUpDeletion(StoreTransaction tx, Guid fid, string target, long landedVersion)
+    {
+        var file = tx.GetFile(fid);
+        if (file is not { Deleted: true } || file.Version <= landedVersion || !referee.CanWrite(target, file.Folder)
+            || tx.GetJob(fid, target) is not null)
+        {
+            return ChangeOutcome.None;
+        }
+        tx.PutJob(fid, target, JobKind.Delete, file.Version);
+        var outcome = new ChangeOutcome();
+        outcome.TouchedJobs.Add((fid, target));
+        return outcome;
     }
 
     public void CompleteDelete(StoreTransaction tx, JobRecord job, string? expectedRevision)
@@ -264,7 +302,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         tx.DeleteJob(job.Id, job.Version);
     }
 
-    public void CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
+    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
     {
         var old = tx.GetReplica(movedFrom.Fid, job.Target);
         var oldFile = tx.GetFile(movedFrom.Fid);
@@ -272,6 +310,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
         tx.DeleteJob(job.Id, job.Version);
+        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
     }
 
     /// <summary>

@@ -64,7 +64,10 @@ internal sealed class ServiceHost : IAsyncDisposable
                 SetState(ServiceState.Running, null);
                 _firstScan.TrySetResult();
                 if (!watch)
-                    return;
+                {
+                    // A one-shot pass keeps the service up for its transfers until the pass ends (or a restart).
+                    await Task.Delay(Timeout.Infinite, restart.Token).ConfigureAwait(false);
+                }
                 await Driver.WatchAsync(restart.Token).ConfigureAwait(false);
                 if (!restart.IsCancellationRequested)
                     throw new ServiceException($"The driver of service '{Name}' stopped watching without being asked to.");

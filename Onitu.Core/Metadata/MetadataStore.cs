@@ -129,39 +129,75 @@ internal sealed class MetadataStore : IAsyncDisposable
             while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var write))
                 batch.Add(write);
 
-            try
+            if (!TryCommitTogether(batch))
+                CommitOneByOne(batch);
+        }
+    }
+
+    /// <summary>
+    /// Runs the whole batch in one transaction. Writes rarely fail, so no savepoint is paid for per write: if one
+    /// throws, everything is rolled back and <see cref="CommitOneByOne"/> runs the batch again, isolating it.
+    /// </summary>
+    private bool TryCommitTogether(List<PendingWrite> batch)
+    {
+        try
+        {
+            using (var transaction = _writer.BeginTransaction(deferred: false))
             {
-                using (var transaction = _writer.BeginTransaction(deferred: false))
+                _transaction.Begin(transaction);
+                try
                 {
-                    _transaction.Begin(transaction);
                     foreach (var write in batch)
-                    {
-                        // A savepoint per write: one failing operation rolls back alone and fails alone.
-                        _transaction.Execute("SAVEPOINT op;");
-                        try
-                        {
-                            write.Run(_transaction);
-                            _transaction.Execute("RELEASE op;");
-                        }
-                        catch (Exception e)
-                        {
-                            _transaction.Execute("ROLLBACK TO op; RELEASE op;");
-                            write.Fail(e);
-                        }
-                    }
+                        write.Run(_transaction);
                     transaction.Commit();
+                }
+                finally
+                {
                     _transaction.End();
                 }
-                foreach (var write in batch)
-                    write.Complete();
+            }
+        }
+        catch (Exception e) when (batch.Count > 1)
+        {
+            Log.StoreBatchRetried(_logger, batch.Count, e.Message);
+            return false;
+        }
+        catch (Exception e)
+        {
+            Log.StoreWriteFailed(_logger, e);
+            batch[0].Fail(e);
+            return true;
+        }
+        foreach (var write in batch)
+            write.Complete();
+        return true;
+    }
+
+    private void CommitOneByOne(List<PendingWrite> batch)
+    {
+        foreach (var write in batch)
+        {
+            try
+            {
+                using var transaction = _writer.BeginTransaction(deferred: false);
+                _transaction.Begin(transaction);
+                try
+                {
+                    write.Run(_transaction);
+                    transaction.Commit();
+                }
+                finally
+                {
+                    _transaction.End();
+                }
             }
             catch (Exception e)
             {
-                _transaction.End();
                 Log.StoreWriteFailed(_logger, e);
-                foreach (var write in batch)
-                    write.Fail(e);
+                write.Fail(e);
+                continue;
             }
+            write.Complete();
         }
     }
 

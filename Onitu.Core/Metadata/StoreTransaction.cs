@@ -160,6 +160,8 @@ internal sealed class StoreTransaction : IDisposable
         r.GetInt32(10), new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero), r.IsDBNull(12) ? null : r.GetString(12));
 
     internal const string SelectJobs = $"SELECT {JobColumns} FROM jobs";
+    internal const string SelectFiles = $"SELECT {FileColumns} FROM files";
+    internal const string SelectReplicas = "SELECT fid, service, version, revision, extra FROM replicas";
 
     // ---- driver state ---------------------------------------------------------------------------------------
 

@@ -55,11 +55,12 @@ public static class SetupLoader
     /// <summary>Reads a setup from YAML or JSON text.</summary>
     /// <param name="text">The setup.</param>
     /// <param name="sourceFile">The file name to show in errors, if the text came from one.</param>
-    /// <param name="baseDirectory">The directory relative paths are relative to (default: the current directory).</param>
+    /// <param name="baseDirectory">The directory relative paths are relative to (default: the directory of
+    /// <paramref name="sourceFile"/> if given, else the current directory).</param>
     /// <exception cref="SetupException">The text is not a valid setup.</exception>
     public static OnituSetup Parse(string text, string? sourceFile = null, string? baseDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new SetupReader(sourceFile).Read(text, baseDirectory ?? Directory.GetCurrentDirectory());
+        return new SetupReader(sourceFile).Read(text, baseDirectory);
     }
 }

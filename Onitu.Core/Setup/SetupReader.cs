@@ -19,7 +19,7 @@ internal sealed class SetupReader(string? file)
     private bool _foldersDeclared;
     private string? _setupName;
 
-    public OnituSetup Read(string text, string baseDirectory)
+    public OnituSetup Read(string text, string? baseDirectory)
     {
         if (Load(text) is { } root)
             ReadRoot(root);
@@ -102,7 +102,7 @@ internal sealed class SetupReader(string? file)
             {
                 case "name":
                     nameSeen = true;
-                    if (YamlValues.IsNull(value))
+                    if (YamlValues.IsNull(value) || value is YamlScalarNode { Value: var blank } && string.IsNullOrWhiteSpace(blank))
                         Error(YamlValues.LineOf(keyNode), "name", "the setup's name is empty");
                     else if (value is YamlScalarNode scalar)
                         _setupName = scalar.Value;

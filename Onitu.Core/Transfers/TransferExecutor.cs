@@ -25,12 +25,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
     public async Task ExecuteAsync(InFlightJob flight)
     {
-        var (job, file, replicas) = await Store.WriteAsync(tx =>
-        {
-            var current = tx.GetJob(flight.Job.Id);
-            return (current, current is null ? null : tx.GetFile(current.Fid), current is null ? [] : tx.GetReplicas(current.Fid));
-        }).ConfigureAwait(false);
-        if (job is null || file is null || !coordinator.Hosts.TryGetValue(job.Target, out var target) || !target.IsReady)
+        var (job, file, replicas) = (flight.Job, flight.File, flight.Replicas);
+        if (!coordinator.Hosts.TryGetValue(job.Target, out var target) || !target.IsReady)
             return;
 
         Log.JobStarting(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, job.Version);
@@ -161,8 +157,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         source.ReportTransferSuccess(file.Size, elapsed);
         await coordinator.ApplyAsync(tx =>
         {
-            coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata);
-            var outcome = new ChangeOutcome();
+            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata));
             outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);
@@ -345,8 +340,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
         await coordinator.ApplyAsync(tx =>
         {
-            coordinator.Processor.CompleteMove(tx, job, source, destination);
-            var outcome = new ChangeOutcome();
+            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination));
             outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);

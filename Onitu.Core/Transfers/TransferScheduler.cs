@@ -20,6 +20,14 @@ internal sealed class TransferScheduler
     private readonly ConcurrentDictionary<(Guid Fid, string Target), InFlightJob> _inFlight = new();
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _slots;
+    private const int CandidateBatchSize = 256;
+    private readonly Queue<ScheduledJob> _candidates = new(); // read ahead from the store; only the dispatch loop uses it
+    // Jobs a change rewrote or removed since the current lap began: their read-ahead copies are stale and skipped
+    // (the next lap reads them afresh).
+    private readonly ConcurrentDictionary<(Guid Fid, string Target), long> _changedSince = new();
+    private long _changeSequence;
+    private long _cursor;
+    private bool _lapDispatched;
 
     public TransferScheduler(SyncCoordinator coordinator, TransferExecutor executor)
     {
@@ -38,8 +46,10 @@ internal sealed class TransferScheduler
     /// <summary>Called after a change rewrote or removed jobs: their transfers in flight are stale.</summary>
     public void OnJobsChanged(IEnumerable<(Guid Fid, string Target)> jobs)
     {
+        var sequence = Interlocked.Increment(ref _changeSequence);
         foreach (var key in jobs)
         {
+            _changedSince[key] = sequence;
             if (_inFlight.TryGetValue(key, out var flight))
                 flight.Supersede();
         }
@@ -54,7 +64,7 @@ internal sealed class TransferScheduler
             while (!cancellationToken.IsCancellationRequested)
             {
                 await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                JobRecord? job;
+                ScheduledJob? job;
                 try
                 {
                     job = FindRunnableJob();
@@ -72,7 +82,7 @@ internal sealed class TransferScheduler
                 }
 
                 var flight = new InFlightJob(job, cancellationToken);
-                _inFlight[(job.Fid, job.Target)] = flight;
+                _inFlight[(job.Job.Fid, job.Job.Target)] = flight;
                 var task = RunJobAsync(flight);
                 running.TryAdd(task, 0);
                 _ = task.ContinueWith(t => running.TryRemove(t, out _), TaskScheduler.Default);
@@ -114,29 +124,115 @@ internal sealed class TransferScheduler
         }
     }
 
-    private JobRecord? FindRunnableJob()
+    /// <summary>
+    /// Returns the next due job not in flight on a ready service. Jobs are read in id order from a cursor, a batch
+    /// at a time (the primary key walk costs the same whatever the table's size), and the cursor wraps around
+    /// once it reaches the end, so rewritten and postponed jobs are found again on the next lap.
+    /// </summary>
+    private ScheduledJob? FindRunnableJob()
     {
+        while (true)
+        {
+            while (_candidates.TryDequeue(out var candidate))
+            {
+                var key = (candidate.Job.Fid, candidate.Job.Target);
+                if (!_inFlight.ContainsKey(key)
+                    && !(_changedSince.TryGetValue(key, out var changedAt) && changedAt > candidate.ReadAt)
+                    && _coordinator.Hosts.TryGetValue(candidate.Job.Target, out var host) && host.IsReady)
+                {
+                    _lapDispatched = true;
+                    return candidate;
+                }
+            }
+            var batch = ReadBatch(_cursor);
+            if (batch.Count > 0)
+            {
+                _cursor = batch[^1].Job.Id;
+                foreach (var job in batch)
+                    _candidates.Enqueue(job);
+                continue;
+            }
+            if (_cursor == 0)
+                return null;
+            // End of the table: start the next lap, unless this one found nothing to run (then wait for a signal).
+            // Everything the next lap reads is newer than the changes recorded so far.
+            _cursor = 0;
+            _changedSince.Clear();
+            if (!_lapDispatched)
+                return null;
+            _lapDispatched = false;
+        }
+    }
+
+    /// <summary>
+    /// Reads the next due jobs after <paramref name="afterId"/> with their files and replicas: three queries for a
+    /// whole batch instead of a round trip per job. What is read may be overtaken by a change before the job runs;
+    /// such jobs are skipped (<see cref="OnJobsChanged"/>) and every completion checks the job's version anyway.
+    /// </summary>
+    private List<ScheduledJob> ReadBatch(long afterId)
+    {
+        var batch = new List<ScheduledJob>(CandidateBatchSize);
         var ready = ReadyServices();
         if (ready.Count == 0)
-            return null;
-        var now = _coordinator.Clock.GetUtcNow().UtcTicks;
+            return batch;
+        var readAt = Interlocked.Read(ref _changeSequence);
         using var connection = _coordinator.Store.OpenReader();
-        using var command = connection.CreateCommand();
-        // Rows in flight come first in id order at worst; asking for one more than are in flight finds a free one.
-        command.CommandText = StoreTransaction.SelectJobs +
-            " WHERE not_before <= $now AND attempts < $max AND target IN (SELECT value FROM json_each($ready)) ORDER BY id LIMIT $limit";
-        command.Parameters.AddWithValue("$now", now);
-        command.Parameters.AddWithValue("$max", MaxAttempts);
-        command.Parameters.AddWithValue("$ready", JsonSerializer.Serialize(ready));
-        command.Parameters.AddWithValue("$limit", _inFlight.Count + 1);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        using var transaction = connection.BeginTransaction(deferred: true); // one snapshot for the three queries
+
+        var jobs = new List<JobRecord>(CandidateBatchSize);
+        using (var command = connection.CreateCommand())
         {
-            var job = StoreTransaction.ReadJob(reader);
-            if (!_inFlight.ContainsKey((job.Fid, job.Target)))
-                return job;
+            command.Transaction = transaction;
+            command.CommandText = StoreTransaction.SelectJobs +
+                " WHERE id > $after AND not_before <= $now AND attempts < $max AND target IN (SELECT value FROM json_each($ready))" +
+                " ORDER BY id LIMIT $limit";
+            command.Parameters.AddWithValue("$after", afterId);
+            command.Parameters.AddWithValue("$now", _coordinator.Clock.GetUtcNow().UtcTicks);
+            command.Parameters.AddWithValue("$max", MaxAttempts);
+            command.Parameters.AddWithValue("$ready", JsonSerializer.Serialize(ready));
+            command.Parameters.AddWithValue("$limit", CandidateBatchSize);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+                jobs.Add(StoreTransaction.ReadJob(reader));
         }
-        return null;
+        if (jobs.Count == 0)
+            return batch;
+
+        var fids = JsonSerializer.Serialize(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
+        var files = new Dictionary<Guid, FileRecord>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = StoreTransaction.SelectFiles + " WHERE fid IN (SELECT value FROM json_each($fids))";
+            command.Parameters.AddWithValue("$fids", fids);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var file = StoreTransaction.ReadFile(reader);
+                files[file.Fid] = file;
+            }
+        }
+        var replicas = new Dictionary<Guid, List<ReplicaRecord>>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = StoreTransaction.SelectReplicas + " WHERE fid IN (SELECT value FROM json_each($fids))";
+            command.Parameters.AddWithValue("$fids", fids);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var replica = StoreTransaction.ReadReplica(reader);
+                if (!replicas.TryGetValue(replica.Fid, out var list))
+                    replicas[replica.Fid] = list = [];
+                list.Add(replica);
+            }
+        }
+        foreach (var job in jobs)
+        {
+            if (files.TryGetValue(job.Fid, out var file))
+                batch.Add(new ScheduledJob(job, file, replicas.GetValueOrDefault(job.Fid) ?? [], readAt));
+        }
+        return batch;
     }
 
     private List<string> ReadyServices()
@@ -167,18 +263,29 @@ internal sealed class TransferScheduler
     }
 }
 
+/// <summary>A job read ahead from the store with its file and replicas, and when it was read.</summary>
+internal sealed record ScheduledJob(JobRecord Job, FileRecord File, List<ReplicaRecord> Replicas, long ReadAt);
+
 /// <summary>A job being worked on, with the token that stops it and why it was stopped.</summary>
 internal sealed class InFlightJob : IDisposable
 {
     private readonly CancellationTokenSource _cancellation;
 
-    public InFlightJob(JobRecord job, CancellationToken stopping)
+    public InFlightJob(ScheduledJob scheduled, CancellationToken stopping)
     {
-        Job = job;
+        Job = scheduled.Job;
+        File = scheduled.File;
+        Replicas = scheduled.Replicas;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(stopping);
     }
 
     public JobRecord Job { get; }
+
+    /// <summary>The job's file as it was when the job was read.</summary>
+    public FileRecord File { get; }
+
+    /// <summary>The file's replicas as they were when the job was read.</summary>
+    public List<ReplicaRecord> Replicas { get; }
     public CancellationToken Token => _cancellation.Token;
 
     /// <summary>Whether a newer change made this job stale (as opposed to the engine stopping).</summary>

@@ -94,13 +94,15 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         // Gone. A vanished folder root must not read as a mass deletion.
         if (!Directory.Exists(folder.Directory))
             throw FolderScanner.RootMissing(folder);
-        if (!ownChanges.IsOwn(fullPath, null))
+        if (ownChanges.IsOwn(fullPath, null))
+            return; // a file the driver itself deleted or moved away
+        var known = await plug.GetMetadataAsync(folder.Name, path, cancellationToken);
+        if (known.Revision is not null)
         {
-            var known = await plug.GetMetadataAsync(folder.Name, path, cancellationToken);
-            if (known.Revision is not null)
-                await plug.DeleteFileAsync(known, cancellationToken);
+            await plug.DeleteFileAsync(known, cancellationToken);
+            return;
         }
-        // The path may have been a directory: whatever the engine knows under it is gone too.
+        // Not a known file: perhaps a directory, and whatever the engine knows under it is gone too.
         await scanner.ScanAsync(folder, path, cancellationToken);
     }
 

@@ -48,6 +48,9 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
         }
 
         var updated = 0;
+        // Reports are pipelined, a window of them in flight at once: the engine commits the reports that queue up
+        // together, so a scan of thousands of files costs a few transactions instead of one per file.
+        var reports = new ReportWindow();
         // A link to a directory is not followed (it could loop, or lead out of the folder).
         var files = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateFiles(start) : [];
         foreach (var (fullPath, state) in files)
@@ -61,9 +64,10 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
             known.Remove(path, out var previous);
             if (previous?.Revision == state.Revision || ownChanges.IsOwn(fullPath, state))
                 continue;
-            await plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken);
+            await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken));
             updated++;
         }
+        await reports.DrainAsync();
 
         var deleted = 0;
         if (known.Count > 0)
@@ -79,9 +83,10 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
                 // A file that appeared after the walk passed its directory is the watcher's to report.
                 if (state is not null || ownChanges.IsOwn(fullPath, null))
                     continue;
-                await plug.DeleteFileAsync(metadata, cancellationToken);
+                await reports.AddAsync(plug.DeleteFileAsync(metadata, cancellationToken));
                 deleted++;
             }
+            await reports.DrainAsync();
         }
 
         if (directory is null)

@@ -15,7 +15,7 @@ public class FactoryTests
             Assert.That(manifest.EntryType, Is.EqualTo(typeof(LocalStorageDriverFactory).FullName));
             Assert.That(manifest.Options.Keys, Is.EquivalentTo(new[] { "root", "fsync", "debounce-ms" }));
             Assert.That(manifest.Options["root"].Type, Is.EqualTo(OptionType.String));
-            Assert.That(manifest.Options["root"].Default, Is.EqualTo("."));
+            Assert.That(manifest.Options["root"].IsMandatory, Is.True, "a service must say where its files are");
             Assert.That(manifest.Options["fsync"].Type, Is.EqualTo(OptionType.Boolean));
             Assert.That(manifest.Options["fsync"].Default, Is.EqualTo(false));
             Assert.That(manifest.Options["debounce-ms"].Type, Is.EqualTo(OptionType.Integer));

@@ -170,3 +170,64 @@ public class StorageFolderTests
         Assert.That(folder.TryGetRelativePath(Path.Combine(Directory, "back\\slash.txt"), out _), Is.False);
     }
 }
+
+public class ChangeBatchTests
+{
+    private static readonly StorageFolder Folder = new("docs", Path.Combine(Path.GetTempPath(), "docs"));
+    private static readonly string Temp = $".onitu-{Guid.NewGuid():N}.part";
+
+    private static string Full(string path) => Path.Combine(Folder.Directory, path);
+
+    [Test]
+    public void Events_on_one_path_coalesce_and_remember_a_creation()
+    {
+        var batch = new ChangeBatch();
+        batch.Add(new WatchEvent(Folder, ChangeKind.Created, Full("a.txt")));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Changed, Full("a.txt")));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Changed, Full("b.txt")));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Changed, Full("a.txt")));
+
+        Assert.That(batch.Paths.Select(p => (p.Key.Path, p.Value)), Is.EqualTo(new[] { ("a.txt", true), ("b.txt", false) }));
+    }
+
+    [Test]
+    public void Temporary_sides_of_renames_are_dropped()
+    {
+        var batch = new ChangeBatch();
+        batch.Add(new WatchEvent(Folder, ChangeKind.Changed, Full(Temp)));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Renamed, Full("sub/target.txt"), Full("sub/" + Temp)));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Renamed, Full(Temp), Full("away.txt")));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Renamed, Full("new.txt"), Full("old.txt")));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(batch.Paths.Select(p => (p.Key.Path, p.Value)), Is.EqualTo(new[] { ("sub/target.txt", true), ("away.txt", false) }));
+            Assert.That(batch.Renames.Select(r => (r.OldPath, r.NewPath)), Is.EqualTo(new[] { ("old.txt", "new.txt") }));
+        });
+    }
+
+    [Test]
+    public void Renames_across_the_folder_boundary_are_a_creation_or_a_deletion()
+    {
+        var outside = Path.Combine(Path.GetTempPath(), "elsewhere", "x.txt");
+        var batch = new ChangeBatch();
+        batch.Add(new WatchEvent(Folder, ChangeKind.Renamed, Full("in.txt"), outside));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Renamed, outside, Full("out.txt")));
+
+        Assert.That(batch.Paths.Select(p => (p.Key.Path, p.Value)), Is.EqualTo(new[] { ("in.txt", true), ("out.txt", false) }));
+    }
+
+    [Test]
+    public void Lost_notifications_ask_for_a_rescan_and_the_folder_itself_is_no_file()
+    {
+        var batch = new ChangeBatch();
+        batch.Add(new WatchEvent(Folder, ChangeKind.Overflow, Folder.Directory));
+        batch.Add(new WatchEvent(Folder, ChangeKind.Deleted, Folder.Directory));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(batch.Rescans, Is.EquivalentTo(new[] { Folder }));
+            Assert.That(batch.Paths, Is.Empty);
+        });
+    }
+}

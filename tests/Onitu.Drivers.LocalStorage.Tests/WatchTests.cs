@@ -65,6 +65,55 @@ public class WatchTests : DriverTestBase
     }
 
     [Test]
+    public async Task Watcher_reports_a_file_edited_then_renamed_at_once_as_a_move_not_a_deletion()
+    {
+        // A long debounce puts the edit and the rename in one batch, as they are on a busy machine.
+        Plug = CreatePlug(new Dictionary<string, object?> { ["debounce-ms"] = 200L });
+        var full = Write(Path.Combine(DocsDir, "draft.txt"), "draft");
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+
+        File.AppendAllText(full, ", edited");
+        File.Move(full, Path.Combine(DocsDir, "final.txt"));
+
+        var call = await Plug.WaitForAsync(c => c.Kind == CallKind.Move, mark);
+        await SettleAsync(DocsDir);
+        Assert.Multiple(() =>
+        {
+            Assert.That(call.File.Path, Is.EqualTo("draft.txt"));
+            Assert.That(call.Destination!.Path, Is.EqualTo("final.txt"));
+            Assert.That(call.Destination.Revision, Is.EqualTo(DiskRevision(Path.Combine(DocsDir, "final.txt"))));
+            Assert.That(Plug.Calls(mark).Where(c => c.Kind == CallKind.Delete), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task After_a_flurry_of_changes_the_known_files_match_the_disk()
+    {
+        for (var i = 0; i < 10; i++)
+            Write(Path.Combine(DocsDir, $"set/{i}.txt"), $"file {i}");
+        await StartWatchingAsync();
+
+        File.Move(Path.Combine(DocsDir, "set/0.txt"), Path.Combine(DocsDir, "set/0b.txt"));
+        File.Move(Path.Combine(DocsDir, "set/0b.txt"), Path.Combine(DocsDir, "set/0c.txt"));
+        File.Delete(Path.Combine(DocsDir, "set/1.txt"));
+        Write(Path.Combine(DocsDir, "set/1.txt"), "recreated");
+        File.AppendAllText(Path.Combine(DocsDir, "set/2.txt"), " edited");
+        Directory.Move(Path.Combine(DocsDir, "set"), Path.Combine(DocsDir, "moved set"));
+        Write(Path.Combine(DocsDir, "moved set/new/11.txt"), "new");
+        File.Delete(Path.Combine(DocsDir, "moved set/3.txt"));
+        Directory.CreateDirectory(Path.Combine(DocsDir, "empty/dirs"));
+
+        await SettleAsync(DocsDir);
+        var onDisk = Directory.GetFiles(DocsDir, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetRelativePath(DocsDir, f).Replace('\\', '/'), DiskRevision);
+        var known = new Dictionary<string, string?>();
+        await foreach (var file in Plug.ListFilesAsync("docs"))
+            known[file.Path] = file.Revision;
+        Assert.That(known, Is.EquivalentTo(onDisk.ToDictionary(p => p.Key, p => (string?)p.Value)));
+    }
+
+    [Test]
     public async Task Watcher_reports_a_renamed_directory_as_a_move_of_each_file()
     {
         string[] files = ["a.txt", "b.txt", "deep/er/c.txt"];

@@ -25,18 +25,22 @@ public class LiveSyncTests
     public async Task A_rename_on_either_side_is_replayed_as_a_native_move()
     {
         await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        int Count<T>() where T : SyncEvent { lock (h.Events) return h.Events.OfType<T>().Count(); }
+
         h.Write("A", "docs/old.txt", "content");
-        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/old.txt"), "old.txt on B");
+        // Each step waits for the engine's event (the commit), not only for the disk, before the next rename.
+        await SyncHarness.EventuallyAsync(() => Count<FileSynced>() == 1 && h.Exists("B", "docs/old.txt"), "old.txt on B");
 
         File.Move(h.PathOf("A", "docs/old.txt"), h.PathOf("A", "docs/new.txt"));
-        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/new.txt") && !h.Exists("B", "docs/old.txt"), "rename replayed on B");
+        await SyncHarness.EventuallyAsync(() => Count<FileMoved>() == 1 && h.Exists("B", "docs/new.txt") && !h.Exists("B", "docs/old.txt"),
+            "rename replayed on B");
 
         File.Move(h.PathOf("B", "docs/new.txt"), h.PathOf("B", "docs/newer.txt"));
         await SyncHarness.EventuallyAsync(() => h.Exists("A", "docs/newer.txt") && !h.Exists("A", "docs/new.txt"), "rename replayed on A");
 
         Assert.That(h.Read("A", "docs/newer.txt"), Is.EqualTo("content"));
-        lock (h.Events)
-            Assert.That(h.Events.OfType<FileMoved>().Count(), Is.GreaterThanOrEqualTo(2), "moves use the driver's native move");
+        await SyncHarness.EventuallyAsync(() => Count<FileMoved>() == 2, "both renames replayed with the driver's native move");
+        Assert.That(Count<FileSynced>(), Is.EqualTo(1), "the content was copied once, never again for a rename");
     }
 
     [Test]
@@ -101,5 +105,25 @@ public class LiveSyncTests
         Assert.That(contents, Has.One.EqualTo(incoming));
         Assert.That(contents, Has.One.EqualTo("edited on B during the transfer"u8.ToArray()));
         Assert.That(h.Tree("A", "docs").Keys, Has.One.Contains(".conflict-"));
+    }
+
+    [Test]
+    public async Task A_file_renamed_while_its_copy_is_in_flight_leaves_no_stale_copy_behind()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices(), o =>
+        {
+            o.ChunkSize = 64 * 1024;
+            o.BandwidthLimit = 256 * 1024;
+        });
+        var content = SyncHarness.RandomBytes(512 * 1024, seed: 11);
+        h.Write("A", "docs/draft.bin", content);
+        await SyncHarness.EventuallyAsync(() => h.Engine.GetProgress().ActiveTransfers > 0, "copy of draft.bin in flight");
+
+        File.Move(h.PathOf("A", "docs/draft.bin"), h.PathOf("A", "docs/final.bin"));
+
+        await SyncHarness.EventuallyAsync(() => h.Tree("B", "docs").Keys.SequenceEqual(new[] { "final.bin" }), "only final.bin on B", 40);
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout(40)).Token);
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
+        Assert.That(File.ReadAllBytes(h.PathOf("B", "docs/final.bin")), Is.EqualTo(content));
     }
 }

@@ -138,3 +138,16 @@ public class ManifestValidationTests
     public void The_schema_of_manifests_is_published() =>
         Assert.That(ManifestSchemas.ManifestSchemaJson, Does.Contain("\"enumerate\""));
 }
+
+public class ShippedManifestTests
+{
+    [Test]
+    public void The_local_storage_manifest_satisfies_the_schema_of_manifests()
+    {
+        var assembly = System.Reflection.Assembly.Load("Onitu.Drivers.LocalStorage");
+        using var stream = assembly.GetManifestResourceStream("Onitu.Drivers.LocalStorage.manifest.json");
+        Assert.That(stream, Is.Not.Null);
+        using var reader = new StreamReader(stream!);
+        Assert.That(ManifestSchemas.ValidateManifestJson(reader.ReadToEnd()), Is.Empty);
+    }
+}

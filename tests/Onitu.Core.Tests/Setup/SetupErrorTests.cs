@@ -96,6 +96,15 @@ public class SetupErrorTests
     }
 
     [Test]
+    public void An_empty_name_is_refused() =>
+        AssertError(SingleError("""
+            folders: { docs: }
+            services:
+              s: { driver: d, folders: { docs: } }
+            name: " "
+            """), 4, "name", "empty");
+
+    [Test]
     public void An_unknown_top_level_key_suggests_the_nearest() =>
         AssertError(SingleError("""
             name: x

@@ -166,6 +166,8 @@ public class SetupLoaderTests
         Assert.That(setup.SourceFile, Is.Null);
         Assert.That(setup.BaseDirectory, Is.EqualTo(Directory.GetCurrentDirectory()));
         Assert.That(SetupLoader.Parse(Example, "x.yml", "/somewhere").BaseDirectory, Is.EqualTo("/somewhere"));
+        var file = Path.Combine(Path.GetTempPath(), "onitu", "setup.yml");
+        Assert.That(SetupLoader.Parse(Example, file).BaseDirectory, Is.EqualTo(Path.GetDirectoryName(file)));
     }
 
     [Test]
