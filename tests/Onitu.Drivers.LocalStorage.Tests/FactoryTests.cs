@@ -20,7 +20,7 @@ public class FactoryTests
             Assert.That(manifest.Options["fsync"].Default, Is.EqualTo(false));
             Assert.That(manifest.Options["debounce-ms"].Type, Is.EqualTo(OptionType.Integer));
             Assert.That(manifest.Options["debounce-ms"].Default, Is.EqualTo(20L));
-            Assert.That(manifest.Options.Values.Select(o => o.IsMandatory), Is.All.False);
+            Assert.That(manifest.Options.Values.Where(o => o.Key != "root").Select(o => o.IsMandatory), Is.All.False);
             Assert.That(manifest.Options.Values.Select(o => o.IsSecret), Is.All.False);
         });
     }
