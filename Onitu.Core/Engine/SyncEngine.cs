@@ -234,8 +234,9 @@ public sealed class SyncEngine : IAsyncDisposable
     private async Task RunAsync(bool watch, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        var tasks = new List<Task> { _scheduler.RunAsync(cancellationToken) };
-        tasks.AddRange(_coordinator.Hosts.Values.Select(h => h.RunAsync(watch, cancellationToken)));
+        // Each on its own: a driver's scan may run synchronously for a long time and must not hold up the others.
+        var tasks = new List<Task> { Task.Run(() => _scheduler.RunAsync(cancellationToken), CancellationToken.None) };
+        tasks.AddRange(_coordinator.Hosts.Values.Select(h => Task.Run(() => h.RunAsync(watch, cancellationToken), CancellationToken.None)));
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 

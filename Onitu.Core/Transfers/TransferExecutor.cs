@@ -192,23 +192,35 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             await Call(target, () => writer.StartUploadAsync(writeMetadata, token)).ConfigureAwait(false);
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+        // Two buffers: the next chunk is read from the source while the current one is written to the target.
+        var buffers = new[] { ArrayPool<byte>.Shared.Rent(chunkSize), ArrayPool<byte>.Shared.Rent(chunkSize) };
+        Task<int>? pendingRead = null;
         try
         {
             await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
-            while (offset < file.Size)
+            Task<int> ReadAt(long at, byte[] into) =>
+                Call(source, () => reader.ReadChunkAsync(readMetadata, at, into.AsMemory(0, (int)Math.Min(chunkSize, file.Size - at)), token));
+
+            var current = 0;
+            pendingRead = offset < file.Size ? ReadAt(offset, buffers[current]) : null;
+            while (pendingRead is not null)
             {
-                var wanted = (int)Math.Min(chunkSize, file.Size - offset);
-                var at = offset;
-                var read = await Call(source, () => reader.ReadChunkAsync(readMetadata, at, buffer.AsMemory(0, wanted), token)).ConfigureAwait(false);
+                var read = await pendingRead.ConfigureAwait(false);
+                pendingRead = null;
                 if (read <= 0)
                 {
                     throw new ServiceCallException(source.Name, new ServiceException(
                         $"{file.Folder}:{file.Path} on '{source.Name}' ended at {offset} bytes, before its recorded size {file.Size}; it changed since."));
                 }
+                var chunk = buffers[current].AsMemory(0, read);
+                var at = offset;
+                current ^= 1;
+                if (at + read < file.Size)
+                    pendingRead = ReadAt(at + read, buffers[current]);
+
                 await coordinator.Bandwidth.WaitAsync(read, token).ConfigureAwait(false);
-                await Call(target, () => writer.UploadChunkAsync(writeMetadata, at, buffer.AsMemory(0, read), token)).ConfigureAwait(false);
-                offset += read;
+                await Call(target, () => writer.UploadChunkAsync(writeMetadata, at, chunk, token)).ConfigureAwait(false);
+                offset = at + read;
                 await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
             }
             await Call(target, () => writer.EndUploadAsync(writeMetadata, token)).ConfigureAwait(false);
@@ -230,7 +242,14 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (pendingRead is not null)
+            {
+                // A buffer goes back to the pool only once no read is writing into it.
+                await pendingRead.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                    .ConfigureAwait(false);
+            }
+            foreach (var buffer in buffers)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
