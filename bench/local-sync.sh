@@ -136,7 +136,8 @@ for i in range(runs):
 print(f"{statistics.median(samples):.1f}")
 PY
 )
-kill -INT "$run_pid"; wait "$run_pid" || true
+# SIGTERM: a background job of a script ignores SIGINT. onitu stops gracefully on either.
+kill -TERM "$run_pid"; wait "$run_pid" || true
 row "onitu run: 4 KiB file complete on the other side (ms)" "$median_ms" "-" "-" "median <= 100"
 
 echo

@@ -12,15 +12,19 @@ internal sealed class ChangeOutcome
 
     public List<SyncEvent> Events { get; } = [];
 
-    /// <summary>Jobs created or rewritten: a transfer of theirs in flight is stale and must stop.</summary>
+    /// <summary>Jobs rewritten or removed: a transfer of theirs in flight, or read ahead, is stale.</summary>
     public List<(Guid Fid, string Target)> TouchedJobs { get; } = [];
 
-    public bool HasWork => TouchedJobs.Count > 0;
+    /// <summary>Jobs created for a file never seen before: new work, and nothing of theirs can be stale.</summary>
+    public bool CreatedJobs { get; set; }
+
+    public bool HasWork => TouchedJobs.Count > 0 || CreatedJobs;
 
     public ChangeOutcome Merge(ChangeOutcome other)
     {
         Events.AddRange(other.Events);
         TouchedJobs.AddRange(other.TouchedJobs);
+        CreatedJobs |= other.CreatedJobs;
         return this;
     }
 }
@@ -102,7 +106,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         foreach (var target in referee.GetTargets(service, created.Folder, created.Path, created.Size, created.MimeType))
         {
             tx.PutJob(created.Fid, target, JobKind.Upload, created.Version);
-            outcome.TouchedJobs.Add((created.Fid, target));
+            outcome.CreatedJobs = true;
         }
         return outcome;
     }
