@@ -26,6 +26,13 @@ public sealed class SyncEngineOptions
     /// <summary>How many transfers, deletions and moves run at once.</summary>
     public int MaxParallelTransfers { get; set; } = 4;
 
+    /// <summary>
+    /// Whether a target that can copy straight from the source's store (<see cref="INativeCopy"/>, such as two
+    /// local disks) does so instead of the engine streaming the bytes. Such a copy is not resumable: after a crash
+    /// it starts over. Never used under a <see cref="BandwidthLimit"/>.
+    /// </summary>
+    public bool UseNativeCopy { get; set; } = true;
+
     /// <summary>The most bytes per second all transfers together write; 0 for no limit.</summary>
     public long BandwidthLimit { get; set; }
 

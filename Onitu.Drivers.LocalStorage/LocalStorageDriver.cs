@@ -11,7 +11,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// Revisions are <c>{size}-{last write time in UTC ticks}</c>. Chunked uploads resume from their temporary file
 /// (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove
+public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -182,6 +182,48 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             TryDelete(temp);
             if (IsIoError(e))
                 throw WriteError(e, "write", metadata);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Any other local storage service: the kernel copies the file (copy_file_range where it can).</remarks>
+    public bool CanCopyFrom(IDriver source) => source is LocalStorageDriver;
+
+    /// <inheritdoc />
+    /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    public async ValueTask CopyFromAsync(IDriver source, Metadata sourceMetadata, Metadata destination, CancellationToken cancellationToken)
+    {
+        var from = source is LocalStorageDriver local
+            ? local.Resolve(sourceMetadata)
+            : throw new ArgumentException("Only another local storage service can be copied from.", nameof(source));
+        var target = Resolve(destination);
+        var temp = TempFiles.ForWholeUpload(target, destination.Fid);
+        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
+        try
+        {
+            try
+            {
+                WithDirectory(temp, () =>
+                {
+                    File.Copy(from, temp, overwrite: true);
+                    return true;
+                });
+            }
+            catch (Exception e) when (e is FileNotFoundException && !File.Exists(from))
+            {
+                throw ReadError(e, sourceMetadata, from);
+            }
+            TempFiles.Hide(temp);
+            if (_options.Fsync)
+                FlushToDisk(temp);
+            await CommitAsync(destination, temp, target, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            TryDelete(temp);
+            if (IsIoError(e))
+                throw WriteError(e, "copy to", destination);
             throw;
         }
     }

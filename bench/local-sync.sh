@@ -7,8 +7,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
-files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_runs=${LATENCY_RUNS:-30}
-if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; fi
+files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_runs=${LATENCY_RUNS:-30}; reps=${REPS:-3}
+if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; reps=1; fi
 
 install_if_missing() {
   local missing=()
@@ -27,7 +27,6 @@ onitu=("dotnet" "$work/onitu-bin/onitu.dll")
 now() { date +%s.%N; }
 elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
-drop_caches() { sync; }
 
 setup_for() { # setup file syncing folder $1 (read) to $2 (write)
   cat > "$work/$3.yml" <<YAML
@@ -62,29 +61,51 @@ PY
 printf '\n%-52s %10s %10s %8s %s\n' "measure" "onitu" "peer" "ratio" "target"
 row() { printf '%-52s %10s %10s %8s %s\n' "$@"; }
 
-# 1. Initial sync of N small files.
+# Shared disks are noisy: every timing is repeated $reps times, onitu and its peer alternating, and the medians
+# are compared.
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# 1. Initial sync of N small files (fresh destinations each time).
 make_small_files "$work/small" "$files"
-drop_caches
-t_rsync=$(elapsed rsync -a "$work/small/" "$work/small-rsync/")
-t_onitu=$(elapsed "${onitu[@]}" sync "$(setup_for "$work/small" "$work/small-onitu" small)" --quiet)
+setup_for "$work/small" "$work/small-onitu" small >/dev/null
+r_rsync=(); r_onitu=(); r_rclone=()
+for _ in $(seq "$reps"); do
+  rm -rf "$work/small-rsync"; sync; r_rsync+=("$(elapsed rsync -a "$work/small/" "$work/small-rsync/")")
+  rm -rf "$work/small-onitu" "$work"/small.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)")
+  if command -v rclone >/dev/null; then
+    rm -rf "$work/small-rclone"; sync; r_rclone+=("$(elapsed rclone sync "$work/small" "$work/small-rclone")")
+  fi
+done
 diff -r "$work/small" "$work/small-onitu" >/dev/null || echo "WARNING: onitu's copy differs from the source" >&2
+t_rsync=$(echo "${r_rsync[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
+echo "  runs: onitu ${r_onitu[*]} | rsync ${r_rsync[*]}" >&2
 row "initial sync, $files x 4 KiB (s) vs rsync -a" "$t_onitu" "$t_rsync" "$(ratio "$t_onitu" "$t_rsync")" "<= 1.0"
-if command -v rclone >/dev/null; then
-  t_rclone=$(elapsed rclone sync "$work/small" "$work/small-rclone")
+if [ ${#r_rclone[@]} -gt 0 ]; then
+  t_rclone=$(echo "${r_rclone[*]}" | median)
   row "initial sync, $files x 4 KiB (s) vs rclone sync" "$t_onitu" "$t_rclone" "$(ratio "$t_onitu" "$t_rclone")" "(report)"
 fi
 
-# 2. Unchanged second pass.
-t_rsync2=$(elapsed rsync -a "$work/small/" "$work/small-rsync/")
-t_onitu2=$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)
+# 2. Unchanged second pass over the same trees.
+r_rsync=(); r_onitu=()
+for _ in $(seq "$reps"); do
+  r_rsync+=("$(elapsed rsync -a "$work/small/" "$work/small-rsync/")")
+  r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)")
+done
+t_rsync2=$(echo "${r_rsync[*]}" | median); t_onitu2=$(echo "${r_onitu[*]}" | median)
 row "unchanged second sync (s) vs rsync -a" "$t_onitu2" "$t_rsync2" "$(ratio "$t_onitu2" "$t_rsync2")" "<= 1.5"
 
 # 3. One big file.
 mkdir -p "$work/big"
 head -c "$((big_mib * 1024 * 1024))" /dev/urandom > "$work/big/big.bin"
-t_cp=$(elapsed cp "$work/big/big.bin" "$work/big-cp.bin")
-t_onitu3=$(elapsed "${onitu[@]}" sync "$(setup_for "$work/big" "$work/big-onitu" big)" --quiet)
+setup_for "$work/big" "$work/big-onitu" big >/dev/null
+r_cp=(); r_onitu=()
+for _ in $(seq "$reps"); do
+  rm -f "$work/big-cp.bin"; sync; r_cp+=("$(elapsed cp "$work/big/big.bin" "$work/big-cp.bin")")
+  rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/big.yml" --quiet)")
+done
 cmp "$work/big/big.bin" "$work/big-onitu/big.bin" || echo "WARNING: big file differs" >&2
+t_cp=$(echo "${r_cp[*]}" | median); t_onitu3=$(echo "${r_onitu[*]}" | median)
+echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
 row "one $big_mib MiB file (s) vs cp" "$t_onitu3" "$t_cp" "$(ratio "$t_onitu3" "$t_cp")" "<= 1.3"
 rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
 

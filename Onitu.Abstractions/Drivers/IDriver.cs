@@ -109,3 +109,23 @@ public interface INativeMove
     /// <exception cref="RemoteFileNotFoundException">The source is not there any more.</exception>
     ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A driver that copies a file from another service of a store it can reach directly (another folder of the same
+/// disk, another bucket of the same cloud) without the bytes passing through the engine: rclone's server-side copy.
+/// The engine prefers it to streaming when <see cref="CanCopyFrom"/> says yes and no bandwidth limit applies.
+/// </summary>
+public interface INativeCopy
+{
+    /// <summary>Whether this driver can copy directly from <paramref name="source"/>'s store.</summary>
+    bool CanCopyFrom(IDriver source);
+
+    /// <summary>
+    /// Copies <paramref name="sourceMetadata"/> from <paramref name="source"/> to <paramref name="destination"/> on
+    /// this driver's store, with the guarantees of <see cref="IDriver.UploadFileAsync"/>: the new content appears
+    /// atomically, a destination changed since <see cref="Metadata.Revision"/> is not overwritten
+    /// (<see cref="ContentChangedException"/>), and the destination's revision is set to what was written.
+    /// </summary>
+    /// <exception cref="RemoteFileNotFoundException">The source file is gone.</exception>
+    ValueTask CopyFromAsync(IDriver source, Metadata sourceMetadata, Metadata destination, CancellationToken cancellationToken);
+}

@@ -81,9 +81,20 @@ internal static class CommonOptions
         SizeParser.TryParse(text, out var bytes) ? bytes : throw new FormatException($"{flag}: '{text}' is not a size (examples: 512k, 4MiB, 1G).");
 
     /// <summary>
-    /// Creates the engine, turning setup, option and flag errors into a clear message and exit code 1.
+    /// Creates the engine from the command line and runs <paramref name="work"/> with it; a setup, option or flag
+    /// error is printed and ends the command with <see cref="ExitCodes.SetupError"/>.
     /// </summary>
-    public static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error)
+    public static async Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, Task<int>> work)
+    {
+        using var logging = Logging(result);
+        var engine = TryCreateEngine(result, logging, Console.Error);
+        if (engine is null)
+            return ExitCodes.SetupError;
+        await using (engine)
+            return await work(engine);
+    }
+
+    private static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error)
     {
         try
         {

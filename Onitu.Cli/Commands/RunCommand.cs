@@ -9,25 +9,18 @@ internal static class RunCommand
     {
         var command = new Command("run", "Sync continuously: scan every service, then watch and sync until Ctrl+C.");
         CommonOptions.AddEngineOptions(command);
-        command.SetAction(async (result, cancellationToken) =>
+        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async engine =>
         {
-            using var logging = CommonOptions.Logging(result);
-            var engine = CommonOptions.TryCreateEngine(result, logging, Console.Error);
-            if (engine is null)
-                return ExitCodes.SetupError;
-            await using (engine)
-            {
-                await engine.StartAsync(CancellationToken.None);
-                Console.Error.WriteLine($"Onitu is syncing '{engine.Setup.Name}' ({engine.Setup.Services.Count} services). Press Ctrl+C to stop.");
-                if (!result.GetValue(CommonOptions.Quiet))
-                    await ProgressReporter.RunAsync(engine, Console.Error, cancellationToken);
-                else
-                    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-                Console.Error.WriteLine("Stopping: unfinished transfers resume at the next start.");
-                await engine.StopAsync(CancellationToken.None);
-            }
+            await engine.StartAsync(CancellationToken.None);
+            Console.Error.WriteLine($"Onitu is syncing '{engine.Setup.Name}' ({engine.Setup.Services.Count} services). Press Ctrl+C to stop.");
+            if (!result.GetValue(CommonOptions.Quiet))
+                await ProgressReporter.RunAsync(engine, Console.Error, cancellationToken);
+            else
+                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            Console.Error.WriteLine("Stopping: unfinished transfers resume at the next start.");
+            await engine.StopAsync(CancellationToken.None);
             return ExitCodes.Success;
-        });
+        }));
         return command;
     }
 }

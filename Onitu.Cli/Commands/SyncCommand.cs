@@ -9,40 +9,33 @@ internal static class SyncCommand
     {
         var command = new Command("sync", "Sync once: scan every service, propagate every change, exit when done (exit code 2 if anything failed).");
         CommonOptions.AddEngineOptions(command);
-        command.SetAction(async (result, cancellationToken) =>
+        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async engine =>
         {
-            using var logging = CommonOptions.Logging(result);
-            var engine = CommonOptions.TryCreateEngine(result, logging, Console.Error);
-            if (engine is null)
-                return ExitCodes.SetupError;
-            await using (engine)
+            using var progressStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var progress = result.GetValue(CommonOptions.Quiet)
+                ? Task.CompletedTask
+                : ProgressReporter.RunAsync(engine, Console.Error, progressStop.Token);
+            SyncReport report;
+            try
             {
-                using var progressStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var progress = result.GetValue(CommonOptions.Quiet)
-                    ? Task.CompletedTask
-                    : ProgressReporter.RunAsync(engine, Console.Error, progressStop.Token);
-                SyncReport report;
-                try
-                {
-                    report = await engine.SyncOnceAsync(cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    Console.Error.WriteLine("Interrupted: unfinished transfers resume at the next run.");
-                    return ExitCodes.Incomplete;
-                }
-                finally
-                {
-                    await progressStop.CancelAsync();
-                    await progress;
-                }
-
-                Console.WriteLine($"{report.FilesSynced} changes propagated, {report.PendingJobs} left.");
-                foreach (var error in report.Errors)
-                    Console.Error.WriteLine($"error: {error}");
-                return report.Succeeded ? ExitCodes.Success : ExitCodes.Incomplete;
+                report = await engine.SyncOnceAsync(cancellationToken);
             }
-        });
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("Interrupted: unfinished transfers resume at the next run.");
+                return ExitCodes.Incomplete;
+            }
+            finally
+            {
+                await progressStop.CancelAsync();
+                await progress;
+            }
+
+            Console.WriteLine($"{report.FilesSynced} changes propagated, {report.PendingJobs} left.");
+            foreach (var error in report.Errors)
+                Console.Error.WriteLine($"error: {error}");
+            return report.Succeeded ? ExitCodes.Success : ExitCodes.Incomplete;
+        }));
         return command;
     }
 }

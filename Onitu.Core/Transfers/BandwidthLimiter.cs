@@ -30,39 +30,16 @@ internal sealed class BandwidthLimiter(long bytesPerSecond, TimeProvider clock)
     /// <summary>Wraps a whole-file read stream so that it reads no faster than the limit.</summary>
     public Stream Wrap(Stream content) => IsLimited ? new ThrottledStream(content, this) : content;
 
-    private sealed class ThrottledStream(Stream inner, BandwidthLimiter limiter) : Stream
+    private sealed class ThrottledStream(Stream inner, BandwidthLimiter limiter) : ReadOnlyStreamWrapper(inner)
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count) =>
             ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            var read = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
             await limiter.WaitAsync(read, cancellationToken).ConfigureAwait(false);
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -138,7 +138,14 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
         var started = Stopwatch.GetTimestamp();
         var resumed = false;
-        if (chunked)
+        // A chunked upload interrupted part-way resumes where it stopped rather than starting over as a copy.
+        var resumable = chunked && job.Started && job.Offset > 0;
+        if (Options.UseNativeCopy && !resumable && !coordinator.Bandwidth.IsLimited
+            && targetDriver is INativeCopy copier && copier.CanCopyFrom(sourceDriver))
+        {
+            await Call(target, () => copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token)).ConfigureAwait(false);
+        }
+        else if (chunked)
         {
             resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
                 target, (IChunkedWriter)targetDriver, chunkSize).ConfigureAwait(false);
@@ -440,19 +447,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         });
 
     /// <summary>Tags a failing read of a source stream with the source, even when it surfaces inside the target's handler.</summary>
-    private sealed class SourceAttributingStream(Stream inner, string service) : Stream
+    private sealed class SourceAttributingStream(Stream inner, string service) : ReadOnlyStreamWrapper(inner)
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-
         public override int Read(byte[] buffer, int offset, int count)
         {
             try
             {
-                return inner.Read(buffer, offset, count);
+                return Inner.Read(buffer, offset, count);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -464,21 +465,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         {
             try
             {
-                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                return await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw new ServiceCallException(service, e);
             }
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 

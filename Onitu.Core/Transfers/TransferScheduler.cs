@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
 using Onitu.Engine;
 using Onitu.Storage;
 
@@ -199,40 +200,31 @@ internal sealed class TransferScheduler
             return batch;
 
         var fids = JsonSerializer.Serialize(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
-        var files = new Dictionary<Guid, FileRecord>();
-        using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = StoreTransaction.SelectFiles + " WHERE fid IN (SELECT value FROM json_each($fids))";
-            command.Parameters.AddWithValue("$fids", fids);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                var file = StoreTransaction.ReadFile(reader);
-                files[file.Fid] = file;
-            }
-        }
-        var replicas = new Dictionary<Guid, List<ReplicaRecord>>();
-        using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = StoreTransaction.SelectReplicas + " WHERE fid IN (SELECT value FROM json_each($fids))";
-            command.Parameters.AddWithValue("$fids", fids);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                var replica = StoreTransaction.ReadReplica(reader);
-                if (!replicas.TryGetValue(replica.Fid, out var list))
-                    replicas[replica.Fid] = list = [];
-                list.Add(replica);
-            }
-        }
+        var files = ReadForFids(connection, transaction, StoreTransaction.SelectFiles, fids, StoreTransaction.ReadFile)
+            .ToDictionary(f => f.Fid);
+        var replicas = ReadForFids(connection, transaction, StoreTransaction.SelectReplicas, fids, StoreTransaction.ReadReplica)
+            .GroupBy(r => r.Fid)
+            .ToDictionary(g => g.Key, g => g.ToList());
         foreach (var job in jobs)
         {
             if (files.TryGetValue(job.Fid, out var file))
                 batch.Add(new ScheduledJob(job, file, replicas.GetValueOrDefault(job.Fid) ?? [], readAt));
         }
         return batch;
+    }
+
+    private static List<T> ReadForFids<T>(SqliteConnection connection, SqliteTransaction transaction, string select, string fidsJson,
+        Func<SqliteDataReader, T> map)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = select + " WHERE fid IN (SELECT value FROM json_each($fids))";
+        command.Parameters.AddWithValue("$fids", fidsJson);
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+            rows.Add(map(reader));
+        return rows;
     }
 
     private List<string> ReadyServices()

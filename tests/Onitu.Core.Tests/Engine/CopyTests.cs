@@ -3,13 +3,17 @@ namespace Onitu.Core.Tests.Engine;
 /// <summary>The original Onitu functional suite, local to local, one sync pass at a time.</summary>
 public class CopyTests
 {
-    [TestCase(0)]
-    [TestCase(10)]
-    [TestCase(100)]
-    [TestCase(10 * 1024 * 1024, Description = "multipart: ten 1 MiB chunks")]
-    public async Task A_file_is_copied_both_ways(int size)
+    [TestCase(0, true)]
+    [TestCase(10, true)]
+    [TestCase(100, true)]
+    [TestCase(10 * 1024 * 1024, true, Description = "the kernel copies between two local disks")]
+    [TestCase(0, false)]
+    [TestCase(10, false)]
+    [TestCase(100, false)]
+    [TestCase(10 * 1024 * 1024, false, Description = "multipart: ten 1 MiB chunks through the engine")]
+    public async Task A_file_is_copied_both_ways(int size, bool nativeCopy)
     {
-        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices(), o => o.UseNativeCopy = nativeCopy);
         var content = SyncHarness.RandomBytes(size, seed: size);
         h.Write("A", "docs/from-a.bin", content);
         h.Write("B", "docs/from-b.bin", SyncHarness.RandomBytes(size, seed: size + 1));
