@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Logging;
+using Onitu.Drivers.LocalStorage;
+
+namespace Onitu.Testing.Tests;
+
+/// <summary>
+/// The local_storage driver with one thing broken, under its own id: each override below is a fault the kit must
+/// catch. The base class delegates everything faithfully (a correct driver that is not local_storage).
+/// </summary>
+internal class WrappedDriver(LocalStorageDriver inner) : IDriver, IChunkedReader, IChunkedWriter, INativeMove
+{
+    protected LocalStorageDriver Inner { get; } = inner;
+
+    public virtual Task ScanAsync(CancellationToken cancellationToken) => Inner.ScanAsync(cancellationToken);
+    public virtual Task WatchAsync(CancellationToken cancellationToken) => Inner.WatchAsync(cancellationToken);
+    public virtual ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.OpenReadAsync(metadata, cancellationToken);
+    public virtual ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => Inner.UploadFileAsync(metadata, content, cancellationToken);
+    public virtual ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.DeleteFileAsync(metadata, cancellationToken);
+    public virtual ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        Inner.ReadChunkAsync(metadata, offset, buffer, cancellationToken);
+    public int NegotiateChunkSize(int proposedChunkSize) => Inner.NegotiateChunkSize(proposedChunkSize);
+    public ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.StartUploadAsync(metadata, cancellationToken);
+    public ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken) => Inner.RestartUploadAsync(metadata, offset, cancellationToken);
+    public virtual ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken) =>
+        Inner.UploadChunkAsync(metadata, offset, chunk, cancellationToken);
+    public ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.EndUploadAsync(metadata, cancellationToken);
+    public ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.AbortUploadAsync(metadata, cancellationToken);
+    public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken) => Inner.MoveFileAsync(source, destination, cancellationToken);
+    public ValueTask DisposeAsync() => Inner.DisposeAsync();
+}
+
+/// <summary>Drops the last chunk of a chunked upload (the short one).</summary>
+internal sealed class DropsLastChunkDriver(LocalStorageDriver inner, int chunkSize) : WrappedDriver(inner)
+{
+    public override ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken) =>
+        chunk.Length < chunkSize ? ValueTask.CompletedTask : Inner.UploadChunkAsync(metadata, offset, chunk, cancellationToken);
+}
+
+/// <summary>Ignores the offset of chunked reads: always reads from the start.</summary>
+internal sealed class IgnoresOffsetsDriver(LocalStorageDriver inner) : WrappedDriver(inner)
+{
+    public override ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        offset >= metadata.Size && metadata.Size > 0 ? ValueTask.FromResult(0) : Inner.ReadChunkAsync(metadata, 0, buffer, cancellationToken);
+}
+
+/// <summary>Buffers uploads in one shared buffer without a lock.</summary>
+internal sealed class NotThreadSafeDriver(LocalStorageDriver inner) : WrappedDriver(inner)
+{
+    private readonly MemoryStream _shared = new();
+
+    public override async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+    {
+        _shared.SetLength(0);
+        await content.CopyToAsync(_shared, cancellationToken);
+        await Task.Delay(5, cancellationToken); // the "network round trip" during which another call reuses the buffer
+        var bytes = _shared.ToArray();
+        await Inner.UploadFileAsync(metadata, new MemoryStream(bytes), cancellationToken);
+    }
+}
+
+/// <summary>A plug wrapper: the reports a broken driver makes.</summary>
+internal class WrappedPlug(IPlug inner) : IPlug
+{
+    public string ServiceName => inner.ServiceName;
+    public IReadOnlyList<FolderMapping> Folders => inner.Folders;
+    public DriverOptions Options => inner.Options;
+    public string BaseDirectory => inner.BaseDirectory;
+    public ILogger Logger => inner.Logger;
+    public IDriverStateStore State => inner.State;
+    public virtual ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.UpdateFileAsync(metadata, cancellationToken);
+    public virtual ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.DeleteFileAsync(metadata, cancellationToken);
+    public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken = default) => inner.MoveFileAsync(source, destination, cancellationToken);
+    public ValueTask<Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default) => inner.GetMetadataAsync(folder, path, cancellationToken);
+    public IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default) =>
+        inner.ListFilesAsync(folder, directory, cancellationToken);
+}
+
+/// <summary>Reports every file one byte bigger than it is.</summary>
+internal sealed class WrongSizesPlug(IPlug inner) : WrappedPlug(inner)
+{
+    public override ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default)
+    {
+        metadata.Size += 1;
+        return base.UpdateFileAsync(metadata, cancellationToken);
+    }
+}
+
+/// <summary>Never reports a deletion.</summary>
+internal sealed class NoDeletionsPlug(IPlug inner) : WrappedPlug(inner)
+{
+    public override ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+}
+
+/// <summary>The bare contract: only <see cref="IDriver"/>, no optional capability.</summary>
+internal sealed class BareDriver(LocalStorageDriver inner) : IDriver
+{
+    public Task ScanAsync(CancellationToken cancellationToken) => inner.ScanAsync(cancellationToken);
+    public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+    public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+    public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
+    public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
+
+/// <summary>A factory for a wrapped local_storage driver under another id.</summary>
+internal sealed class WrappedFactory(string id, Func<LocalStorageDriver, IDriver> wrapDriver, Func<IPlug, IPlug>? wrapPlug = null) : IDriverFactory
+{
+    private readonly LocalStorageDriverFactory _inner = new();
+
+    public DriverManifest Manifest => field ??= new DriverManifest(id, id, "local_storage with a fault, for the kit's self-tests", _inner.Manifest.Options);
+
+    public IDriver Create(IPlug plug) => wrapDriver(new LocalStorageDriver(wrapPlug is null ? plug : wrapPlug(plug)));
+}
