@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
 using Onitu.Drivers.LocalStorage;
+using Onitu.Plugins;
 using Onitu.Referee;
 using Onitu.Setup;
 
@@ -34,17 +35,53 @@ internal static class CommonOptions
 
     public static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log every transfer." };
 
+    public static readonly Option<DirectoryInfo?> Plugins = new("--plugins")
+    {
+        Description = "The plugins folder holding installed driver packages (default: $ONITU_PLUGINS, else ~/.onitu/plugins).",
+    };
+
     public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Log warnings and errors only, show no progress." };
 
     public static void AddEngineOptions(Command command)
     {
         command.Arguments.Add(Setup);
-        foreach (var option in new Option[] { Database, ChunkSize, Parallel, BandwidthLimit, Verbose, Quiet })
+        foreach (var option in new Option[] { Database, ChunkSize, Parallel, BandwidthLimit, Plugins, Verbose, Quiet })
             command.Options.Add(option);
     }
 
-    /// <summary>The drivers the command line knows: the built-in ones.</summary>
-    public static DriverCatalog Drivers() => new([new LocalStorageDriverFactory()]);
+    /// <summary>The plugins folder: <c>--plugins</c>, else <c>$ONITU_PLUGINS</c>, else <c>~/.onitu/plugins</c>.</summary>
+    public static string PluginsDirectory(ParseResult result)
+    {
+        if (result.GetValue(Plugins) is { } option)
+            return option.FullName;
+        var variable = Environment.GetEnvironmentVariable("ONITU_PLUGINS");
+        return string.IsNullOrWhiteSpace(variable) ? PluginLayout.DefaultPluginsDirectory : Path.GetFullPath(variable);
+    }
+
+    /// <summary>The built-in drivers.</summary>
+    public static DriverCatalog BuiltInDrivers() => new([new LocalStorageDriverFactory()]);
+
+    /// <summary>
+    /// The drivers the command line knows: the built-in ones, then the installed plugins (a plugin that cannot be
+    /// loaded, or that has a built-in driver's id, is logged to <paramref name="logger"/> and skipped).
+    /// </summary>
+    public static DriverCatalog Drivers(ParseResult result, ILogger? logger, out IReadOnlyList<LoadedPlugin> plugins)
+    {
+        var catalog = BuiltInDrivers();
+        plugins = PluginDriverLoader.LoadAll(PluginsDirectory(result), catalog, logger);
+        return catalog;
+    }
+
+    /// <inheritdoc cref="Drivers(ParseResult, ILogger?, out IReadOnlyList{LoadedPlugin})" />
+    public static DriverCatalog Drivers(ParseResult result, ILogger? logger = null) => Drivers(result, logger, out _);
+
+    /// <summary>A logger for commands without --verbose/--quiet: warnings and errors, to stderr.</summary>
+    public static ILoggerFactory WarningLogging() => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(LogLevel.Warning);
+        builder.AddSimpleConsole(o => o.SingleLine = true);
+        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    });
 
     public static ILoggerFactory Logging(ParseResult result) => LoggerFactory.Create(builder =>
     {
@@ -98,7 +135,7 @@ internal static class CommonOptions
     {
         try
         {
-            return SyncEngine.Create(EngineOptions(result), Drivers(), logging);
+            return SyncEngine.Create(EngineOptions(result), Drivers(result, logging.CreateLogger("Onitu.Plugins")), logging);
         }
         catch (SetupException e)
         {

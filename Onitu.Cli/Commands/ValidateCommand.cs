@@ -9,13 +9,15 @@ internal static class ValidateCommand
     {
         var command = new Command("validate", "Check a setup file and every service's options against its driver's manifest.");
         command.Arguments.Add(CommonOptions.Setup);
+        command.Options.Add(CommonOptions.Plugins);
         command.SetAction(result =>
         {
             var file = result.GetValue(CommonOptions.Setup)!.FullName;
             try
             {
                 var setup = Setup.SetupLoader.LoadFile(file);
-                var drivers = CommonOptions.Drivers();
+                using var logging = CommonOptions.WarningLogging();
+                var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
                 var errors = Options.SetupValidator.Validate(setup, id => drivers.Find(id)?.Manifest, drivers.Ids, out _);
                 if (errors.Count > 0)
                 {
