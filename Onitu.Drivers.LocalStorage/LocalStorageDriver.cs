@@ -148,42 +148,27 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
-    public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+    public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var target = Resolve(metadata);
-        var temp = TempFiles.ForWholeUpload(target, metadata.Fid);
-        // Concurrent whole uploads of one file would share the temporary file: one at a time.
-        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
-        try
+        return WriteThroughTempAsync(metadata, "write", async temp =>
         {
             var small = IsSmall(metadata);
-            await using (var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
+            await using var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
             {
                 Mode = FileMode.Create,
                 Access = FileAccess.Write,
                 Share = FileShare.Read,
                 Options = small ? FileOptions.None : FileOptions.Asynchronous,
                 BufferSize = 0, // the copy writes in large blocks already
-            })))
-            {
-                TempFiles.Hide(temp);
-                if (small)
-                    content.CopyTo(file, SmallFileSize);
-                else
-                    await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
-                if (_options.Fsync)
-                    file.Flush(flushToDisk: true);
-            }
-            await CommitAsync(metadata, temp, target, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            TryDelete(temp);
-            if (IsIoError(e))
-                throw WriteError(e, "write", metadata);
-            throw;
-        }
+            }));
+            if (small)
+                content.CopyTo(file, SmallFileSize);
+            else
+                await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
+            if (_options.Fsync)
+                file.Flush(flushToDisk: true);
+        }, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -192,15 +177,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
-    public async ValueTask CopyFromAsync(IDriver source, Metadata sourceMetadata, Metadata destination, CancellationToken cancellationToken)
+    public ValueTask CopyFromAsync(IDriver source, Metadata sourceMetadata, Metadata destination, CancellationToken cancellationToken)
     {
         var from = source is LocalStorageDriver local
             ? local.Resolve(sourceMetadata)
             : throw new ArgumentException("Only another local storage service can be copied from.", nameof(source));
-        var target = Resolve(destination);
-        var temp = TempFiles.ForWholeUpload(target, destination.Fid);
-        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
-        try
+        return WriteThroughTempAsync(destination, "copy to", temp =>
         {
             try
             {
@@ -210,20 +192,38 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                     return true;
                 });
             }
-            catch (Exception e) when (e is FileNotFoundException && !File.Exists(from))
+            catch (FileNotFoundException e) when (!File.Exists(from))
             {
                 throw ReadError(e, sourceMetadata, from);
             }
-            TempFiles.Hide(temp);
             if (_options.Fsync)
                 FlushToDisk(temp);
-            await CommitAsync(destination, temp, target, cancellationToken);
+            return ValueTask.CompletedTask;
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file, which then replaces the target
+    /// atomically if the target still has the revision the engine expects (<see cref="CommitAsync"/>); on any
+    /// failure the temporary file is removed.
+    /// </summary>
+    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
+    {
+        var target = Resolve(metadata);
+        var temp = TempFiles.ForWholeUpload(target, metadata.Fid);
+        // Concurrent whole uploads of one file would share the temporary file: one at a time.
+        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
+        try
+        {
+            await fill(temp);
+            TempFiles.Hide(temp);
+            await CommitAsync(metadata, temp, target, cancellationToken);
         }
         catch (Exception e)
         {
             TryDelete(temp);
             if (IsIoError(e))
-                throw WriteError(e, "copy to", destination);
+                throw WriteError(e, action, metadata);
             throw;
         }
     }
