@@ -207,7 +207,7 @@ public sealed class SyncEngine : IAsyncDisposable
         while (idleObservations < 2)
         {
             var scanning = _coordinator.Hosts.Values.Any(h => h.Status.State == ServiceState.Scanning);
-            idleObservations = !scanning && _scheduler.CountWorkLeft() == 0 ? idleObservations + 1 : 0;
+            idleObservations = !scanning && !_scheduler.HasWorkLeft() ? idleObservations + 1 : 0;
             await Task.Delay(TimeSpan.FromMilliseconds(25), cancellationToken).ConfigureAwait(false);
         }
     }

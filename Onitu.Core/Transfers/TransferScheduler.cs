@@ -239,19 +239,20 @@ internal sealed class TransferScheduler
     }
 
     /// <summary>
-    /// Counts the jobs that may still make progress: in flight, or not yet failed <see cref="MaxAttempts"/> times
-    /// on a service that is ready.
+    /// Whether some job may still make progress: one is in flight, or one has not yet failed
+    /// <see cref="MaxAttempts"/> times on a service that is ready.
     /// </summary>
-    public long CountWorkLeft()
+    public bool HasWorkLeft()
     {
+        if (!_inFlight.IsEmpty)
+            return true; // answered without a query: idle checks poll often while transfers run
         var ready = ReadyServices();
-        var pending = _coordinator.Store.QueryScalar<long>(
-            "SELECT count(*) FROM jobs WHERE attempts < $max AND target IN (SELECT value FROM json_each($ready))", p =>
+        return _coordinator.Store.QueryScalar<long>(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE attempts < $max AND target IN (SELECT value FROM json_each($ready)))", p =>
             {
                 p.AddWithValue("$max", MaxAttempts);
                 p.AddWithValue("$ready", JsonSerializer.Serialize(ready));
-            });
-        return pending + _inFlight.Count;
+            }) != 0 || !_inFlight.IsEmpty;
     }
 }
 
@@ -278,6 +279,7 @@ internal sealed class InFlightJob : IDisposable
 
     /// <summary>The file's replicas as they were when the job was read.</summary>
     public List<ReplicaRecord> Replicas { get; }
+
     public CancellationToken Token => _cancellation.Token;
 
     /// <summary>Whether a newer change made this job stale (as opposed to the engine stopping).</summary>
