@@ -23,8 +23,8 @@ internal sealed class TransferScheduler
     private readonly SemaphoreSlim _slots;
     private const int CandidateBatchSize = 256;
     private readonly Queue<ScheduledJob> _candidates = new(); // read ahead from the store; only the dispatch loop uses it
-    // Jobs a change rewrote or removed since the current lap began: their read-ahead copies are stale and skipped
-    // (the next lap reads them afresh).
+    // Jobs a change rewrote or removed, or that ran, since the queued candidates were read: those candidates are
+    // stale and skipped (the next lap reads them afresh).
     private readonly ConcurrentDictionary<(Guid Fid, string Target), long> _changedSince = new();
     private long _changeSequence;
     private long _cursor;
@@ -105,7 +105,10 @@ internal sealed class TransferScheduler
         }
         finally
         {
-            _inFlight.TryRemove(new KeyValuePair<(Guid, string), InFlightJob>((flight.Job.Fid, flight.Job.Target), flight));
+            // Copies of this job read ahead while it ran describe a state it has since changed (done, postponed).
+            var key = (flight.Job.Fid, flight.Job.Target);
+            _changedSince[key] = Interlocked.Increment(ref _changeSequence);
+            _inFlight.TryRemove(new KeyValuePair<(Guid, string), InFlightJob>(key, flight));
             flight.Dispose();
             _slots.Release();
             Signal();
@@ -145,6 +148,9 @@ internal sealed class TransferScheduler
                     return candidate;
                 }
             }
+            // No candidate is queued, so no read-ahead copy is left to be stale: what was recorded can go, and what
+            // changes from now on is newer than the batch about to be read.
+            _changedSince.Clear();
             var batch = ReadBatch(_cursor);
             if (batch.Count > 0)
             {
@@ -156,9 +162,7 @@ internal sealed class TransferScheduler
             if (_cursor == 0)
                 return null;
             // End of the table: start the next lap, unless this one found nothing to run (then wait for a signal).
-            // Everything the next lap reads is newer than the changes recorded so far.
             _cursor = 0;
-            _changedSince.Clear();
             if (!_lapDispatched)
                 return null;
             _lapDispatched = false;

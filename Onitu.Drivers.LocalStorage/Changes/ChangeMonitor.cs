@@ -12,7 +12,7 @@ internal sealed class ChangeMonitor(IReadOnlyList<StorageFolder> folders, ILogge
 {
     // Bounded so a burst cannot exhaust memory while nobody consumes (before watching starts): past it, the
     // folder is marked for a rescan instead.
-    private const int Capacity = 65_536;
+    private const int Capacity = 8_192;
 
     private readonly Channel<WatchEvent> _channel = Channel.CreateBounded<WatchEvent>(
         new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = false, SingleReader = false });
