@@ -1,0 +1,77 @@
+namespace Onitu.Drivers.Ssh.Sftp;
+
+/// <summary>What to do with a host key that is not in known_hosts.</summary>
+public enum KnownHostsPolicy
+{
+    /// <summary>Refuse it (<c>StrictHostKeyChecking=yes</c>): the key must already be known.</summary>
+    Strict,
+
+    /// <summary>Add it on first sight, refuse a changed one (<c>StrictHostKeyChecking=accept-new</c>).</summary>
+    AcceptNew,
+}
+
+/// <summary>How to reach the SFTP server through the system OpenSSH client.</summary>
+public sealed record SftpConnectionOptions
+{
+    /// <summary>The host name or address (or a Host alias of the ssh configuration).</summary>
+    public required string Host { get; init; }
+
+    /// <summary>The port; <see langword="null"/> leaves it to the ssh configuration (22 by default).</summary>
+    public int? Port { get; init; }
+
+    /// <summary>The user; <see langword="null"/> leaves it to the ssh configuration.</summary>
+    public string? User { get; init; }
+
+    /// <summary>The private key file (<c>-i</c>); <see langword="null"/> for ssh's defaults and agent.</summary>
+    public string? IdentityFile { get; init; }
+
+    /// <summary>Whether an unknown host key is refused or accepted on first sight.</summary>
+    public KnownHostsPolicy KnownHostsPolicy { get; init; } = KnownHostsPolicy.Strict;
+
+    /// <summary>The known_hosts file (<c>UserKnownHostsFile</c>); <see langword="null"/> for ssh's default.</summary>
+    public string? KnownHostsFile { get; init; }
+
+    /// <summary>The ssh executable: a path, or a name looked up in PATH.</summary>
+    public string SshPath { get; init; } = "ssh";
+
+    /// <summary>Further arguments for ssh, placed before the host (for instance <c>-o</c> options or <c>-F</c>).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>Seconds between keep-alives; a server silent for three of them is declared lost.</summary>
+    public int ServerAliveIntervalSeconds { get; init; } = 15;
+
+    /// <summary>How many READ or WRITE requests one transfer keeps outstanding.</summary>
+    public int MaxOutstandingRequests { get; init; } = 64;
+
+    /// <summary>The largest READ or WRITE request; lowered to the server's limits when it announces them.</summary>
+    public int RequestSize { get; init; } = 32_768;
+
+    /// <summary>How long connecting (ssh's authentication and the INIT/VERSION exchange) may take.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The ssh command line (without the executable) these options give.</summary>
+    /// <exception cref="ArgumentException">The host or user would be read as an option.</exception>
+    public IReadOnlyList<string> BuildArguments()
+    {
+        if (string.IsNullOrWhiteSpace(Host) || Host.StartsWith('-'))
+            throw new ArgumentException($"'{Host}' is not a valid SSH host.", nameof(Host));
+        if (User is not null && (User.Length == 0 || User.StartsWith('-')))
+            throw new ArgumentException($"'{User}' is not a valid SSH user.", nameof(User));
+        var args = new List<string>();
+        if (Port is { } port) { args.Add("-p"); args.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
+        if (User is not null) { args.Add("-l"); args.Add(User); }
+        if (IdentityFile is not null) { args.Add("-i"); args.Add(IdentityFile); }
+        args.Add("-o"); args.Add("BatchMode=yes");
+        args.Add("-o"); args.Add("StrictHostKeyChecking=" + (KnownHostsPolicy == KnownHostsPolicy.Strict ? "yes" : "accept-new"));
+        if (KnownHostsFile is not null) { args.Add("-o"); args.Add("UserKnownHostsFile=" + KnownHostsFile); }
+        if (ServerAliveIntervalSeconds > 0)
+        {
+            args.Add("-o"); args.Add("ServerAliveInterval=" + ServerAliveIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        // No terminal, no forwarding: a pure subsystem channel.
+        args.Add("-T"); args.Add("-x"); args.Add("-a");
+        args.AddRange(ExtraArguments);
+        args.Add("-s"); args.Add(Host); args.Add("sftp");
+        return args;
+    }
+}

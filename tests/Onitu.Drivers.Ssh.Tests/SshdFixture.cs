@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Onitu.Drivers.Ssh.Sftp;
+
+namespace Onitu.Drivers.Ssh.Tests;
+
+/// <summary>
+/// A real OpenSSH server on 127.0.0.1, private to the test run: its own host key, one authorized user key,
+/// a known_hosts file holding the host key, and an sshd_config in a temporary directory. Nothing of the machine's
+/// own ~/.ssh or /etc/ssh is used. Installs openssh-server with apt-get when sshd is missing and the tests run as
+/// root.
+/// </summary>
+public sealed class SshdFixture : IAsyncDisposable
+{
+    public const string SshdPath = "/usr/sbin/sshd";
+
+    private Process? _sshd;
+    private readonly StringBuilder _log = new();
+
+    private SshdFixture(string directory) => Directory = directory;
+
+    /// <summary>The temporary directory holding keys, configuration and the test files (under <see cref="DataDirectory"/>).</summary>
+    public string Directory { get; }
+
+    /// <summary>A directory the tests may fill; absolute path on the server (the same machine).</summary>
+    public string DataDirectory => Path.Combine(Directory, "data");
+
+    public int Port { get; private set; }
+
+    public string User { get; } = Environment.UserName;
+
+    /// <summary>The private key the server accepts.</summary>
+    public string IdentityFile => Path.Combine(Directory, "id_ed25519");
+
+    /// <summary>A private key the server does not accept.</summary>
+    public string WrongIdentityFile => Path.Combine(Directory, "wrong_ed25519");
+
+    /// <summary>A known_hosts file holding the server's host key.</summary>
+    public string KnownHostsFile => Path.Combine(Directory, "known_hosts");
+
+    /// <summary>An empty known_hosts file.</summary>
+    public string EmptyKnownHostsFile => Path.Combine(Directory, "empty_known_hosts");
+
+    /// <summary>Options that connect to this server, ignoring the user's and the system's ssh configuration.</summary>
+    public SftpConnectionOptions ConnectionOptions(string? identityFile = null, string? knownHostsFile = null) => new()
+    {
+        Host = "127.0.0.1",
+        Port = Port,
+        User = User,
+        IdentityFile = identityFile ?? IdentityFile,
+        KnownHostsFile = knownHostsFile ?? KnownHostsFile,
+        KnownHostsPolicy = KnownHostsPolicy.Strict,
+        ExtraArguments = ["-F", "none", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
+        ConnectTimeout = TimeSpan.FromSeconds(20),
+    };
+
+    public static async Task<SshdFixture> StartAsync()
+    {
+        await EnsureInstalledAsync().ConfigureAwait(false);
+        var fixture = new SshdFixture(System.IO.Directory.CreateTempSubdirectory("onitu-sshd-").FullName);
+        try
+        {
+            await fixture.InitializeAsync().ConfigureAwait(false);
+            return fixture;
+        }
+        catch
+        {
+            await fixture.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task EnsureInstalledAsync()
+    {
+        if (File.Exists(SshdPath) && File.Exists("/usr/bin/ssh") && File.Exists("/usr/bin/ssh-keygen")) return;
+        if (Environment.UserName != "root")
+            Assert.Ignore($"{SshdPath} is missing and the tests do not run as root to install openssh-server.");
+        var (code, output) = await RunAsync("/bin/sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client"], TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+        if (code != 0 || !File.Exists(SshdPath)) throw new InvalidOperationException($"Installing openssh-server failed ({code}):\n{output}");
+    }
+
+    private async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(DataDirectory);
+        // sshd insists on its privilege separation directory.
+        System.IO.Directory.CreateDirectory("/run/sshd");
+        var hostKey = Path.Combine(Directory, "host_ed25519");
+        await KeygenAsync(hostKey).ConfigureAwait(false);
+        await KeygenAsync(IdentityFile).ConfigureAwait(false);
+        await KeygenAsync(WrongIdentityFile).ConfigureAwait(false);
+        File.Copy(IdentityFile + ".pub", Path.Combine(Directory, "authorized_keys"));
+        File.WriteAllText(EmptyKnownHostsFile, "");
+
+        // A free port can be taken between the probe and sshd's bind: retry a few times.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort();
+            File.WriteAllText(KnownHostsFile, $"[127.0.0.1]:{Port} {HostKeyLine(hostKey + ".pub")}\n");
+            var config = Path.Combine(Directory, "sshd_config");
+            File.WriteAllText(config, $"""
+                ListenAddress 127.0.0.1
+                Port {Port}
+                HostKey {hostKey}
+                AuthorizedKeysFile {Path.Combine(Directory, "authorized_keys")}
+                PubkeyAuthentication yes
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                PermitRootLogin prohibit-password
+                StrictModes no
+                UsePAM no
+                PidFile {Path.Combine(Directory, "sshd.pid")}
+                Subsystem sftp internal-sftp
+                LogLevel ERROR
+
+                """);
+            if (await TryStartSshdAsync(config).ConfigureAwait(false)) return;
+            if (attempt == 3) throw new InvalidOperationException($"sshd did not start:\n{SshdLog()}");
+        }
+    }
+
+    private async Task<bool> TryStartSshdAsync(string config)
+    {
+        var start = new ProcessStartInfo(SshdPath) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { "-D", "-e", "-f", config }) start.ArgumentList.Add(argument);
+        var sshd = Process.Start(start)!;
+        sshd.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        sshd.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        sshd.BeginErrorReadLine();
+        sshd.BeginOutputReadLine();
+        _sshd = sshd;
+
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            if (sshd.HasExited)
+            {
+                sshd.Dispose();
+                _sshd = null;
+                return false;
+            }
+            using var probe = new TcpClient();
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
+                return true;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(20).ConfigureAwait(false);
+            }
+        }
+        throw new InvalidOperationException($"sshd did not listen on port {Port} within 10 s:\n{SshdLog()}");
+    }
+
+    public string SshdLog()
+    {
+        lock (_log) return _log.ToString();
+    }
+
+    private static string HostKeyLine(string publicKeyFile)
+    {
+        // "ssh-ed25519 AAAA... comment": keep the type and the key.
+        var parts = File.ReadAllText(publicKeyFile).Trim().Split(' ');
+        return $"{parts[0]} {parts[1]}";
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task KeygenAsync(string file)
+    {
+        var (code, output) = await RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "onitu-test", "-f", file], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        if (code != 0) throw new InvalidOperationException($"ssh-keygen failed ({code}): {output}");
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string file, string[] arguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cancel.Token).ConfigureAwait(false);
+        return (process.ExitCode, await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_sshd is { } sshd)
+        {
+            try
+            {
+                if (!sshd.HasExited)
+                {
+                    sshd.Kill(entireProcessTree: true);
+                    await sshd.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+            sshd.Dispose();
+            _sshd = null;
+        }
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Leave it to the temp cleaner.
+        }
+    }
+}
+
+/// <summary>One sshd for the whole test assembly.</summary>
+[SetUpFixture]
+public sealed class SshdSetup
+{
+    private static SshdFixture? _sshd;
+
+    public static SshdFixture Sshd => _sshd ?? throw new InvalidOperationException("sshd is not running.");
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _sshd = await SshdFixture.StartAsync();
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (_sshd is not null) await _sshd.DisposeAsync();
+        _sshd = null;
+    }
+}
