@@ -49,7 +49,7 @@ public sealed class RecordingPlug : IPlug
     }
 
     /// <summary>How long a test waits for a report before failing; scaled by ONITU_TEST_TIME_UNIT.</summary>
-    public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(10 * TimeUnit());
+    public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(10 * Onitu.Testing.DriverConformanceTests.TimeUnit);
 
     public string ServiceName => "disk";
     public IReadOnlyList<FolderMapping> Folders { get; }
@@ -57,7 +57,7 @@ public sealed class RecordingPlug : IPlug
     public string BaseDirectory { get; }
     public TestLogger TestLogger { get; } = new();
     public ILogger Logger => TestLogger;
-    public IDriverStateStore State { get; } = new MemoryStateStore();
+    public IDriverStateStore State { get; } = new Onitu.Testing.MemoryDriverStateStore();
 
     public int GetMetadataCalls => Volatile.Read(ref _getMetadataCalls);
     public int ListFilesCalls => Volatile.Read(ref _listFilesCalls);
@@ -207,27 +207,5 @@ public sealed class RecordingPlug : IPlug
             });
         }
         satisfied.ForEach(d => d.TrySetResult());
-    }
-
-    private static double TimeUnit() =>
-        double.TryParse(Environment.GetEnvironmentVariable("ONITU_TEST_TIME_UNIT"), System.Globalization.CultureInfo.InvariantCulture, out var unit) && unit > 0
-            ? unit
-            : 1;
-
-    private sealed class MemoryStateStore : IDriverStateStore
-    {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _values = new();
-
-        public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(_values.TryGetValue(key, out var v) ? v : null);
-
-        public ValueTask SetAsync(string key, string? value, CancellationToken cancellationToken = default)
-        {
-            if (value is null)
-                _values.TryRemove(key, out _);
-            else
-                _values[key] = value;
-            return ValueTask.CompletedTask;
-        }
     }
 }
