@@ -47,6 +47,10 @@ public sealed class SyncEngineOptions
 
     /// <summary>In a one-shot sync, how many times a job is tried before the pass gives up on it.</summary>
     public int SyncMaxAttempts { get; set; } = 3;
+
+    /// <summary>The delay before retry number <paramref name="attempt"/> (1-based): doubling from <see cref="RetryBaseDelay"/>, capped at <see cref="MaxRetryDelay"/>.</summary>
+    internal TimeSpan RetryDelay(int attempt) =>
+        TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, RetryBaseDelay.TotalSeconds * Math.Pow(2, attempt - 1)));
 }
 
 /// <summary>Validates <see cref="SyncEngineOptions"/>, naming every wrong option at once.</summary>

@@ -79,7 +79,7 @@ internal sealed class ServiceHost : IAsyncDisposable
             catch (Exception e)
             {
                 attempt++;
-                var delay = Backoff(attempt);
+                var delay = _coordinator.Options.RetryDelay(attempt);
                 SetState(ServiceState.Failing, e.Message);
                 Log.ServiceFailing(_logger, Name, delay, e.Message, e);
                 _firstScan.TrySetResult();
@@ -129,13 +129,6 @@ internal sealed class ServiceHost : IAsyncDisposable
         var sample = bytes / elapsed.TotalSeconds;
         var previous = Throughput;
         Volatile.Write(ref _throughput, double.IsNaN(previous) ? sample : previous * 0.7 + sample * 0.3);
-    }
-
-    private TimeSpan Backoff(int attempt)
-    {
-        var options = _coordinator.Options;
-        var seconds = Math.Min(options.MaxRetryDelay.TotalSeconds, options.RetryBaseDelay.TotalSeconds * Math.Pow(2, attempt - 1));
-        return TimeSpan.FromSeconds(seconds);
     }
 
     private void SetState(ServiceState state, string? reason)

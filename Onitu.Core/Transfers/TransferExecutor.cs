@@ -403,7 +403,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         var attempts = contentChanged ? job.Attempts : job.Attempts + 1;
         var delay = contentChanged
             ? Options.RetryBaseDelay / 4
-            : TimeSpan.FromSeconds(Math.Min(Options.MaxRetryDelay.TotalSeconds, Options.RetryBaseDelay.TotalSeconds * Math.Pow(2, attempts - 1)));
+            : Options.RetryDelay(attempts);
         var message = service is null ? failure.Message : $"{service}: {failure.Message}";
         await Store.WriteAsync(tx => tx.PostponeJob(job.Id, job.Version, attempts, coordinator.Clock.GetUtcNow() + delay, message,
             resetUpload: failure is UploadNotResumableException)).ConfigureAwait(false);
