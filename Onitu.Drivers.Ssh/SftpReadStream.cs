@@ -2,11 +2,38 @@ using Onitu.Drivers.Ssh.Sftp;
 
 namespace Onitu.Drivers.Ssh;
 
-/// <summary>A forward-only stream over an open remote file; each read is a pipelined SFTP read. Closes the handle on dispose.</summary>
-internal sealed class SftpReadStream(SftpClient client, SftpHandle handle) : Stream
+/// <summary>
+/// A forward-only stream over an open remote file that reads ahead: READ requests for the bytes after the
+/// caller's position are kept in flight, so the pipe to the server never runs dry between two reads. The window
+/// starts at two requests and doubles with every full reply (as OpenSSH's sftp client does), so a small file costs
+/// two requests, not a window's worth. Closes the handle on dispose.
+/// </summary>
+internal sealed class SftpReadStream : Stream
 {
+    private readonly SftpClient _client;
+    private readonly SftpHandle _handle;
+    private readonly int _requestSize;
+    private readonly int _maxWindow;
+    private readonly Queue<(long Offset, int Length, Task<SftpDataBlock> Reply)> _ahead = new();
+    private SftpDataBlock _current;
+    private int _currentPosition;
     private long _position;
+    private long _nextOffset;
+    private int _window;
+    private bool _endOfFile;
     private int _disposed;
+
+    /// <param name="client">The session the handle belongs to.</param>
+    /// <param name="handle">A handle opened for reading.</param>
+    /// <param name="maxReadAhead">The most bytes kept in flight.</param>
+    public SftpReadStream(SftpClient client, SftpHandle handle, int maxReadAhead)
+    {
+        _client = client;
+        _handle = handle;
+        _requestSize = client.MaxReadSize;
+        _maxWindow = Math.Clamp(maxReadAhead / _requestSize, 1, client.MaxOutstandingRequests);
+        _window = Math.Min(2, _maxWindow);
+    }
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -21,9 +48,94 @@ internal sealed class SftpReadStream(SftpClient client, SftpHandle handle) : Str
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await client.ReadAsync(handle, _position, buffer, cancellationToken).ConfigureAwait(false);
-        _position += read;
-        return read;
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (buffer.IsEmpty) return 0;
+        var copied = 0;
+        while (copied < buffer.Length)
+        {
+            var available = _current.Memory.Length - _currentPosition;
+            if (available > 0)
+            {
+                var count = Math.Min(available, buffer.Length - copied);
+                _current.Memory.Slice(_currentPosition, count).CopyTo(buffer[copied..]);
+                _currentPosition += count;
+                copied += count;
+                continue;
+            }
+            // Return what is already there rather than wait for the network.
+            if (copied > 0 && (_ahead.Count == 0 || !_ahead.Peek().Reply.IsCompleted)) break;
+            if (!await NextBlockAsync(cancellationToken).ConfigureAwait(false)) break;
+        }
+        _position += copied;
+        return copied;
+    }
+
+    // Moves to the next block of data; false at the end of the file.
+    private async Task<bool> NextBlockAsync(CancellationToken cancellationToken)
+    {
+        _current.Dispose();
+        _current = default;
+        _currentPosition = 0;
+        if (_endOfFile && _ahead.Count == 0) return false;
+        Fill(cancellationToken);
+
+        var (offset, length, reply) = _ahead.Dequeue();
+        var block = await reply.ConfigureAwait(false);
+        var got = block.Memory.Length;
+        if (got == 0)
+        {
+            block.Dispose();
+            _endOfFile = true;
+            await DropAheadAsync().ConfigureAwait(false);
+            return false;
+        }
+        _current = block;
+        if (got < length)
+        {
+            // A short reply, normally the last bytes of the file: the request after it (already in flight) then
+            // answers end of file, which spares a round trip to confirm it. Otherwise the requests in flight start
+            // after a gap: they are dropped and reading goes on right after these bytes.
+            var endFollows = false;
+            if (_ahead.Count > 0)
+            {
+                using var following = await _ahead.Dequeue().Reply.ConfigureAwait(false);
+                endFollows = following.Memory.IsEmpty;
+            }
+            await DropAheadAsync().ConfigureAwait(false);
+            _endOfFile = endFollows;
+            _nextOffset = offset + got;
+            _window = Math.Min(2, _maxWindow);
+        }
+        else if (_window < _maxWindow)
+        {
+            _window = Math.Min(_window * 2, _maxWindow);
+        }
+        return true;
+    }
+
+    private void Fill(CancellationToken cancellationToken)
+    {
+        while (!_endOfFile && _ahead.Count < _window)
+        {
+            _ahead.Enqueue((_nextOffset, _requestSize, _client.ReadBlockAsync(_handle, _nextOffset, _requestSize, cancellationToken)));
+            _nextOffset += _requestSize;
+        }
+    }
+
+    // Waits for the requests in flight and frees their buffers.
+    private async Task DropAheadAsync()
+    {
+        while (_ahead.Count > 0)
+        {
+            try
+            {
+                (await _ahead.Dequeue().Reply.ConfigureAwait(false)).Dispose();
+            }
+            catch (Exception e) when (e is ServiceException or OperationCanceledException)
+            {
+                // Its data is not wanted any more.
+            }
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -41,13 +153,25 @@ internal sealed class SftpReadStream(SftpClient client, SftpHandle handle) : Str
 
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0) await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await DropAheadAsync().ConfigureAwait(false);
+            _current.Dispose();
+            _current = default;
+            await _client.CloseQuietlyAsync(_handle).ConfigureAwait(false);
+        }
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0) client.CloseQuietlyAsync(handle).GetAwaiter().GetResult();
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            DropAheadAsync().GetAwaiter().GetResult();
+            _current.Dispose();
+            _current = default;
+            _client.CloseQuietlyAsync(_handle).GetAwaiter().GetResult();
+        }
         base.Dispose(disposing);
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers.Ssh.Sftp;
 
@@ -11,22 +13,41 @@ namespace Onitu.Drivers.Ssh;
 /// target, then posix-rename), refusing to overwrite or delete a version the engine has not seen.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Revisions are <c>{size}-{mtime in seconds}</c>. SFTP v3 times have a one-second resolution, so every write of
 /// this driver sets the new file's mtime past the one it replaces: its own rewrites always change the revision.
 /// (A same-size rewrite by another program within the same second is missed until the next change.)
+/// </para>
+/// <para>
+/// Temporary files are named <c>.onitu-{fid}.{writer}…</c>, where the writer id is this service's own (kept in the
+/// driver state): two Onitu instances syncing the same server never share one. Whole-file uploads also carry a
+/// random part; a chunked upload's <c>.part</c> name is stable so that it can be resumed after a restart.
+/// </para>
 /// </remarks>
 public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove
 {
     internal const string TempPrefix = ".onitu-";
-    private const int CopyBufferSize = 1024 * 1024;
+
+    /// <summary>Leftover temporary files older than this are removed by the startup scan.</summary>
+    internal static readonly TimeSpan AbandonedUploadAge = TimeSpan.FromDays(7);
+
+    // Echo records outlive any poll that could still report the change they describe.
+    private static readonly TimeSpan OwnChangeLifetime = TimeSpan.FromMinutes(10);
+
+    private const int MaxReadAhead = 16 * 1024 * 1024;
+    private const string WriterIdKey = "writer-id";
 
     private readonly IPlug _plug;
     private readonly SshOptions _options;
     private readonly SftpClient?[] _clients;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string?> _own = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, OwnChange> _own = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, OpenUpload> _uploads = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RemoteFolderTree> _trees = new(StringComparer.Ordinal);
+    private readonly string _instanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private Dictionary<string, string>? _folders;
+    private string _writerId = "";
     private int _next;
     private int _disposed;
 
@@ -39,6 +60,12 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         _options = SshOptions.From(plug.Options);
         _clients = new SftpClient?[_options.Connections];
     }
+
+    /// <summary>A change this driver made itself, so that polling does not report it back (null revision: a deletion).</summary>
+    private readonly record struct OwnChange(string? Revision, long At);
+
+    /// <summary>A chunked upload's temporary file, kept open between chunks.</summary>
+    private sealed record OpenUpload(SftpClient Client, SftpHandle Handle);
 
     // ---- Connections ------------------------------------------------------------------------------------------
 
@@ -61,6 +88,13 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             }
             if (_folders is null)
             {
+                var writerId = await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false);
+                if (writerId is null)
+                {
+                    writerId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+                    await _plug.State.SetAsync(WriterIdKey, writerId, cancellationToken).ConfigureAwait(false);
+                }
+                _writerId = writerId;
                 var root = _options.Root.StartsWith('/') ? _options.Root : Join(await client.RealPathAsync(".", cancellationToken).ConfigureAwait(false), _options.Root);
                 _folders = _plug.Folders.ToDictionary(f => f.Name, f => Normalize(f.Path.StartsWith('/') ? f.Path : Join(root, f.Path)), StringComparer.Ordinal);
             }
@@ -76,18 +110,29 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private async Task<T> RunAsync<T>(Func<SftpClient, Task<T>> operation, CancellationToken cancellationToken)
     {
         var client = await ClientAsync(cancellationToken).ConfigureAwait(false);
+        return await RunOnAsync(client, operation).ConfigureAwait(false);
+    }
+
+    // Runs an SFTP operation on one given session (one holding an open handle).
+    private async Task<T> RunOnAsync<T>(SftpClient client, Func<SftpClient, Task<T>> operation)
+    {
         try
         {
             return await operation(client).ConfigureAwait(false);
         }
         catch (SshConnectionException)
         {
-            for (var i = 0; i < _clients.Length; i++)
-            {
-                if (Interlocked.CompareExchange(ref _clients[i], null, client) == client)
-                    _ = client.DisposeAsync().AsTask();
-            }
+            Drop(client);
             throw;
+        }
+    }
+
+    private void Drop(SftpClient client)
+    {
+        for (var i = 0; i < _clients.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _clients[i], null, client) == client)
+                _ = client.DisposeAsync().AsTask();
         }
     }
 
@@ -122,8 +167,26 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     private static string Parent(string path) => path[..path.LastIndexOf('/')] is { Length: > 0 } p ? p : "/";
 
-    private static string TempFor(string target, Metadata metadata, string kind) =>
-        Join(Parent(target), $"{TempPrefix}{metadata.Fid:N}.{kind}");
+    // A whole-file upload's temporary file: unique to the call.
+    private string TempFor(string target, Metadata metadata) =>
+        Join(Parent(target), $"{TempPrefix}{metadata.Fid:N}.{_writerId}.{_instanceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.tmp");
+
+    // A chunked upload's temporary file: the same across restarts, so that the upload can resume.
+    private string PartFor(string target, Metadata metadata) =>
+        Join(Parent(target), $"{TempPrefix}{metadata.Fid:N}.{_writerId}.part");
+
+    // The mtime a write gives the new file: now, but past the one of the revision it replaces (one-second times).
+    private static uint CommitTime(Metadata metadata)
+    {
+        var now = (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var revision = metadata.Revision;
+        var dash = revision?.LastIndexOf('-') ?? -1;
+        return dash > 0 && uint.TryParse(revision.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var replaced)
+            ? Math.Max(now, replaced + 1)
+            : now;
+    }
+
+    private void RecordOwn(string path, string? revision) => _own[path] = new OwnChange(revision, Stopwatch.GetTimestamp());
 
     internal static string Revision(SftpAttributes attributes) =>
         string.Create(CultureInfo.InvariantCulture, $"{attributes.Size ?? 0}-{attributes.ModifiedTime ?? 0}");
@@ -230,8 +293,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 try
                 {
                     await ClientAsync(cancellationToken).ConfigureAwait(false);
+                    ForgetOldOwnChanges();
                     foreach (var folder in _plug.Folders)
-                        await ScanFolderAsync(folder.Name, prepare: false, cancellationToken).ConfigureAwait(false);
+                        await PollFolderAsync(folder.Name, cancellationToken).ConfigureAwait(false);
                 }
                 catch (ServiceException e) when (e.IsTransient)
                 {
@@ -244,27 +308,18 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
+    // Lists the whole folder and reports how it differs from what the engine knows of this service; removes the
+    // temporary files earlier runs left behind.
     private async Task ScanFolderAsync(string folder, bool prepare, CancellationToken cancellationToken)
     {
         var root = FolderDirectory(folder);
+        var tree = new RemoteFolderTree(root) { HiddenPrefix = TempPrefix };
+        var loaded = await RunAsync(client => tree.LoadAsync(client, cancellationToken), cancellationToken).ConfigureAwait(false);
+
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
         await foreach (var metadata in _plug.ListFilesAsync(folder, cancellationToken: cancellationToken).ConfigureAwait(false))
             known[metadata.Path] = metadata;
-
-        var found = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
-        var exists = await RunAsync(async client =>
-        {
-            try
-            {
-                await WalkAsync(client, root, "", found, cancellationToken).ConfigureAwait(false);
-                return true;
-            }
-            catch (RemoteFileNotFoundException) when (found.Count == 0)
-            {
-                return false;
-            }
-        }, cancellationToken).ConfigureAwait(false);
-        if (!exists)
+        if (loaded is not var (found, hidden))
         {
             if (known.Count > 0)
                 throw new ServiceException($"The directory of folder '{folder}' ({root}) is missing on the server although this service holds files in it; nothing is reported deleted until it is back.");
@@ -274,49 +329,89 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
         foreach (var (path, attributes) in found)
         {
-            var revision = Revision(attributes);
-            var full = Join(root, path);
             known.Remove(path, out var previous);
-            if (previous?.Revision == revision) { _own.TryRemove(full, out _); continue; }
-            if (_own.TryGetValue(full, out var own) && own == revision) continue;
-            await _plug.UpdateFileAsync(ToMetadata(folder, path, attributes), cancellationToken).ConfigureAwait(false);
+            if (previous?.Revision == Revision(attributes)) { _own.TryRemove(Join(root, path), out _); continue; }
+            await ReportChangedAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
         }
         foreach (var metadata in known.Values)
+            await ReportRemovedAsync(folder, root, metadata.Path, cancellationToken).ConfigureAwait(false);
+        _trees[folder] = tree;
+        await RemoveLeftoversAsync(root, hidden, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PollFolderAsync(string folder, CancellationToken cancellationToken)
+    {
+        if (!_trees.TryGetValue(folder, out var tree))
         {
-            var full = Join(root, metadata.Path);
-            if (_own.TryGetValue(full, out var own) && own is null) continue;
-            await _plug.DeleteFileAsync(metadata, cancellationToken).ConfigureAwait(false);
+            await ScanFolderAsync(folder, prepare: false, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        // Own deletions the engine has forgotten are no longer needed.
-        foreach (var (full, own) in _own)
+        var root = FolderDirectory(folder);
+        try
         {
-            if (own is null && full.StartsWith(root + "/", StringComparison.Ordinal) && !known.ContainsKey(full[(root.Length + 1)..]))
-                _own.TryRemove(new KeyValuePair<string, string?>(full, null));
+            await RunAsync(client => tree.RefreshAsync(client, _options.PollInterval, _options.RescanInterval,
+                (path, attributes) => ReportChangedAsync(folder, root, path, attributes, cancellationToken),
+                path => ReportRemovedAsync(folder, root, path, cancellationToken),
+                cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteFileNotFoundException)
+        {
+            _trees.Remove(folder);
+            throw new ServiceException($"The directory of folder '{folder}' ({root}) disappeared from the server; nothing is reported deleted until it is back.");
         }
     }
 
-    private static async Task WalkAsync(SftpClient client, string directory, string relative, Dictionary<string, SftpAttributes> found, CancellationToken cancellationToken)
+    private async ValueTask ReportChangedAsync(string folder, string root, string path, SftpAttributes attributes, CancellationToken cancellationToken)
     {
-        foreach (var entry in await client.ReadDirectoryAsync(directory, cancellationToken).ConfigureAwait(false))
+        var full = Join(root, path);
+        if (_own.TryGetValue(full, out var own) && own.Revision == Revision(attributes))
         {
-            if (entry.FileName.StartsWith(TempPrefix, StringComparison.Ordinal)) continue;
-            var path = relative.Length == 0 ? entry.FileName : relative + "/" + entry.FileName;
-            if (entry.Attributes.IsDirectory)
-            {
-                try
-                {
-                    await WalkAsync(client, Join(directory, entry.FileName), path, found, cancellationToken).ConfigureAwait(false);
-                }
-                catch (RemoteFileNotFoundException)
-                {
-                    // Removed while listed.
-                }
-            }
-            else if (entry.Attributes.IsRegularFile)
-            {
-                found[path] = entry.Attributes;
-            }
+            _own.TryRemove(new KeyValuePair<string, OwnChange>(full, own));
+            return;
         }
+        await _plug.UpdateFileAsync(ToMetadata(folder, path, attributes), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask ReportRemovedAsync(string folder, string root, string path, CancellationToken cancellationToken)
+    {
+        var full = Join(root, path);
+        if (_own.TryGetValue(full, out var own) && own.Revision is null)
+        {
+            _own.TryRemove(new KeyValuePair<string, OwnChange>(full, own));
+            return;
+        }
+        await _plug.DeleteFileAsync(new Metadata(folder, path), cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ForgetOldOwnChanges()
+    {
+        var now = Stopwatch.GetTimestamp();
+        foreach (var (path, own) in _own)
+        {
+            if (Stopwatch.GetElapsedTime(own.At, now) > OwnChangeLifetime)
+                _own.TryRemove(new KeyValuePair<string, OwnChange>(path, own));
+        }
+    }
+
+    // Temporary files of this service's earlier runs are dead (a whole-file upload never resumes); a chunked
+    // upload's may still resume unless it is very old; those of other writers are left alone unless very old.
+    private async Task RemoveLeftoversAsync(string root, List<RemoteFolderTree.HiddenEntry> hidden, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var ours = $".{_writerId}.";
+        var removed = 0;
+        foreach (var (path, attributes) in hidden)
+        {
+            var name = path[(path.LastIndexOf('/') + 1)..];
+            var mine = name.Contains(ours, StringComparison.Ordinal);
+            var stale = mine && name.EndsWith(".tmp", StringComparison.Ordinal) && !name.Contains(_instanceId, StringComparison.Ordinal);
+            var abandoned = attributes.ModifiedAt is { } modified && now - modified > AbandonedUploadAge;
+            if (!stale && !abandoned) continue;
+            var full = Join(root, path);
+            await RunAsync(client => TryRemoveAsync(client, full), cancellationToken).ConfigureAwait(false);
+            removed++;
+        }
+        if (removed > 0) _plug.Logger.LogInformation("Removed {Count} leftover temporary files under {Root}", removed, root);
     }
 
     // ---- Reading ----------------------------------------------------------------------------------------------
@@ -325,9 +420,11 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var path = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
-        var client = await ClientAsync(cancellationToken).ConfigureAwait(false);
-        var handle = await OpenForReadAsync(client, path, metadata, cancellationToken).ConfigureAwait(false);
-        return new SftpReadStream(client, handle);
+        return await RunAsync<Stream>(async client =>
+        {
+            var handle = await OpenForReadAsync(client, path, metadata, cancellationToken).ConfigureAwait(false);
+            return new SftpReadStream(client, handle, MaxReadAhead);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<SftpHandle> OpenForReadAsync(SftpClient client, string path, Metadata metadata, CancellationToken cancellationToken)
@@ -369,34 +466,59 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         ArgumentNullException.ThrowIfNull(content);
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
-        var temp = TempFor(target, metadata, "tmp");
-        using (await LockAsync(temp, cancellationToken).ConfigureAwait(false))
+        var temp = TempFor(target, metadata);
+        await RunAsync(async client =>
         {
-            await RunAsync(async client =>
+            var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
+            var time = CommitTime(metadata);
+            SftpAttributes written;
+            try
             {
-                await MakeDirectoriesAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
-                var handle = await client.OpenAsync(temp, SftpOpenFlags.Write | SftpOpenFlags.Create | SftpOpenFlags.Truncate, null, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    var buffer = new byte[CopyBufferSize];
-                    long offset = 0;
-                    int read;
-                    while ((read = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        await client.WriteAsync(handle, offset, buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                        offset += read;
-                    }
-                }
-                catch
-                {
-                    await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
-                    await TryRemoveAsync(client, temp).ConfigureAwait(false);
-                    throw;
-                }
-                await client.CloseAsync(handle, cancellationToken).ConfigureAwait(false);
-                await CommitAsync(client, metadata, temp, target, cancellationToken).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
+                var size = await client.WriteFromStreamAsync(handle, 0, content, cancellationToken).ConfigureAwait(false);
+                written = await FinishWritingAsync(client, handle, time, (ulong)size, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                await TryRemoveAsync(client, temp).ConfigureAwait(false);
+                throw;
+            }
+            await CommitAsync(client, metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Opens a temporary file for writing next to its target, creating the target's directories when missing.
+    private static async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
+    {
+        var flags = SftpOpenFlags.Write | SftpOpenFlags.Create | extra;
+        try
+        {
+            return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
         }
+        catch (RemoteFileNotFoundException)
+        {
+            await MakeDirectoriesAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
+            return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Ends writing a temporary file: flushes it when asked, gives it its commit time and closes it, all in flight
+    // together (the server handles requests on one handle in order). Returns its attributes; the size is asked
+    // from the server when the caller does not know it (a resumed upload).
+    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, uint time, ulong? size, CancellationToken cancellationToken)
+    {
+        var steps = new List<Task>(4);
+        if (_options.Fsync)
+        {
+            if (client.HasExtension(SftpExtensions.Fsync)) steps.Add(client.FsyncAsync(handle, cancellationToken));
+            else _plug.Logger.LogWarning("The SSH server does not offer fsync@openssh.com; files are renamed into place unflushed");
+        }
+        steps.Add(client.FSetStatAsync(handle, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken));
+        var stat = size is null ? client.FStatAsync(handle, cancellationToken) : null;
+        if (stat is not null) steps.Add(stat);
+        steps.Add(client.CloseAsync(handle, cancellationToken));
+        await Task.WhenAll(steps).ConfigureAwait(false);
+        return new SftpAttributes { Size = size ?? (await stat!.ConfigureAwait(false)).Size, AccessTime = time, ModifiedTime = time };
     }
 
     /// <inheritdoc />
@@ -410,12 +532,13 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
-        var temp = TempFor(target, metadata, "part");
+        var temp = PartFor(target, metadata);
+        await CloseUploadAsync(temp).ConfigureAwait(false);
         await RunAsync(async client =>
         {
-            await MakeDirectoriesAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
-            var handle = await client.OpenAsync(temp, SftpOpenFlags.Write | SftpOpenFlags.Create | SftpOpenFlags.Truncate, null, cancellationToken).ConfigureAwait(false);
-            await client.CloseAsync(handle, cancellationToken).ConfigureAwait(false);
+            var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
+            _uploads[temp] = new OpenUpload(client, handle);
+            return true;
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -423,7 +546,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = TempFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata, "part");
+        var temp = PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
+        await CloseUploadAsync(temp).ConfigureAwait(false);
         await RunAsync(async client =>
         {
             var state = await TryStatAsync(client, temp, cancellationToken).ConfigureAwait(false);
@@ -438,8 +562,66 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = TempFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata, "part");
-        await RunAsync(async client =>
+        var temp = PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
+        var upload = await OpenUploadAsync(temp, metadata, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RunOnAsync(upload.Client, async client =>
+            {
+                await client.WriteAsync(upload.Handle, offset, chunk, cancellationToken).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ServiceException or OperationCanceledException)
+        {
+            // What the server holds is unknown now: the next chunk or restart opens the file again.
+            await CloseUploadAsync(temp).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var temp = PartFor(target, metadata);
+        var upload = await OpenUploadAsync(temp, metadata, cancellationToken).ConfigureAwait(false);
+        _uploads.TryRemove(new KeyValuePair<string, OpenUpload>(temp, upload));
+        await RunOnAsync(upload.Client, async client =>
+        {
+            SftpAttributes written;
+            try
+            {
+                written = await FinishWritingAsync(client, upload.Handle, CommitTime(metadata), size: null, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await client.CloseQuietlyAsync(upload.Handle).ConfigureAwait(false);
+                throw;
+            }
+            await CommitAsync(client, metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var temp = PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
+        await CloseUploadAsync(temp).ConfigureAwait(false);
+        await RunAsync(client => TryRemoveAsync(client, temp), cancellationToken).ConfigureAwait(false);
+    }
+
+    // The open handle of a chunked upload: kept from an earlier chunk, or the temporary file opened again (after a
+    // restart, or when the session that held it was lost).
+    private async Task<OpenUpload> OpenUploadAsync(string temp, Metadata metadata, CancellationToken cancellationToken)
+    {
+        if (_uploads.TryGetValue(temp, out var upload))
+        {
+            if (upload.Client.IsOpen) return upload;
+            _uploads.TryRemove(new KeyValuePair<string, OpenUpload>(temp, upload));
+        }
+        return await RunAsync(async client =>
         {
             SftpHandle handle;
             try
@@ -450,50 +632,36 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             {
                 throw new UploadNotResumableException($"The partial upload of {metadata} is gone.", e);
             }
-            try
-            {
-                await client.WriteAsync(handle, offset, chunk, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
-            }
+            var opened = new OpenUpload(client, handle);
+            _uploads[temp] = opened;
+            return opened;
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <inheritdoc />
-    public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    private async Task CloseUploadAsync(string temp)
     {
-        var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
-        var temp = TempFor(target, metadata, "part");
-        await RunAsync(client => CommitAsync(client, metadata, temp, target, cancellationToken), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
-    {
-        var temp = TempFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata, "part");
-        await RunAsync(client => TryRemoveAsync(client, temp), cancellationToken).ConfigureAwait(false);
+        if (_uploads.TryRemove(temp, out var upload) && upload.Client.IsOpen)
+            await upload.Client.CloseQuietlyAsync(upload.Handle).ConfigureAwait(false);
     }
 
     // Makes the finished temporary file the target atomically, unless the target changed since the revision the
     // engine knows: then the temporary file is dropped, the change reported and ContentChangedException thrown.
-    private async Task CommitAsync(SftpClient client, Metadata metadata, string temp, string target, CancellationToken cancellationToken)
+    private async Task CommitAsync(SftpClient client, Metadata metadata, string temp, string target, SftpAttributes written, CancellationToken cancellationToken)
     {
         SftpAttributes? current;
         using (await LockAsync(target, cancellationToken).ConfigureAwait(false))
         {
-            var written = await TryStatAsync(client, temp, cancellationToken).ConfigureAwait(false)
-                ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
             current = await TryStatAsync(client, target, cancellationToken).ConfigureAwait(false);
             if (current is null || Revision(current) == metadata.Revision)
             {
-                // One-second times: step past the replaced file's time so that the revision changes.
-                var now = (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                var time = Math.Max(now, current?.ModifiedTime is { } t ? t + 1 : 0);
-                await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
-                written = written with { ModifiedTime = time, AccessTime = time };
-                _own[target] = Revision(written);
+                if (current?.ModifiedTime >= written.ModifiedTime)
+                {
+                    // The server's clock is ahead of the revision's: step past the replaced file's time anyway.
+                    var time = current.ModifiedTime.Value + 1;
+                    await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
+                    written = written with { AccessTime = time, ModifiedTime = time };
+                }
+                RecordOwn(target, Revision(written));
                 await client.PosixRenameAsync(temp, target, cancellationToken).ConfigureAwait(false);
                 Apply(written, metadata);
                 return;
@@ -536,7 +704,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 if (current is null) return;
                 if (Revision(current) == metadata.Revision)
                 {
-                    _own[target] = null;
+                    RecordOwn(target, null);
                     try
                     {
                         await client.RemoveAsync(target, cancellationToken).ConfigureAwait(false);
@@ -579,8 +747,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 else if (from != to)
                 {
                     await MakeDirectoriesAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
-                    _own[from] = null;
-                    _own[to] = Revision(moved);
+                    RecordOwn(from, null);
+                    RecordOwn(to, Revision(moved));
                     await client.PosixRenameAsync(from, to, cancellationToken).ConfigureAwait(false);
                 }
                 Apply(moved, destination);
@@ -591,10 +759,11 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Closes the SSH connections.</summary>
+    /// <summary>Closes the open uploads and the SSH connections.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        foreach (var temp in _uploads.Keys) await CloseUploadAsync(temp).ConfigureAwait(false);
         for (var i = 0; i < _clients.Length; i++)
         {
             if (Interlocked.Exchange(ref _clients[i], null) is { } client)

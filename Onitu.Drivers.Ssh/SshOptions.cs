@@ -4,7 +4,7 @@ using Onitu.Drivers.Ssh.Sftp;
 namespace Onitu.Drivers.Ssh;
 
 /// <summary>The options of an SSH service (see manifest.json), read once when the driver is created.</summary>
-internal sealed record SshOptions(SftpConnectionOptions Connection, string Root, TimeSpan PollInterval, int Connections)
+internal sealed record SshOptions(SftpConnectionOptions Connection, string Root, TimeSpan PollInterval, TimeSpan RescanInterval, int Connections, bool Fsync)
 {
     /// <exception cref="DriverException">An option is out of range.</exception>
     public static SshOptions From(DriverOptions options)
@@ -14,10 +14,12 @@ internal sealed record SshOptions(SftpConnectionOptions Connection, string Root,
         if (port is < 1 or > 65535) throw new DriverException($"The option 'port' must be between 1 and 65535, not {port}.");
         var poll = options.GetInt64("poll-interval-ms", 2000);
         if (poll is < 10 or > 3_600_000) throw new DriverException($"The option 'poll-interval-ms' must be between 10 and 3600000, not {poll}.");
+        var rescan = options.GetInt64("rescan-interval-ms", 60_000);
+        if (rescan is < 0 or > 86_400_000) throw new DriverException($"The option 'rescan-interval-ms' must be between 0 and 86400000, not {rescan}.");
         var outstanding = options.GetInt64("max-outstanding-requests", 64);
         if (outstanding is < 1 or > 1024) throw new DriverException($"The option 'max-outstanding-requests' must be between 1 and 1024, not {outstanding}.");
-        var requestSize = options.GetInt64("request-size", 32768);
-        if (requestSize is < 1024 or > 262_144) throw new DriverException($"The option 'request-size' must be between 1024 and 262144, not {requestSize}.");
+        var requestSize = options.GetInt64("request-size", 0);
+        if (requestSize != 0 && requestSize is < 1024 or > 262_144) throw new DriverException($"The option 'request-size' must be 0 (automatic) or between 1024 and 262144, not {requestSize}.");
         var connections = options.GetInt64("connections", 1);
         if (connections is < 1 or > 16) throw new DriverException($"The option 'connections' must be between 1 and 16, not {connections}.");
         var host = options.GetRequiredString("host");
@@ -43,11 +45,13 @@ internal sealed record SshOptions(SftpConnectionOptions Connection, string Root,
                 SshPath = NullIfEmpty(options.GetString("ssh-path")) ?? "ssh",
                 ExtraArguments = SplitArguments(options.GetString("ssh-options") ?? ""),
                 MaxOutstandingRequests = (int)outstanding,
-                RequestSize = (int)requestSize,
+                RequestSize = requestSize == 0 ? null : (int)requestSize,
             },
             string.IsNullOrEmpty(root) ? "." : root,
             TimeSpan.FromMilliseconds(poll),
-            (int)connections);
+            TimeSpan.FromMilliseconds(rescan),
+            (int)connections,
+            options.GetBoolean("fsync", false));
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

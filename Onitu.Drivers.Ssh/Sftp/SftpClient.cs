@@ -1,9 +1,11 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Text;
+using System.Threading.Channels;
 
 namespace Onitu.Drivers.Ssh.Sftp;
 
@@ -17,8 +19,9 @@ public sealed record SftpHandle(byte[] Value, string Path);
 /// <c>ssh -s host sftp</c>, as sshfs does: authentication, agents, ~/.ssh/config and known_hosts are OpenSSH's.
 /// </summary>
 /// <remarks>
-/// Thread-safe: any number of requests may be outstanding at once. One loop reads the replies and completes each
-/// request by its id; writes to ssh are serialized. Error statuses become exceptions: no such file is
+/// Thread-safe: any number of requests may be outstanding at once. Requests are queued to one writer thread, which
+/// sends whatever accumulated in a single pipe write (many small requests cost one system call); one reader thread
+/// completes each request by its id. Large buffers come from the shared array pool. Error statuses become exceptions: no such file is
 /// <see cref="RemoteFileNotFoundException"/>, other statuses <see cref="SftpStatusException"/>, a failed or lost
 /// connection <see cref="SshConnectionException"/> carrying ssh's diagnostics.
 /// </remarks>
@@ -35,16 +38,26 @@ public sealed class SftpClient : IAsyncDisposable
 
     private const int StandardErrorTail = 4096;
 
+    // Replies larger than this (DATA of a read) get pooled buffers, returned once their bytes are copied out.
+    private const int PooledReplyThreshold = 4096;
+
+    private const int PipeBufferSize = 256 * 1024;
+
+    // The request size used when the server announces its limits and the options leave the size open; the limits
+    // lower it further (OpenSSH accepts 255 KiB, like its own sftp client uses).
+    private const int MaxAutomaticRequestSize = 256 * 1024;
+
     private readonly SftpConnectionOptions _options;
     private readonly Process _process;
     private readonly Stream _input;
     private readonly Stream _output;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<SftpPacketBuilder> _outgoing = Channel.CreateUnbounded<SftpPacketBuilder>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Response>> _pending = new();
     private readonly TaskCompletionSource<Response> _version = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _standardError = new();
     private readonly Task _standardErrorLoop;
     private Task _readLoop = Task.CompletedTask;
+    private Task _writeLoop = Task.CompletedTask;
     private volatile Exception? _failure;
     private int _nextId;
     private int _disposed;
@@ -75,6 +88,9 @@ public sealed class SftpClient : IAsyncDisposable
 
     /// <summary>How many requests one pipelined transfer keeps outstanding.</summary>
     public int MaxOutstandingRequests => Math.Max(1, _options.MaxOutstandingRequests);
+
+    /// <summary>Whether the session can still take requests (it has not failed or been closed).</summary>
+    public bool IsOpen => _failure is null;
 
     /// <summary>The ssh process id, for tests that cut the connection.</summary>
     internal int SshProcessId => _process.Id;
@@ -112,6 +128,7 @@ public sealed class SftpClient : IAsyncDisposable
         {
             // Pipe reads block a thread on Unix: the loop gets its own thread instead of starving the pool.
             client._readLoop = Task.Factory.StartNew(client.ReadLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            client._writeLoop = Task.Factory.StartNew(client.WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             await client.HandshakeAsync(cancellationToken).ConfigureAwait(false);
             return client;
         }
@@ -126,7 +143,7 @@ public sealed class SftpClient : IAsyncDisposable
     {
         var init = new SftpPacketBuilder(SftpPacketType.Init, 16);
         init.WriteUInt32(ProtocolVersion);
-        await WritePacketAsync(init.Finish()).ConfigureAwait(false);
+        if (!_outgoing.Writer.TryWrite(init)) throw ClosedOrFailed();
 
         Response version;
         try
@@ -144,7 +161,8 @@ public sealed class SftpClient : IAsyncDisposable
         if (ServerVersion < ProtocolVersion)
             throw new SshConnectionException($"The SFTP server at {_options.Host} speaks version {ServerVersion}; version 3 is needed.", "", isTransient: false);
 
-        var requestSize = Math.Max(1024, _options.RequestSize);
+        // Without limits@openssh.com, 32 KiB is what every server must accept (the draft's minimum packet size).
+        var requestSize = Math.Max(1024, _options.RequestSize ?? (HasExtension(SftpExtensions.Limits) ? MaxAutomaticRequestSize : 32_768));
         MaxReadSize = requestSize;
         MaxWriteSize = requestSize;
         if (HasExtension(SftpExtensions.Limits))
@@ -202,11 +220,26 @@ public sealed class SftpClient : IAsyncDisposable
         ExpectOk(await SendAsync(id, packet, cancellationToken).ConfigureAwait(false), "close", handle.Path);
     }
 
-    /// <summary>One READ request: up to <paramref name="length"/> bytes at <paramref name="offset"/>; empty at the end of the file.</summary>
-    public async Task<ReadOnlyMemory<byte>> ReadChunkAsync(SftpHandle handle, long offset, int length, CancellationToken cancellationToken)
+    /// <summary>
+    /// One READ request: up to <paramref name="destination"/>'s length at <paramref name="offset"/>, copied into
+    /// it. Returns the bytes read; 0 at the end of the file. A server may return fewer bytes than asked before the end.
+    /// </summary>
+    public async Task<int> ReadChunkAsync(SftpHandle handle, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        using var data = await ReadBlockAsync(handle, offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        data.Memory.CopyTo(destination);
+        return data.Memory.Length;
+    }
+
+    /// <summary>
+    /// One READ request, its reply kept in a pooled buffer until the returned block is disposed: the read-ahead of
+    /// a stream holds many of them without copying. Empty at the end of the file.
+    /// </summary>
+    internal async Task<SftpDataBlock> ReadBlockAsync(SftpHandle handle, long offset, int length, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
         var (id, packet) = NewRequest(SftpPacketType.Read, handle.Value.Length + 32);
         packet.WriteBytes(handle.Value);
         packet.WriteUInt64((ulong)offset);
@@ -214,18 +247,25 @@ public sealed class SftpClient : IAsyncDisposable
         var response = await SendAsync(id, packet, cancellationToken).ConfigureAwait(false);
         if (response.Type == SftpPacketType.Status)
         {
-            if (StatusCode(response) == SftpStatusCode.Eof) return ReadOnlyMemory<byte>.Empty;
+            if (StatusCode(response) == SftpStatusCode.Eof) return default;
             ThrowStatus(response, "read", handle.Path);
         }
         Expect(response, SftpPacketType.Data, "read");
-        var length32 = BinaryPrimitives.ReadUInt32BigEndian(response.Body.Span);
-        if (length32 > (uint)(response.Body.Length - 4) || length32 > (uint)length)
+        var body = response.Body;
+        var length32 = body.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(body.Span) : uint.MaxValue;
+        if (length32 > (uint)(body.Length - 4) || length32 > (uint)length)
+        {
+            response.Release();
             throw new ServiceException($"The SFTP server sent a malformed DATA reply reading {handle.Path}.");
-        return response.Body.Slice(4, (int)length32);
+        }
+        return new SftpDataBlock(body.Slice(4, (int)length32), response.Release);
     }
 
-    /// <summary>One WRITE request of <paramref name="data"/> at <paramref name="offset"/>.</summary>
-    public async Task WriteChunkAsync(SftpHandle handle, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>
+    /// One WRITE request of <paramref name="data"/> at <paramref name="offset"/>. The bytes are copied into the
+    /// request before this method returns its task, so the caller may reuse its buffer at once.
+    /// </summary>
+    public Task WriteChunkAsync(SftpHandle handle, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
@@ -233,8 +273,11 @@ public sealed class SftpClient : IAsyncDisposable
         packet.WriteBytes(handle.Value);
         packet.WriteUInt64((ulong)offset);
         packet.WriteBytes(data.Span);
-        ExpectOk(await SendAsync(id, packet, cancellationToken).ConfigureAwait(false), "write", handle.Path);
+        return ExpectOkAsync(SendAsync(id, packet, cancellationToken), "write", handle.Path);
     }
+
+    private static async Task ExpectOkAsync(Task<Response> reply, string operation, string path) =>
+        ExpectOk(await reply.ConfigureAwait(false), operation, path);
 
     /// <summary>
     /// Reads into <paramref name="buffer"/> from <paramref name="offset"/> with up to
@@ -248,29 +291,45 @@ public sealed class SftpClient : IAsyncDisposable
         if (buffer.IsEmpty) return 0;
         var size = MaxReadSize;
         var count = (buffer.Length + size - 1) / size;
-        var filled = new int[count];
-        var endOfFile = false;
-        await RunPipelinedAsync(count, () => endOfFile, async i =>
+        var parts = new Task<int>[count];
+        var issued = 0;
+        try
         {
-            var region = buffer.Slice(i * size, Math.Min(size, buffer.Length - (i * size)));
-            var done = 0;
-            while (done < region.Length)
+            for (; issued < count; issued++)
             {
-                var data = await ReadChunkAsync(handle, offset + (i * (long)size) + done, region.Length - done, cancellationToken).ConfigureAwait(false);
-                if (data.IsEmpty) { endOfFile = true; break; }
-                data.CopyTo(region[done..]);
-                done += data.Length;
+                // The window is full: the oldest part must finish first; a short one means the end of the file.
+                if (issued >= MaxOutstandingRequests && await parts[issued - MaxOutstandingRequests].ConfigureAwait(false) < size) break;
+                var region = buffer.Slice(issued * size, Math.Min(size, buffer.Length - (issued * size)));
+                parts[issued] = ReadRegionAsync(handle, offset + (issued * (long)size), region, cancellationToken);
             }
-            filled[i] = done;
-        }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Every issued part writes into the caller's buffer: none may outlive this call.
+            await Task.WhenAll(parts.Take(issued)).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        }
 
         var total = 0;
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < issued; i++)
         {
-            total += filled[i];
-            if (filled[i] < Math.Min(size, buffer.Length - (i * size))) break;
+            var filled = await parts[i].ConfigureAwait(false);
+            total += filled;
+            if (filled < Math.Min(size, buffer.Length - (i * size))) break;
         }
         return total;
+    }
+
+    // Fills one region, re-requesting after short replies; returns less than its length only at the end of the file.
+    private async Task<int> ReadRegionAsync(SftpHandle handle, long offset, Memory<byte> region, CancellationToken cancellationToken)
+    {
+        var done = 0;
+        while (done < region.Length)
+        {
+            var read = await ReadChunkAsync(handle, offset + done, region[done..], cancellationToken).ConfigureAwait(false);
+            if (read == 0) break;
+            done += read;
+        }
+        return done;
     }
 
     /// <summary>
@@ -281,51 +340,63 @@ public sealed class SftpClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        if (data.IsEmpty) return;
         var size = MaxWriteSize;
-        var count = (data.Length + size - 1) / size;
-        await RunPipelinedAsync(count, () => false, i =>
-            WriteChunkAsync(handle, offset + (i * (long)size), data.Slice(i * size, Math.Min(size, data.Length - (i * size))), cancellationToken),
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    // Runs parts 0..count-1 in order with at most MaxOutstandingRequests in flight; stops issuing after a failure
-    // or when stop() says so, and always waits for every issued part (they write into the caller's buffer).
-    private async Task RunPipelinedAsync(int count, Func<bool> stop, Func<int, Task> part, CancellationToken cancellationToken)
-    {
-        using var window = new SemaphoreSlim(MaxOutstandingRequests);
-        var tasks = new List<Task>(Math.Min(count, 1024));
-        var failed = false;
-        Exception? issueError = null;
+        var window = new Queue<Task>();
         try
         {
-            for (var i = 0; i < count && !failed && !stop(); i++)
+            for (var at = 0; at < data.Length; at += size)
             {
-                await window.WaitAsync(cancellationToken).ConfigureAwait(false);
-                var index = i;
-                tasks.Add(Task.Run(async () =>
-                {
-                    try { await part(index).ConfigureAwait(false); }
-                    catch { failed = true; throw; }
-                    finally { window.Release(); }
-                }, CancellationToken.None));
+                if (window.Count >= MaxOutstandingRequests) await window.Dequeue().ConfigureAwait(false);
+                window.Enqueue(WriteChunkAsync(handle, offset + at, data.Slice(at, Math.Min(size, data.Length - at)), cancellationToken));
             }
+            while (window.Count > 0) await window.Dequeue().ConfigureAwait(false);
         }
-        catch (Exception e)
+        finally
         {
-            issueError = e;
+            await DrainAsync(window).ConfigureAwait(false);
         }
+    }
 
+    /// <summary>
+    /// Writes everything <paramref name="source"/> yields from <paramref name="offset"/> on, keeping up to
+    /// <see cref="MaxOutstandingRequests"/> WRITEs in flight while the source is read: the pipe to the server never
+    /// runs dry between buffers. Returns the bytes written once the server acknowledged them all.
+    /// </summary>
+    public async Task<long> WriteFromStreamAsync(SftpHandle handle, long offset, Stream source, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var size = MaxWriteSize;
+        // One buffer is enough: each request copies its bytes before WriteChunkAsync returns.
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        var window = new Queue<Task>();
+        long written = 0;
         try
         {
-            await Task.WhenAll(tasks).ConfigureAwait(false);
+            while (true)
+            {
+                var read = await source.ReadAtLeastAsync(buffer.AsMemory(0, size), size, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (read == 0) break;
+                if (window.Count >= MaxOutstandingRequests) await window.Dequeue().ConfigureAwait(false);
+                window.Enqueue(WriteChunkAsync(handle, offset + written, buffer.AsMemory(0, read), cancellationToken));
+                written += read;
+                if (read < size) break;
+            }
+            while (window.Count > 0) await window.Dequeue().ConfigureAwait(false);
+            return written;
         }
-        catch when (issueError is not null)
+        finally
         {
-            // The issuing error (a cancellation) is the one to report.
+            await DrainAsync(window).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-        if (issueError is not null) ExceptionDispatchInfo.Throw(issueError);
     }
+
+    // Waits for requests still in flight after a failure, ignoring their outcome: the first failure is the one thrown.
+    private static Task DrainAsync(Queue<Task> window) =>
+        window.Count == 0 ? Task.CompletedTask
+            : Task.WhenAll(window).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Reads a whole file (OPEN, pipelined READs, CLOSE).</summary>
     public async Task<byte[]> ReadAllBytesAsync(string path, CancellationToken cancellationToken)
@@ -420,6 +491,17 @@ public sealed class SftpClient : IAsyncDisposable
         packet.WriteString(path);
         attributes.WriteTo(packet);
         ExpectOk(await SendAsync(id, packet, cancellationToken).ConfigureAwait(false), "setstat", path);
+    }
+
+    /// <summary>Changes attributes of an open handle (SSH_FXP_FSETSTAT): size, mode or times.</summary>
+    public Task FSetStatAsync(SftpHandle handle, SftpAttributes attributes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(attributes);
+        var (id, packet) = NewRequest(SftpPacketType.FSetStat, handle.Value.Length + 64);
+        packet.WriteBytes(handle.Value);
+        attributes.WriteTo(packet);
+        return ExpectOkAsync(SendAsync(id, packet, cancellationToken), "fsetstat", handle.Path);
     }
 
     private async Task<SftpAttributes> PathAttributesAsync(SftpPacketType type, string operation, string path, CancellationToken cancellationToken)
@@ -595,40 +677,70 @@ public sealed class SftpClient : IAsyncDisposable
         return (id, packet);
     }
 
-    private async Task<Response> SendAsync(uint id, SftpPacketBuilder packet, CancellationToken cancellationToken)
+    // Queues the request for the writer and returns its reply. Not async: the request is queued (and the caller's
+    // data copied) before this returns, which keeps requests in the order they were made.
+    private Task<Response> SendAsync(uint id, SftpPacketBuilder packet, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
+        if (cancellationToken.IsCancellationRequested)
+        {
+            packet.Release();
+            return Task.FromCanceled<Response>(cancellationToken);
+        }
         var reply = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = reply;
-        if (_failure is { } failure)
+        // Registered before the check: a failure that lands after it finds this request and fails it.
+        if (_failure is not null || !_outgoing.Writer.TryWrite(packet))
         {
             _pending.TryRemove(id, out _);
-            ExceptionDispatchInfo.Throw(failure);
+            packet.Release();
+            return Task.FromException<Response>(ClosedOrFailed());
         }
-        await WritePacketAsync(packet.Finish()).ConfigureAwait(false);
         // A cancelled wait leaves the request registered: its reply is still read and dropped by the loop.
-        return await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return cancellationToken.CanBeCanceled ? reply.Task.WaitAsync(cancellationToken) : reply.Task;
     }
 
-    private async Task WritePacketAsync(ReadOnlyMemory<byte> packet)
+    private Exception ClosedOrFailed() =>
+        _failure ?? new SshConnectionException($"The SFTP session to {_options.Host} was closed.", "", isTransient: true);
+
+    // Sends queued requests; everything that accumulated while the previous write ran goes out in one pipe write.
+    private void WriteLoop()
     {
-        // Not cancellable once started: half a packet would desynchronize the session.
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        var reader = _outgoing.Reader;
         try
         {
-            if (_failure is { } failure) ExceptionDispatchInfo.Throw(failure);
-            await _input.WriteAsync(packet).ConfigureAwait(false);
-            await _input.FlushAsync().ConfigureAwait(false);
+            using var output = new BufferedStream(_input, PipeBufferSize);
+            while (true)
+            {
+                while (reader.TryRead(out var packet))
+                {
+                    try
+                    {
+                        output.Write(packet.Finish().Span);
+                    }
+                    finally
+                    {
+                        packet.Release();
+                    }
+                }
+                output.Flush();
+                // Blocking is fine: this is the writer's own thread.
+                if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
+            }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
-            // ssh is gone: the read loop sees the end of its output and explains why; wait for that explanation.
-            await Task.WhenAny(_readLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
-            throw _failure ?? new SshConnectionException($"The SSH connection to {_options.Host} was lost.", StandardErrorText(), isTransient: true, e);
+            // ssh is gone: the read loop sees the end of its output and explains why; in case it does not, fail
+            // the session here (the first explanation wins).
+            _outgoing.Writer.TryComplete();
+            _ = Task.Run(async () =>
+            {
+                await Task.WhenAny(_readLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+                await FailAsync(e).ConfigureAwait(false);
+            });
         }
         finally
         {
-            _writeLock.Release();
+            while (reader.TryRead(out var unsent)) unsent.Release();
         }
     }
 
@@ -638,15 +750,17 @@ public sealed class SftpClient : IAsyncDisposable
         Exception? error = null;
         try
         {
+            using var input = new BufferedStream(_output, PipeBufferSize);
             while (true)
             {
-                if (_output.ReadAtLeast(header, 4, throwOnEndOfStream: false) < 4) break;
+                if (input.ReadAtLeast(header, 4, throwOnEndOfStream: false) < 4) break;
                 var length = BinaryPrimitives.ReadUInt32BigEndian(header);
                 if (length is < 1 or > MaxIncomingPacket)
                     throw new ServiceException($"The SFTP server sent a packet of {length} bytes; the session is out of step.");
-                var body = new byte[length];
-                _output.ReadExactly(body);
-                Dispatch(body);
+                var pooled = length > PooledReplyThreshold;
+                var body = pooled ? ArrayPool<byte>.Shared.Rent((int)length) : new byte[length];
+                input.ReadExactly(body, 0, (int)length);
+                Dispatch(new Response(body, (int)length, pooled));
             }
         }
         catch (Exception e)
@@ -656,17 +770,16 @@ public sealed class SftpClient : IAsyncDisposable
         return FailAsync(error);
     }
 
-    private void Dispatch(byte[] body)
+    private void Dispatch(Response response)
     {
-        var type = (SftpPacketType)body[0];
-        if (type == SftpPacketType.Version)
+        if (response.Type == SftpPacketType.Version)
         {
-            _version.TrySetResult(new Response(type, body.AsMemory(1)));
+            _version.TrySetResult(response);
             return;
         }
-        if (body.Length < 5) throw new ServiceException($"The SFTP server sent a packet of type {(byte)type} without a request id.");
-        var id = BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1));
-        if (_pending.TryRemove(id, out var reply)) reply.TrySetResult(new Response(type, body.AsMemory(5)));
+        if (response.Length < 5) throw new ServiceException($"The SFTP server sent a packet of type {(byte)response.Type} without a request id.");
+        if (_pending.TryRemove(response.Id, out var reply)) reply.TrySetResult(response);
+        else response.Release(); // an answer nobody waits for
     }
 
     // The session ended (ssh exited, the pipe broke, or a malformed packet): fail every waiting request with ssh's
@@ -738,7 +851,9 @@ public sealed class SftpClient : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Interlocked.CompareExchange(ref _failure,
             new SshConnectionException($"The SFTP session to {_options.Host} was closed.", "", isTransient: true), null);
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        // The writer sends what is queued, then ends; closing ssh's input makes it exit.
+        _outgoing.Writer.TryComplete();
+        await Task.WhenAny(_writeLoop, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         try
         {
             _input.Dispose();
@@ -746,10 +861,6 @@ public sealed class SftpClient : IAsyncDisposable
         catch (IOException)
         {
             // Already broken.
-        }
-        finally
-        {
-            _writeLock.Release();
         }
 
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
@@ -766,8 +877,43 @@ public sealed class SftpClient : IAsyncDisposable
         }
         await Task.WhenAny(Task.WhenAll(_readLoop, _standardErrorLoop), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         _process.Dispose();
-        // _writeLock is not disposed: a request racing the disposal must see the closed-session error, not ObjectDisposedException.
     }
 
-    private readonly record struct Response(SftpPacketType Type, ReadOnlyMemory<byte> Body);
+    /// <summary>One received packet: the body starts with the type byte (then, except for VERSION, the request id).</summary>
+    private readonly struct Response(byte[] buffer, int length, bool pooled)
+    {
+        public SftpPacketType Type => (SftpPacketType)buffer[0];
+
+        public uint Id => BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(1));
+
+        public int Length => length;
+
+        /// <summary>What follows the type (VERSION) or the request id (every other reply).</summary>
+        public ReadOnlyMemory<byte> Body => Type == SftpPacketType.Version ? buffer.AsMemory(1, length - 1) : buffer.AsMemory(5, length - 5);
+
+        /// <summary>Gives a pooled buffer back; the response must not be used afterwards.</summary>
+        public void Release()
+        {
+            if (pooled) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
+
+/// <summary>The bytes of one READ reply, held in a pooled buffer until disposed; empty at the end of the file.</summary>
+internal readonly struct SftpDataBlock : IDisposable
+{
+    private readonly ReadOnlyMemory<byte> _data;
+    private readonly Action? _release;
+
+    internal SftpDataBlock(ReadOnlyMemory<byte> data, Action release)
+    {
+        _data = data;
+        _release = release;
+    }
+
+    /// <summary>The bytes read.</summary>
+    public ReadOnlyMemory<byte> Memory => _data;
+
+    /// <summary>Gives the buffer back; <see cref="Memory"/> must not be used afterwards.</summary>
+    public void Dispose() => _release?.Invoke();
 }

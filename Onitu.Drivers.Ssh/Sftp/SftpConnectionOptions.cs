@@ -43,8 +43,12 @@ public sealed record SftpConnectionOptions
     /// <summary>How many READ or WRITE requests one transfer keeps outstanding.</summary>
     public int MaxOutstandingRequests { get; init; } = 64;
 
-    /// <summary>The largest READ or WRITE request; lowered to the server's limits when it announces them.</summary>
-    public int RequestSize { get; init; } = 32_768;
+    /// <summary>
+    /// The largest READ or WRITE request, lowered to the server's limits when it announces them;
+    /// <see langword="null"/> for automatic: as large as the server's limits allow (up to 256 KiB), or 32 KiB
+    /// when it announces none.
+    /// </summary>
+    public int? RequestSize { get; init; }
 
     /// <summary>How long connecting (ssh's authentication and the INIT/VERSION exchange) may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -1,9 +1,14 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
 namespace Onitu.Drivers.Ssh.Sftp;
 
-/// <summary>Builds one packet: uint32 length, byte type, then the body (big-endian, strings length-prefixed).</summary>
+/// <summary>
+/// Builds one packet: uint32 length, byte type, then the body (big-endian, strings length-prefixed). The buffer is
+/// rented from the shared pool: whoever sends the finished packet calls <see cref="Release"/> once it is written
+/// (a packet never released is merely collected).
+/// </summary>
 internal sealed class SftpPacketBuilder
 {
     private byte[] _buffer;
@@ -11,7 +16,7 @@ internal sealed class SftpPacketBuilder
 
     public SftpPacketBuilder(SftpPacketType type, int capacity = 256)
     {
-        _buffer = new byte[Math.Max(capacity, 16)];
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacity, 16));
         _length = 4; // the length, written by Finish
         WriteByte((byte)type);
     }
@@ -36,7 +41,13 @@ internal sealed class SftpPacketBuilder
         _length += 8;
     }
 
-    public void WriteString(string value) => WriteBytes(Encoding.UTF8.GetBytes(value));
+    public void WriteString(string value)
+    {
+        var length = Encoding.UTF8.GetByteCount(value);
+        WriteUInt32((uint)length);
+        Ensure(length);
+        _length += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_length));
+    }
 
     public void WriteBytes(ReadOnlySpan<byte> value)
     {
@@ -53,10 +64,20 @@ internal sealed class SftpPacketBuilder
         return _buffer.AsMemory(0, _length);
     }
 
+    /// <summary>Gives the buffer back to the pool; the packet must not be used afterwards.</summary>
+    public void Release()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+    }
+
     private void Ensure(int more)
     {
         if (_length + more <= _buffer.Length) return;
-        Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + more));
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + more));
+        _buffer.AsSpan(0, _length).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
     }
 }
 

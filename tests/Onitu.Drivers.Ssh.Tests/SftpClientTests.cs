@@ -34,8 +34,20 @@ public class SftpClientTests
         Assert.That(client.HasExtension(SftpExtensions.Fsync), Is.True);
         Assert.That(client.Limits, Is.Not.Null);
         Assert.That(client.Limits!.MaxReadLength, Is.GreaterThan(0ul));
-        Assert.That(client.MaxReadSize, Is.EqualTo((int)Math.Min(32_768ul, client.Limits.MaxReadLength)));
+        // No request size configured: as large as the server's limits allow, up to 256 KiB.
+        Assert.That(client.MaxReadSize, Is.EqualTo((int)Math.Min(256 * 1024ul, client.Limits.MaxReadLength)));
+        Assert.That(client.MaxWriteSize, Is.LessThanOrEqualTo((int)client.Limits.MaxWriteLength));
+        Assert.That(client.MaxWriteSize, Is.LessThan((int)client.Limits.MaxPacketLength));
         Assert.That(await client.RealPathAsync(_dir + "/./../" + Path.GetFileName(_dir), cancellationToken), Is.EqualTo(_dir));
+    }
+
+    [Test]
+    public async Task A_configured_request_size_is_used_below_the_servers_limits(CancellationToken cancellationToken)
+    {
+        await using var client = await SftpClient.ConnectAsync(SshdSetup.Sshd.ConnectionOptions() with { RequestSize = 8192 }, cancellationToken);
+
+        Assert.That(client.MaxReadSize, Is.EqualTo(8192));
+        Assert.That(client.MaxWriteSize, Is.EqualTo(8192));
     }
 
     [Test]
@@ -77,7 +89,7 @@ public class SftpClientTests
             Assert.That(read, Is.EqualTo(199_001));
             Assert.That(buffer.AsSpan(0, read).SequenceEqual(content.AsSpan(1_000)), Is.True);
             Assert.That(await client.ReadAsync(handle, 200_001, buffer, cancellationToken), Is.Zero);
-            Assert.That(await client.ReadChunkAsync(handle, 500_000, 10, cancellationToken), Has.Property("Length").EqualTo(0));
+            Assert.That(await client.ReadChunkAsync(handle, 500_000, new byte[10], cancellationToken), Is.Zero);
         }
         finally
         {

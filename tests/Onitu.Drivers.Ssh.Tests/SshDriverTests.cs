@@ -18,7 +18,10 @@ public class SshDriverTests
         Directory.CreateDirectory(_root);
     }
 
-    private SshDriver CreateDriver(long connections = 1)
+    private SshDriver CreateDriver(long connections = 1, ConformancePlug? plug = null, bool fsync = false) =>
+        (SshDriver)new SshDriverFactory().Create(plug ?? CreatePlug(connections, fsync));
+
+    private ConformancePlug CreatePlug(long connections = 1, bool fsync = false)
     {
         var sshd = SshdSetup.Sshd;
         var options = new SshDriverFactory().Manifest.Options.Values.Where(o => o.HasDefault).ToDictionary(o => o.Key, o => o.Default);
@@ -30,8 +33,8 @@ public class SshDriverTests
         options["known-hosts-file"] = sshd.KnownHostsFile;
         options["ssh-options"] = "-F none -o IdentitiesOnly=yes -o IdentityAgent=none -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR";
         options["connections"] = connections;
-        var plug = new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options), Path.GetTempPath());
-        return (SshDriver)new SshDriverFactory().Create(plug);
+        options["fsync"] = fsync;
+        return new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options), Path.GetTempPath());
     }
 
     private static async Task UploadAsync(SshDriver driver, string path, string text, CancellationToken cancellationToken)
@@ -82,5 +85,94 @@ public class SshDriverTests
             revisions.Add(metadata.Revision);
         }
         Assert.That(revisions, Is.Unique);
+    }
+
+    [Test]
+    public async Task The_scan_removes_dead_temporary_files_and_keeps_resumable_and_foreign_recent_ones(CancellationToken cancellationToken)
+    {
+        var plug = CreatePlug();
+        await using (var first = CreateDriver(plug: plug))
+        {
+            await first.ScanAsync(cancellationToken);
+        }
+        var writer = await plug.State.GetAsync("writer-id", cancellationToken);
+        Assert.That(writer, Is.Not.Null.And.Not.Empty, "the driver keeps a writer id in its state");
+        var docs = Path.Combine(_root, "docs");
+        string Temp(string name)
+        {
+            var path = Path.Combine(docs, SshDriver.TempPrefix + name);
+            File.WriteAllText(path, "partial");
+            return path;
+        }
+        string Old(string path)
+        {
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - SshDriver.AbandonedUploadAge - TimeSpan.FromDays(1));
+            return path;
+        }
+        var deadWholeFile = Temp($"{Guid.NewGuid():N}.{writer}.0badcafe-12345678.tmp");
+        var resumable = Temp($"{Guid.NewGuid():N}.{writer}.part");
+        var abandonedPart = Old(Temp($"{Guid.NewGuid():N}.{writer}.part"));
+        var foreignRecent = Temp($"{Guid.NewGuid():N}.feedf00d.01234567-89abcdef.tmp");
+        var foreignAbandoned = Old(Temp($"{Guid.NewGuid():N}.feedf00d.part"));
+
+        await using (var second = CreateDriver(plug: plug))
+        {
+            await second.ScanAsync(cancellationToken);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.Exists(deadWholeFile), Is.False, "a whole-file upload of an earlier run never resumes");
+            Assert.That(File.Exists(resumable), Is.True, "a recent chunked upload may resume");
+            Assert.That(File.Exists(abandonedPart), Is.False);
+            Assert.That(File.Exists(foreignRecent), Is.True, "another writer's upload may be under way");
+            Assert.That(File.Exists(foreignAbandoned), Is.False);
+        });
+        Assert.That(plug.KnownFiles(), Is.Empty, "temporary files are never reported as files");
+    }
+
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(2 * 261_120)]
+    [TestCase(3 * 1024 * 1024 + 7)]
+    public async Task The_read_ahead_stream_returns_the_exact_content_whatever_the_read_sizes(int size, CancellationToken cancellationToken)
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(cancellationToken);
+        var content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(size);
+        await File.WriteAllBytesAsync(Path.Combine(_root, "docs", "r.bin"), content, cancellationToken);
+
+        await using var stream = await driver.OpenReadAsync(new Metadata("docs", "r.bin"), cancellationToken);
+        var random = new Random(size);
+        var read = new MemoryStream();
+        var buffer = new byte[300_000];
+        int n;
+        while ((n = await stream.ReadAsync(buffer.AsMemory(0, random.Next(1, buffer.Length)), cancellationToken)) > 0)
+            read.Write(buffer, 0, n);
+
+        Assert.That(read.Length, Is.EqualTo(size));
+        Assert.That(read.ToArray().AsSpan().SequenceEqual(content), Is.True);
+        Assert.That(await stream.ReadAsync(buffer, cancellationToken), Is.Zero, "the end of the file stays the end");
+    }
+
+    [Test]
+    public async Task With_fsync_uploads_are_flushed_and_land_whole(CancellationToken cancellationToken)
+    {
+        await using var driver = CreateDriver(fsync: true);
+        await driver.ScanAsync(cancellationToken);
+        var content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1_000_003);
+
+        using (var stream = new MemoryStream(content))
+            await driver.UploadFileAsync(new Metadata("docs", "whole.bin"), stream, cancellationToken);
+        var chunked = new Metadata("docs", "chunked.bin");
+        await driver.StartUploadAsync(chunked, cancellationToken);
+        await driver.UploadChunkAsync(chunked, 0, content.AsMemory(0, 500_000), cancellationToken);
+        await driver.UploadChunkAsync(chunked, 500_000, content.AsMemory(500_000), cancellationToken);
+        await driver.EndUploadAsync(chunked, cancellationToken);
+
+        Assert.That(File.ReadAllBytes(Path.Combine(_root, "docs", "whole.bin")), Is.EqualTo(content));
+        Assert.That(File.ReadAllBytes(Path.Combine(_root, "docs", "chunked.bin")), Is.EqualTo(content));
+        Assert.That(chunked.Revision, Is.EqualTo($"{content.Length}-{new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(_root, "docs", "chunked.bin"))).ToUnixTimeSeconds()}"));
+        Assert.That(Directory.GetFiles(Path.Combine(_root, "docs")).Select(Path.GetFileName), Has.None.StartsWith(SshDriver.TempPrefix));
     }
 }

@@ -22,7 +22,7 @@ public class SshOptionsTests
         Assert.That(manifest.Options.Where(o => o.Value.IsMandatory).Select(o => o.Key), Is.EquivalentTo(new[] { "host", "user", "root" }));
         Assert.That(manifest.Options["known-hosts-policy"].Values, Is.EqualTo(new[] { "strict", "accept-new" }));
         Assert.That(manifest.Options["port"].Default, Is.EqualTo(22L));
-        Assert.That(manifest.Options["request-size"].Default, Is.EqualTo(32768L));
+        Assert.That(manifest.Options["request-size"].Default, Is.EqualTo(0L));
     }
 
     [Test]
