@@ -208,11 +208,10 @@ internal sealed class RemoteFolderTree
             foreach (var (path, _) in rest.OrderBy(r => r.ListedAt).Take(share)) toList[path] = stats[path]!.ModifiedTime;
         }
 
-        // 3. List them together, then apply parents before children (a child may be gone with its parent).
+        // 3. List them together, then apply parents before children (a child may be gone with its parent). New
+        // names are reported before the removals: what a rename moved is always known somewhere.
         var listings = await ListManyAsync(client, toList.Keys, cancellationToken).ConfigureAwait(false);
         LastListedCount = toList.Count;
-        foreach (var path in gone.OrderBy(p => p.Length))
-            await RemoveSubtreeAsync(path, removed).ConfigureAwait(false);
         foreach (var path in toList.Keys.OrderBy(p => p.Length).ThenBy(p => p, StringComparer.Ordinal))
         {
             if (!_directories.TryGetValue(path, out var state)) continue; // went with an ancestor
@@ -222,6 +221,10 @@ internal sealed class RemoteFolderTree
                 continue;
             }
             await ApplyListingAsync(client, path, state, toList[path], entries, now, changed, removed, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var path in gone.OrderBy(p => p.Length))
+        {
+            if (_directories.ContainsKey(path)) await RemoveSubtreeAsync(path, removed).ConfigureAwait(false);
         }
     }
 
@@ -249,17 +252,6 @@ internal sealed class RemoteFolderTree
             state.Files[name] = attributes;
             difference = true;
         }
-        foreach (var name in state.Files.Keys.Where(n => !files.ContainsKey(n)).ToList())
-        {
-            await removed(Join(path, name)).ConfigureAwait(false);
-            state.Files.Remove(name);
-            difference = true;
-        }
-        foreach (var name in state.Directories.Where(n => !directories.ContainsKey(n)).ToList())
-        {
-            await RemoveSubtreeAsync(Join(path, name), removed).ConfigureAwait(false);
-            difference = true;
-        }
         foreach (var (name, childModifiedTime) in directories)
         {
             if (state.Directories.Contains(name)) continue;
@@ -277,6 +269,17 @@ internal sealed class RemoteFolderTree
             difference = true;
         }
 
+        foreach (var name in state.Files.Keys.Where(n => !files.ContainsKey(n)).ToList())
+        {
+            await removed(Join(path, name)).ConfigureAwait(false);
+            state.Files.Remove(name);
+            difference = true;
+        }
+        foreach (var name in state.Directories.Where(n => !directories.ContainsKey(n)).ToList())
+        {
+            await RemoveSubtreeAsync(Join(path, name), removed).ConfigureAwait(false);
+            difference = true;
+        }
         state.ModifiedTime = modifiedTime;
         state.ListedAt = listedAt;
         if (difference) state.ChangedAt = listedAt;
