@@ -35,6 +35,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private static readonly TimeSpan OwnChangeLifetime = TimeSpan.FromMinutes(10);
 
     private const int MaxReadAhead = 16 * 1024 * 1024;
+
+    // Consecutive failed polls after which the server counts as unreachable rather than briefly disconnected.
+    private const int PollFailuresBeforeFailing = 3;
     private const string WriterIdKey = "writer-id";
 
     private readonly IPlug _plug;
@@ -285,6 +288,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     /// <inheritdoc />
     public async Task WatchAsync(CancellationToken cancellationToken)
     {
+        var failures = 0;
         try
         {
             while (true)
@@ -296,9 +300,12 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                     ForgetOldOwnChanges();
                     foreach (var folder in _plug.Folders)
                         await PollFolderAsync(folder.Name, cancellationToken).ConfigureAwait(false);
+                    failures = 0;
                 }
-                catch (ServiceException e) when (e.IsTransient)
+                catch (ServiceException e) when (e.IsTransient && ++failures < PollFailuresBeforeFailing)
                 {
+                    // A lost connection is reopened by the next poll; a server that stays away ends the watch,
+                    // and the engine reports the service failing with the reason and restarts it with backoff.
                     _plug.Logger.LogWarning(e, "Polling the SSH server failed; trying again at the next poll");
                 }
             }

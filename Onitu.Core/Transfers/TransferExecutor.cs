@@ -65,7 +65,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         }
         catch (ServiceCallException e)
         {
-            await PostponeAsync(job, file, e.Service, e.InnerException!).ConfigureAwait(false);
+            await PostponeAsync(job, file, e.Service, e.InnerException!, reported: e.Reported).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -116,6 +116,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 Log.SourceFailed(coordinator.Logger, source.Name, file.Folder, file.Path, e.InnerException!.Message);
                 if (e.InnerException is not RemoteFileNotFoundException)
                     source.ReportTransferFailure(e.InnerException!);
+                e.Reported = true;
                 lastSourceFailure = e;
             }
         }
@@ -392,10 +393,10 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
     // ---- failures -------------------------------------------------------------------------------------------
 
-    private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure)
+    private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure, bool reported = false)
     {
         var contentChanged = failure is ContentChangedException;
-        if (!contentChanged && service is not null && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
+        if (!contentChanged && !reported && service is not null && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
             host.ReportTransferFailure(failure);
 
         // A target that changed under the transfer reported its change; the job was (or is about to be) rewritten
@@ -485,4 +486,7 @@ internal sealed class NoSourceException(bool sourcesStarting, string message) : 
 internal sealed class ServiceCallException(string service, Exception inner) : Exception($"{service}: {inner.Message}", inner)
 {
     public string Service { get; } = service;
+
+    /// <summary>Whether the failure was already counted against the service's health (so it is not counted twice).</summary>
+    public bool Reported { get; set; }
 }

@@ -17,6 +17,7 @@ public sealed class SshdFixture : IAsyncDisposable
     public const string SshdPath = "/usr/sbin/sshd";
 
     private Process? _sshd;
+    private string? _configFile;
     private readonly StringBuilder _log = new();
 
     private SshdFixture(string directory) => Directory = directory;
@@ -98,7 +99,7 @@ public sealed class SshdFixture : IAsyncDisposable
         {
             Port = FreePort();
             File.WriteAllText(KnownHostsFile, $"[127.0.0.1]:{Port} {HostKeyLine(hostKey + ".pub")}\n");
-            var config = Path.Combine(Directory, "sshd_config");
+            var config = _configFile = Path.Combine(Directory, "sshd_config");
             File.WriteAllText(config, $"""
                 ListenAddress 127.0.0.1
                 Port {Port}
@@ -152,6 +153,130 @@ public sealed class SshdFixture : IAsyncDisposable
             }
         }
         throw new InvalidOperationException($"sshd did not listen on port {Port} within 10 s:\n{SshdLog()}");
+    }
+
+    /// <summary>Whether sshd is up (between start or <see cref="RestartAsync"/> and <see cref="StopAsync"/>).</summary>
+    public bool IsRunning => _sshd is { HasExited: false };
+
+    /// <summary>
+    /// The per-connection processes of sshd (its descendants: the privileged monitor and the unprivileged session
+    /// process of every open connection; internal-sftp runs inside the latter).
+    /// </summary>
+    public IReadOnlyList<int> SessionProcessIds() => _sshd is { } sshd ? DescendantsOf(sshd.Id) : [];
+
+    /// <summary>
+    /// Kills sshd as a crash would: the listener and every per-connection process, so that the clients' connections
+    /// drop at once (killing only the listener leaves the established sessions serving). Returns once the port is
+    /// closed and none of those processes is alive any more; <see cref="RestartAsync"/> brings the server back.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        var sshd = _sshd ?? throw new InvalidOperationException("sshd is not running.");
+        var sessions = DescendantsOf(sshd.Id);
+        // .NET stops the listener first (SIGSTOP) so it cannot fork a new session while its tree is being killed.
+        sshd.Kill(entireProcessTree: true);
+        await sshd.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        sshd.Dispose();
+        _sshd = null;
+
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var alive = await AliveAsync(sessions).ConfigureAwait(false);
+            if (alive.Count == 0 && !await AcceptsConnectionsAsync().ConfigureAwait(false)) return;
+            if (deadline.Elapsed > TimeSpan.FromSeconds(10))
+                throw new InvalidOperationException($"sshd's session processes {string.Join(", ", alive)} outlived it, or port {Port} still accepts connections.");
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts sshd again on the same port with the same configuration and keys (after <see cref="StopAsync"/>).</summary>
+    public async Task RestartAsync()
+    {
+        if (IsRunning) throw new InvalidOperationException("sshd is running already.");
+        var config = _configFile ?? throw new InvalidOperationException("sshd was never started.");
+        // The port was just released; sshd binds with SO_REUSEADDR, so only a stranger taking it meanwhile (or a
+        // slow release) makes it exit: try again for a while rather than once.
+        var deadline = Stopwatch.StartNew();
+        while (!await TryStartSshdAsync(config).ConfigureAwait(false))
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(20))
+                throw new InvalidOperationException($"sshd did not start again on port {Port}:\n{SshdLog()}");
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Which of <paramref name="processIds"/> are alive according to <c>ps</c>. Zombies count as dead: a killed
+    /// session whose parent (sshd) died too is reparented to PID 1, which in a container may never reap it.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> AliveAsync(IReadOnlyList<int> processIds)
+    {
+        if (processIds.Count == 0) return [];
+        var (_, output) = await RunAsync("ps", ["-o", "pid=,stat=", "-p", string.Join(',', processIds)], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        var alive = new List<int>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var pid) && !parts[1].StartsWith('Z'))
+                alive.Add(pid);
+        }
+        return alive;
+    }
+
+    private async Task<bool> AcceptsConnectionsAsync()
+    {
+        using var probe = new TcpClient();
+        try
+        {
+            await probe.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Every descendant of <paramref name="root"/>, from the parent ids in /proc/*/stat.</summary>
+    private static List<int> DescendantsOf(int root)
+    {
+        var children = new Dictionary<int, List<int>>();
+        foreach (var entry in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture, out var pid)) continue;
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(entry, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // exited meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && int.TryParse(fields[1], System.Globalization.CultureInfo.InvariantCulture, out var parent))
+            {
+                if (!children.TryGetValue(parent, out var list)) children[parent] = list = [];
+                list.Add(pid);
+            }
+        }
+        var result = new List<int>();
+        var pending = new Stack<int>([root]);
+        while (pending.TryPop(out var current))
+        {
+            foreach (var child in children.GetValueOrDefault(current) ?? [])
+            {
+                result.Add(child);
+                pending.Push(child);
+            }
+        }
+        return result;
     }
 
     public string SshdLog()
