@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
 using Onitu.Drivers.LocalStorage;
+using Onitu.Drivers.Ssh;
 using Onitu.Plugins;
 using Onitu.Referee;
 using Onitu.Setup;
@@ -59,7 +60,7 @@ internal static class CommonOptions
     }
 
     /// <summary>The built-in drivers.</summary>
-    public static DriverCatalog BuiltInDrivers() => new([new LocalStorageDriverFactory()]);
+    public static DriverCatalog BuiltInDrivers() => new([new LocalStorageDriverFactory(), new SshDriverFactory()]);
 
     /// <summary>
     /// The drivers the command line knows: the built-in ones, then the installed plugins (a plugin that cannot be

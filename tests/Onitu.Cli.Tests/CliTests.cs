@@ -128,11 +128,12 @@ public class CliTests
     }
 
     [Test]
-    public async Task Drivers_lists_local_storage_and_its_options()
+    public async Task Drivers_lists_the_built_in_local_storage_and_ssh_drivers_and_their_options()
     {
         using var run = await OnituProcess.RunAsync(_dir, "drivers");
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         Assert.That(run.StandardOutput, Does.Contain("local_storage").And.Contain("root"));
+        Assert.That(run.StandardOutput, Does.Contain("ssh").And.Contain("known-hosts-policy"));
     }
 
     [Test]
