@@ -509,9 +509,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
-    // Ends writing a temporary file: flushes it when asked, gives it its commit time and closes it, all in flight
-    // together (the server handles requests on one handle in order). Returns its attributes; the size is asked
-    // from the server when the caller does not know it (a resumed upload).
+    // Ends writing a temporary file (its writes all acknowledged): flushes it when asked, gives it its commit time
+    // and closes it, all in flight together. OpenSSH's server handles requests one at a time, in order; a server
+    // that reordered them would fail the setstat or the close, which fails the upload without touching the target.
+    // Returns its attributes; the size is asked from the server when the caller does not know it (a resumed upload).
     private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, uint time, ulong? size, CancellationToken cancellationToken)
     {
         var steps = new List<Task>(4);

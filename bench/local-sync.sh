@@ -10,23 +10,9 @@ work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
 files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_runs=${LATENCY_RUNS:-30}; reps=${REPS:-3}
 if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; reps=1; fi
 
-install_if_missing() {
-  local missing=()
-  for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
-      || echo "note: could not install ${missing[*]}; their comparisons are skipped" >&2
-  fi
-}
+. "$repo/bench/lib.sh"
 install_if_missing rsync rclone time python3 bc
-
-echo "building onitu (Release)..." >&2
-dotnet publish "$repo/Onitu.Cli" -c Release -o "$work/onitu-bin" --nologo -v quiet >/dev/null
-onitu=("dotnet" "$work/onitu-bin/onitu.dll")
-
-now() { date +%s.%N; }
-elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+publish_onitu
 
 setup_for() { # setup file syncing folder $1 (read) to $2 (write)
   cat > "$work/$3.yml" <<YAML
@@ -46,24 +32,10 @@ YAML
   echo "$work/$3.yml"
 }
 
-make_small_files() { # $1 dir, $2 count: 4 KiB files in 100 directories
-  python3 - "$1" "$2" <<'PY'
-import os, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    d = os.path.join(root, f"d{i % 100:03}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06}.bin"), "wb") as f:
-        f.write(os.urandom(4096))
-PY
-}
-
-printf '\n%-52s %10s %10s %8s %s\n' "measure" "onitu" "peer" "ratio" "target"
-row() { printf '%-52s %10s %10s %8s %s\n' "$@"; }
+header
 
 # Shared disks are noisy: every timing is repeated $reps times, onitu and its peer alternating, and the medians
 # are compared.
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # 1. Initial sync of N small files (fresh destinations each time).
 make_small_files "$work/small" "$files"

@@ -1,0 +1,53 @@
+# Helpers shared by the end-to-end benchmark scripts (bench/*.sh). Sourced, not run: the caller sets `set -euo
+# pipefail`, `repo` (the repository root) and `work` (the bench directory) before sourcing it.
+
+# Installs the missing tools with apt-get. An argument is a command, or `command:package` when the package is named
+# otherwise (sshd:openssh-server). A tool that cannot be installed only skips its comparisons.
+install_if_missing() {
+  local missing=()
+  for tool in "$@"; do command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
+      || echo "note: could not install ${missing[*]}; their comparisons are skipped" >&2
+  fi
+}
+
+# Builds the onitu command once into $work/onitu-bin and sets `onitu` to the command line that runs it.
+publish_onitu() {
+  echo "building onitu (Release)..." >&2
+  # As it would ship: a Release build for this runtime, precompiled (ReadyToRun).
+  dotnet publish "$repo/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/onitu-bin" --nologo -v quiet > "$work/publish.log" 2>&1 \
+    || { cat "$work/publish.log" >&2; echo "error: building onitu failed" >&2; exit 1; }
+  onitu=("dotnet" "$work/onitu-bin/onitu.dll")
+}
+
+now() { date +%s.%N; }
+elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+# Like elapsed, but appends the command's output to $work/logs/$1.log and says on stderr when it failed (the time is
+# still printed: a failure shows up in the copy checks and the warning, not as a missing number).
+timed() {
+  local log="$work/logs/$1.log" t0 t1 rc=0; shift
+  mkdir -p "$work/logs"
+  t0=$(now); "$@" >>"$log" 2>&1 || rc=$?; t1=$(now)
+  [ "$rc" = 0 ] || echo "WARNING: exit code $rc from: $* (output in $log)" >&2
+  printf '%.3f\n' "$(echo "$t1 - $t0" | bc -l)"
+}
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+# Shared disks and CPUs are noisy: every timing is repeated and the medians are compared.
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+header() { printf '\n%-52s %10s %10s %8s %s\n' "measure" "onitu" "peer" "ratio" "target"; }
+row() { printf '%-52s %10s %10s %8s %s\n' "$@"; }
+
+make_small_files() { # $1 dir, $2 count: 4 KiB files in 100 directories
+  python3 - "$1" "$2" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    d = os.path.join(root, f"d{i % 100:03}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:06}.bin"), "wb") as f:
+        f.write(os.urandom(4096))
+PY
+}
