@@ -11,7 +11,7 @@ files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_r
 if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; reps=1; fi
 
 . "$repo/bench/lib.sh"
-install_if_missing rsync rclone time python3 bc
+install_if_missing rsync rclone /usr/bin/time:time python3 bc
 publish_onitu
 
 setup_for() { # setup file syncing folder $1 (read) to $2 (write)
