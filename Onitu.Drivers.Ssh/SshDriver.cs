@@ -477,12 +477,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         await RunAsync(async client =>
         {
             var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
-            var time = CommitTime(metadata);
-            SftpAttributes written;
+            long size;
             try
             {
-                var size = await client.WriteFromStreamAsync(handle, 0, content, cancellationToken).ConfigureAwait(false);
-                written = await FinishWritingAsync(client, handle, time, (ulong)size, cancellationToken).ConfigureAwait(false);
+                size = await client.WriteFromStreamAsync(handle, 0, content, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -490,7 +488,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 await TryRemoveAsync(client, temp).ConfigureAwait(false);
                 throw;
             }
-            await CommitAsync(client, metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(client, metadata, handle, (ulong)size, temp, target, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -597,17 +595,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         _uploads.TryRemove(new KeyValuePair<string, OpenUpload>(temp, upload));
         await RunOnAsync(upload.Client, async client =>
         {
-            SftpAttributes written;
-            try
-            {
-                written = await FinishWritingAsync(client, upload.Handle, CommitTime(metadata), size: null, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await client.CloseQuietlyAsync(upload.Handle).ConfigureAwait(false);
-                throw;
-            }
-            await CommitAsync(client, metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(client, metadata, upload.Handle, size: null, temp, target, cancellationToken).ConfigureAwait(false);
             return true;
         }).ConfigureAwait(false);
     }
@@ -652,14 +640,32 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             await upload.Client.CloseQuietlyAsync(upload.Handle).ConfigureAwait(false);
     }
 
-    // Makes the finished temporary file the target atomically, unless the target changed since the revision the
-    // engine knows: then the temporary file is dropped, the change reported and ContentChangedException thrown.
-    private async Task CommitAsync(SftpClient client, Metadata metadata, string temp, string target, SftpAttributes written, CancellationToken cancellationToken)
+    // Finishes writing the temporary file and makes it the target atomically, unless the target changed since the
+    // revision the engine knows: then the temporary file is dropped, the change reported and ContentChangedException
+    // thrown. The target's stat goes out with the last requests on the temporary file (one round trip for both),
+    // under the target's lock like the rename. A failure removes a whole-file upload's temporary file (unless the
+    // connection is lost: a later scan removes it); a chunked upload's is kept so that the upload can resume.
+    // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
+    private async Task CommitAsync(SftpClient client, Metadata metadata, SftpHandle handle, ulong? size, string temp, string target, CancellationToken cancellationToken)
     {
         SftpAttributes? current;
         using (await LockAsync(target, cancellationToken).ConfigureAwait(false))
         {
-            current = await TryStatAsync(client, target, cancellationToken).ConfigureAwait(false);
+            var finishing = FinishWritingAsync(client, handle, CommitTime(metadata), size, cancellationToken);
+            var stat = TryStatAsync(client, target, cancellationToken);
+            SftpAttributes written;
+            try
+            {
+                written = await finishing.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not SshConnectionException)
+            {
+                await stat.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
+                throw;
+            }
+            current = await stat.ConfigureAwait(false);
             if (current is null || Revision(current) == metadata.Revision)
             {
                 if (current?.ModifiedTime >= written.ModifiedTime)
