@@ -319,18 +319,8 @@ internal sealed class RemoteFolderTree
         return new Dictionary<string, IReadOnlyList<SftpDirectoryEntry>?>(listings, StringComparer.Ordinal);
     }
 
-    private static async Task<SftpAttributes?> TryStatDirectoryAsync(SftpClient client, string path, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var attributes = await client.LStatAsync(path, cancellationToken).ConfigureAwait(false);
-            return attributes.IsDirectory ? attributes : null;
-        }
-        catch (RemoteFileNotFoundException)
-        {
-            return null;
-        }
-    }
+    private static async Task<SftpAttributes?> TryStatDirectoryAsync(SftpClient client, string path, CancellationToken cancellationToken) =>
+        await client.TryLStatAsync(path, cancellationToken).ConfigureAwait(false) is { IsDirectory: true } attributes ? attributes : null;
 
     private static ParallelOptions Throttle(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = MaxConcurrentRequests, CancellationToken = cancellationToken };

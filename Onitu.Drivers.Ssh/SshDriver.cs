@@ -225,18 +225,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
-    private static async Task<SftpAttributes?> TryStatAsync(SftpClient client, string path, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var attributes = await client.LStatAsync(path, cancellationToken).ConfigureAwait(false);
-            return attributes.IsRegularFile ? attributes : null;
-        }
-        catch (RemoteFileNotFoundException)
-        {
-            return null;
-        }
-    }
+    private static async Task<SftpAttributes?> TryStatAsync(SftpClient client, string path, CancellationToken cancellationToken) =>
+        await client.TryLStatAsync(path, cancellationToken).ConfigureAwait(false) is { IsRegularFile: true } attributes ? attributes : null;
 
     private static async Task MakeDirectoriesAsync(SftpClient client, string directory, CancellationToken cancellationToken)
     {

@@ -40,14 +40,17 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { prin
 header() { printf '\n%-52s %10s %10s %8s %s\n' "measure" "onitu" "peer" "ratio" "target"; }
 row() { printf '%-52s %10s %10s %8s %s\n' "$@"; }
 
-make_small_files() { # $1 dir, $2 count: 4 KiB files in 100 directories
-  python3 - "$1" "$2" <<'PY'
+make_files() { # $1 dir, $2 count, $3 directories, $4 bytes per file (random)
+  python3 - "$@" <<'PY'
 import os, sys
-root, count = sys.argv[1], int(sys.argv[2])
+root, count, dirs, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+width = len(str(dirs - 1))
 for i in range(count):
-    d = os.path.join(root, f"d{i % 100:03}")
+    d = os.path.join(root, f"d{i % dirs:0{width}}")
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06}.bin"), "wb") as f:
-        f.write(os.urandom(4096))
+    with open(os.path.join(d, f"f{i:07}.bin"), "wb") as f:
+        f.write(os.urandom(size))
 PY
 }
+
+make_small_files() { make_files "$1" "$2" 100 4096; } # $1 dir, $2 count: 4 KiB files in 100 directories

@@ -83,15 +83,7 @@ rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
 
 # 4. Peak memory per tracked file.
 mkdir -p "$work/many"
-python3 - "$work/many" "$many" <<'PY'
-import os, sys
-root, count = sys.argv[1], int(sys.argv[2])
-for i in range(count):
-    d = os.path.join(root, f"d{i % 1000:04}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:07}"), "wb") as f:
-        f.write(b"x")
-PY
+make_files "$work/many" "$many" 1000 1
 /usr/bin/time -v "${onitu[@]}" sync "$(setup_for "$work/many" "$work/many-onitu" many)" --quiet 2> "$work/time.txt" >/dev/null || true
 rss_kib=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$work/time.txt")
 per_file=$(echo "scale=3; $rss_kib / $many" | bc -l)

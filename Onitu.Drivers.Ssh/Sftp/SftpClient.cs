@@ -474,6 +474,19 @@ public sealed class SftpClient : IAsyncDisposable
     public Task<SftpAttributes> LStatAsync(string path, CancellationToken cancellationToken) =>
         PathAttributesAsync(SftpPacketType.LStat, "lstat", path, cancellationToken);
 
+    /// <summary>The attributes of a path, not following symbolic links; <see langword="null"/> when nothing is there.</summary>
+    public async Task<SftpAttributes?> TryLStatAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await LStatAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteFileNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The attributes of an open handle (SSH_FXP_FSTAT).</summary>
     public async Task<SftpAttributes> FStatAsync(SftpHandle handle, CancellationToken cancellationToken)
     {
