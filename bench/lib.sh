@@ -22,7 +22,7 @@ publish_onitu() {
 }
 
 now() { date +%s.%N; }
-elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; echo "$(now) - $t0" | bc -l; }
+elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; printf '%.3f\n' "$(echo "$(now) - $t0" | bc -l)"; }
 # Like elapsed, but appends the command's output to $work/logs/$1.log and says on stderr when it failed (the time is
 # still printed: a failure shows up in the copy checks and the warning, not as a missing number).
 timed() {

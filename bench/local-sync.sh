@@ -7,6 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
+mkdir -p "$work"
 files=${FILES:-10000}; big_mib=${BIG_MIB:-1024}; many=${MANY:-100000}; latency_runs=${LATENCY_RUNS:-30}; reps=${REPS:-3}
 if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs=10; reps=1; fi
 
