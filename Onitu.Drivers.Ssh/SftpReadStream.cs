@@ -21,15 +21,19 @@ internal sealed class SftpReadStream : Stream
     private long _nextOffset;
     private int _window;
     private bool _endOfFile;
+    private bool _failed;
     private int _disposed;
 
     /// <param name="client">The session the handle belongs to.</param>
     /// <param name="handle">A handle opened for reading.</param>
     /// <param name="maxReadAhead">The most bytes kept in flight.</param>
-    public SftpReadStream(SftpClient client, SftpHandle handle, int maxReadAhead)
+    /// <param name="offset">Where in the file reading starts.</param>
+    public SftpReadStream(SftpClient client, SftpHandle handle, int maxReadAhead, long offset = 0)
     {
         _client = client;
         _handle = handle;
+        _position = offset;
+        _nextOffset = offset;
         _requestSize = client.MaxReadSize;
         _maxWindow = Math.Clamp(maxReadAhead / _requestSize, 1, client.MaxOutstandingRequests);
         _window = Math.Min(2, _maxWindow);
@@ -40,6 +44,9 @@ internal sealed class SftpReadStream : Stream
     public override bool CanWrite => false;
     public override long Length => throw new NotSupportedException();
 
+    /// <summary>The session the stream reads through.</summary>
+    public SftpClient Client => _client;
+
     public override long Position
     {
         get => _position;
@@ -49,6 +56,7 @@ internal sealed class SftpReadStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_failed) throw new InvalidOperationException("An earlier read of this stream failed; its position is lost.");
         if (buffer.IsEmpty) return 0;
         var copied = 0;
         while (copied < buffer.Length)
@@ -77,10 +85,20 @@ internal sealed class SftpReadStream : Stream
         _current = default;
         _currentPosition = 0;
         if (_endOfFile && _ahead.Count == 0) return false;
-        Fill(cancellationToken);
+        Fill();
 
         var (offset, length, reply) = _ahead.Dequeue();
-        var block = await reply.ConfigureAwait(false);
+        SftpDataBlock block;
+        try
+        {
+            block = await reply.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The dequeued bytes are lost to this stream: it cannot go on without a gap.
+            _failed = true;
+            throw;
+        }
         var got = block.Memory.Length;
         if (got == 0)
         {
@@ -113,11 +131,13 @@ internal sealed class SftpReadStream : Stream
         return true;
     }
 
-    private void Fill(CancellationToken cancellationToken)
+    private void Fill()
     {
         while (!_endOfFile && _ahead.Count < _window)
         {
-            _ahead.Enqueue((_nextOffset, _requestSize, _client.ReadBlockAsync(_handle, _nextOffset, _requestSize, cancellationToken)));
+            // Not cancellable: a request in flight belongs to the stream, which may outlive this read (the next
+            // chunk of a transfer continues it); only waiting for it is cancelled.
+            _ahead.Enqueue((_nextOffset, _requestSize, _client.ReadBlockAsync(_handle, _nextOffset, _requestSize, CancellationToken.None)));
             _nextOffset += _requestSize;
         }
     }

@@ -36,6 +36,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     private const int MaxReadAhead = 16 * 1024 * 1024;
 
+    // A chunked read's stream unused this long belongs to a transfer that stopped: its handle and read-ahead go.
+    private static readonly TimeSpan IdleReaderLifetime = TimeSpan.FromSeconds(30);
+
     // Consecutive failed polls after which the server counts as unreachable rather than briefly disconnected.
     private const int PollFailuresBeforeFailing = 3;
     private const string WriterIdKey = "writer-id";
@@ -47,6 +50,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, OwnChange> _own = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, OpenUpload> _uploads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChunkReader> _readers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RemoteFolderTree> _trees = new(StringComparer.Ordinal);
     private readonly string _instanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private Dictionary<string, string>? _folders;
@@ -70,7 +74,16 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     /// <summary>A chunked upload's temporary file, kept open between chunks.</summary>
     private sealed record OpenUpload(SftpClient Client, SftpHandle Handle);
 
+    /// <summary>A chunked read's stream, kept between chunks with its read-ahead in flight.</summary>
+    private sealed record ChunkReader(SftpReadStream Stream, string? Revision)
+    {
+        public long LastUsed { get; init; } = Stopwatch.GetTimestamp();
+    }
+
     // ---- Connections ------------------------------------------------------------------------------------------
+
+    /// <summary>How many chunked reads keep their stream open for the next chunk, for tests.</summary>
+    internal int OpenChunkReaders => _readers.Count;
 
     /// <summary>The ssh process ids of the open connections, for tests that cut them.</summary>
     internal IReadOnlyList<int> ConnectionProcessIds => [.. _clients.OfType<SftpClient>().Select(c => c.SshProcessId)];
@@ -288,6 +301,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 {
                     await ClientAsync(cancellationToken).ConfigureAwait(false);
                     ForgetOldOwnChanges();
+                    await CloseIdleReadersAsync(IdleReaderLifetime).ConfigureAwait(false);
                     foreach (var folder in _plug.Folders)
                         await PollFolderAsync(folder.Name, cancellationToken).ConfigureAwait(false);
                     failures = 0;
@@ -442,18 +456,48 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var path = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(async client =>
+        // A transfer reads a file's chunks in order: the stream left by the previous chunk continues at this offset,
+        // its read-ahead already in flight, so the pipe does not drain between chunks.
+        var reader = await TakeReaderAsync(path, metadata.Revision, offset).ConfigureAwait(false)
+            ?? await RunAsync(async client =>
+            {
+                var handle = await OpenForReadAsync(client, path, metadata, cancellationToken).ConfigureAwait(false);
+                return new ChunkReader(new SftpReadStream(client, handle, MaxReadAhead, offset), metadata.Revision);
+            }, cancellationToken).ConfigureAwait(false);
+        int read;
+        try
         {
-            var handle = await OpenForReadAsync(client, path, metadata, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return await client.ReadAsync(handle, offset, buffer, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
-            }
-        }, cancellationToken).ConfigureAwait(false);
+            read = await reader.Stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await reader.Stream.DisposeAsync().ConfigureAwait(false);
+            if (e is SshConnectionException) Drop(reader.Stream.Client);
+            throw;
+        }
+        if (read < buffer.Length || !_readers.TryAdd(path, reader with { LastUsed = Stopwatch.GetTimestamp() }))
+            await reader.Stream.DisposeAsync().ConfigureAwait(false); // the end of the file, or another reader is kept
+        return read;
+    }
+
+    // The stream a previous chunk left at exactly this offset of this revision, if any; any other is closed.
+    private async Task<ChunkReader?> TakeReaderAsync(string path, string? revision, long offset)
+    {
+        if (!_readers.TryRemove(path, out var reader)) return null;
+        if (reader.Revision == revision && reader.Stream.Position == offset && reader.Stream.Client.IsOpen) return reader;
+        await reader.Stream.DisposeAsync().ConfigureAwait(false);
+        return null;
+    }
+
+    // Closes the streams of transfers that stopped reading (abandoned or failed elsewhere).
+    private async Task CloseIdleReadersAsync(TimeSpan idle)
+    {
+        var now = Stopwatch.GetTimestamp();
+        foreach (var (path, reader) in _readers)
+        {
+            if (Stopwatch.GetElapsedTime(reader.LastUsed, now) >= idle && _readers.TryRemove(new KeyValuePair<string, ChunkReader>(path, reader)))
+                await reader.Stream.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     // ---- Writing ----------------------------------------------------------------------------------------------
@@ -768,6 +812,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         foreach (var temp in _uploads.Keys) await CloseUploadAsync(temp).ConfigureAwait(false);
+        await CloseIdleReadersAsync(TimeSpan.Zero).ConfigureAwait(false);
         for (var i = 0; i < _clients.Length; i++)
         {
             if (Interlocked.Exchange(ref _clients[i], null) is { } client)

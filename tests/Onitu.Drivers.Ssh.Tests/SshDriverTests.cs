@@ -175,4 +175,33 @@ public class SshDriverTests
         Assert.That(chunked.Revision, Is.EqualTo($"{content.Length}-{new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(_root, "docs", "chunked.bin"))).ToUnixTimeSeconds()}"));
         Assert.That(Directory.GetFiles(Path.Combine(_root, "docs")).Select(Path.GetFileName), Has.None.StartsWith(SshDriver.TempPrefix));
     }
+
+    [Test]
+    public async Task Chunked_reads_in_order_continue_one_stream_and_any_other_read_starts_afresh(CancellationToken cancellationToken)
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(cancellationToken);
+        var content = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 7);
+        await File.WriteAllBytesAsync(Path.Combine(_root, "docs", "c.bin"), content, cancellationToken);
+        var metadata = new Metadata("docs", "c.bin") { Revision = "any" };
+
+        // In order, in odd chunks: the stream stays open between chunks and closes at the end of the file.
+        var read = new MemoryStream();
+        var buffer = new byte[300_007];
+        int n;
+        while ((n = await driver.ReadChunkAsync(metadata, read.Length, buffer, cancellationToken)) > 0)
+        {
+            read.Write(buffer, 0, n);
+            Assert.That(driver.OpenChunkReaders, Is.EqualTo(n == buffer.Length ? 1 : 0));
+        }
+        Assert.That(read.ToArray().AsSpan().SequenceEqual(content), Is.True);
+
+        // Out of order, and after a revision change: the right bytes all the same.
+        Assert.That(await driver.ReadChunkAsync(metadata, 1_000, buffer, cancellationToken), Is.EqualTo(buffer.Length));
+        Assert.That(await driver.ReadChunkAsync(metadata, 5, buffer.AsMemory(0, 10), cancellationToken), Is.EqualTo(10));
+        Assert.That(buffer.AsSpan(0, 10).SequenceEqual(content.AsSpan(5, 10)), Is.True);
+        metadata.Revision = "other";
+        Assert.That(await driver.ReadChunkAsync(metadata, 15, buffer.AsMemory(0, 10), cancellationToken), Is.EqualTo(10));
+        Assert.That(buffer.AsSpan(0, 10).SequenceEqual(content.AsSpan(15, 10)), Is.True);
+    }
 }
