@@ -325,7 +325,7 @@ internal sealed class RemoteFolderTree
     private static ParallelOptions Throttle(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = MaxConcurrentRequests, CancellationToken = cancellationToken };
 
-    private string RemotePath(string path) => path.Length == 0 ? _root : _root.EndsWith('/') ? _root + path : _root + "/" + path;
+    private string RemotePath(string path) => path.Length == 0 ? _root : SshDriver.Join(_root, path);
 
     private static string Join(string directory, string name) => directory.Length == 0 ? name : directory + "/" + name;
 

@@ -157,7 +157,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     // ---- Paths ------------------------------------------------------------------------------------------------
 
-    private static string Join(string a, string b) => a.EndsWith('/') ? a + b : a + "/" + b;
+    internal static string Join(string a, string b) => a.EndsWith('/') ? a + b : a + "/" + b;
 
     private static string Normalize(string path)
     {
@@ -342,7 +342,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         {
             known.Remove(path, out var previous);
             if (previous?.Revision == Revision(attributes)) { _own.TryRemove(Join(root, path), out _); continue; }
-            await ReportChangedAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
+            await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
         }
         foreach (var metadata in known.Values)
             await ReportRemovedAsync(folder, root, metadata.Path, cancellationToken).ConfigureAwait(false);
@@ -361,7 +361,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         try
         {
             await RunAsync(client => tree.RefreshAsync(client, _options.PollInterval, _options.RescanInterval,
-                (path, attributes) => ReportChangedAsync(folder, root, path, attributes, cancellationToken),
+                (path, attributes) => ReportFoundAsync(folder, root, path, attributes, cancellationToken),
                 path => ReportRemovedAsync(folder, root, path, cancellationToken),
                 cancellationToken), cancellationToken).ConfigureAwait(false);
         }
@@ -372,7 +372,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
-    private async ValueTask ReportChangedAsync(string folder, string root, string path, SftpAttributes attributes, CancellationToken cancellationToken)
+    // A new or changed file seen on the server, unless it is this driver's own write.
+    private async ValueTask ReportFoundAsync(string folder, string root, string path, SftpAttributes attributes, CancellationToken cancellationToken)
     {
         var full = Join(root, path);
         if (_own.TryGetValue(full, out var own) && own.Revision == Revision(attributes))
@@ -694,7 +695,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             }
             catch (Exception e) when (e is not SshConnectionException)
             {
-                await stat.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                await stat.WhenSettled().ConfigureAwait(false);
                 await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
                 if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
                 throw;

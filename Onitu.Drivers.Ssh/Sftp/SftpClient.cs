@@ -306,7 +306,7 @@ public sealed class SftpClient : IAsyncDisposable
         finally
         {
             // Every issued part writes into the caller's buffer: none may outlive this call.
-            await Task.WhenAll(parts.Take(issued)).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await Task.WhenAll(parts.Take(issued)).WhenSettled().ConfigureAwait(false);
         }
 
         var total = 0;
@@ -353,7 +353,7 @@ public sealed class SftpClient : IAsyncDisposable
         }
         finally
         {
-            await DrainAsync(window).ConfigureAwait(false);
+            await Task.WhenAll(window).WhenSettled().ConfigureAwait(false);
         }
     }
 
@@ -388,15 +388,10 @@ public sealed class SftpClient : IAsyncDisposable
         }
         finally
         {
-            await DrainAsync(window).ConfigureAwait(false);
+            await Task.WhenAll(window).WhenSettled().ConfigureAwait(false);
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
-
-    // Waits for requests still in flight after a failure, ignoring their outcome: the first failure is the one thrown.
-    private static Task DrainAsync(Queue<Task> window) =>
-        window.Count == 0 ? Task.CompletedTask
-            : Task.WhenAll(window).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Reads a whole file (OPEN, pipelined READs, CLOSE).</summary>
     public async Task<byte[]> ReadAllBytesAsync(string path, CancellationToken cancellationToken)
