@@ -134,6 +134,14 @@ public sealed class ConformancePlug : IPlug
     }
 
     /// <inheritdoc />
+    public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+            _reports.Add($"skip {folder}:{path} ({reason})");
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public ValueTask<Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(Known(folder, path));
 

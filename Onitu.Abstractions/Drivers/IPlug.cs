@@ -48,6 +48,18 @@ public interface IPlug
     ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Reports a path on this store that the driver does not sync: a symbolic link, a directory or file it cannot
+    /// list or read, a name the store cannot hold. The engine names it in its report, events and log (once per
+    /// path and reason) instead of skipping it silently. A later <see cref="UpdateFileAsync"/> of the same path
+    /// clears it.
+    /// </summary>
+    /// <param name="folder">The folder the path is in.</param>
+    /// <param name="path">The path relative to the folder (a directory's path for a whole skipped subtree).</param>
+    /// <param name="reason">Why it is skipped, for a person to read.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Returns what the engine knows of the file on this service (the seed's <c>plug.get_metadata</c>): its last
     /// revision and extra data, or a fresh <see cref="Metadata"/> with a <see langword="null"/> revision.
     /// </summary>

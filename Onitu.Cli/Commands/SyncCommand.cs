@@ -31,7 +31,14 @@ internal static class SyncCommand
                 await progress;
             }
 
-            Console.WriteLine($"{report.FilesSynced} changes propagated, {report.PendingJobs} left.");
+            Console.WriteLine(report.Skipped.Count == 0
+                ? $"{report.FilesSynced} changes propagated, {report.PendingJobs} left."
+                : $"{report.FilesSynced} changes propagated, {report.PendingJobs} left, {report.Skipped.Count} skipped.");
+            const int shownSkips = 10;
+            foreach (var skipped in report.Skipped.Take(shownSkips))
+                Console.Error.WriteLine($"skipped: {skipped.Service} {skipped.Folder}:{skipped.Path}: {skipped.Reason}");
+            if (report.Skipped.Count > shownSkips)
+                Console.Error.WriteLine($"skipped: … and {report.Skipped.Count - shownSkips} more (see the log)");
             foreach (var error in report.Errors)
                 Console.Error.WriteLine($"error: {error}");
             return report.Succeeded ? ExitCodes.Success : ExitCodes.Incomplete;

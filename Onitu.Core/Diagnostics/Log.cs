@@ -32,6 +32,9 @@ internal static partial class Log
     [LoggerMessage(2006, LogLevel.Warning, "Service {Service}: {Failures} transfers failed in a row; restarting it")]
     public static partial void ServiceRestartAfterFailures(ILogger logger, string service, int failures);
 
+    [LoggerMessage(2007, LogLevel.Warning, "Service {Service}: skipping {Folder}:{Path}: {Reason}")]
+    public static partial void PathSkipped(ILogger logger, string service, string folder, string path, string reason);
+
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);
 

@@ -33,6 +33,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     {
         ArgumentNullException.ThrowIfNull(metadata);
         CheckFolder(metadata);
+        _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
         return _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), cancellationToken);
     }
 
@@ -50,6 +51,15 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         CheckFolder(source);
         CheckFolder(destination);
         return _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), cancellationToken);
+    }
+
+    public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(reason);
+        _coordinator.Skips.Report(ServiceName, folder, path, reason);
+        return ValueTask.CompletedTask;
     }
 
     public async ValueTask<Onitu.Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default)

@@ -23,6 +23,7 @@ internal sealed class SyncCoordinator
         Processor = new ChangeProcessor(referee, clock);
         Events = new EventHub(Logger);
         Bandwidth = new BandwidthLimiter(options.BandwidthLimit, clock);
+        Skips = new SkippedPaths(Events, Logger, clock);
     }
 
     public MetadataStore Store { get; }
@@ -34,6 +35,7 @@ internal sealed class SyncCoordinator
     public ILogger Logger { get; }
     public EventHub Events { get; }
     public BandwidthLimiter Bandwidth { get; }
+    public SkippedPaths Skips { get; }
     public Dictionary<string, ServiceHost> Hosts { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>

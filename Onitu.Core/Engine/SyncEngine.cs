@@ -162,6 +162,7 @@ public sealed class SyncEngine : IAsyncDisposable
                 throw new InvalidOperationException("The engine is already running.");
             _running = pass;
             _scheduler.MaxAttempts = _coordinator.Options.SyncMaxAttempts;
+            _coordinator.Skips.Reset();
             _runTask = RunAsync(watch: false, pass.Token);
         }
 
@@ -192,7 +193,7 @@ public sealed class SyncEngine : IAsyncDisposable
         {
             errors.Add(error);
         }
-        return new SyncReport(_executor.JobsCompleted - completedBefore, pending, errors);
+        return new SyncReport(_executor.JobsCompleted - completedBefore, pending, errors) { Skipped = _coordinator.Skips.Snapshot() };
     }
 
     /// <summary>

@@ -26,6 +26,12 @@ public sealed record ConflictDetected(DateTimeOffset Time, string Folder, string
 public sealed record TransferFailed(DateTimeOffset Time, string Service, string Folder, string Path, string Error, bool WillRetry)
     : SyncEvent(Time);
 
+/// <summary>
+/// A driver skipped a path of its store (a symbolic link, an unreadable directory, a name it cannot hold): it is not
+/// synced until the cause goes away.
+/// </summary>
+public sealed record FileSkipped(DateTimeOffset Time, string Service, string Folder, string Path, string Reason) : SyncEvent(Time);
+
 /// <summary>A service changed state (started, failing, stopped).</summary>
 public sealed record ServiceStateChanged(DateTimeOffset Time, string Service, ServiceState State, string? Reason) : SyncEvent(Time);
 
@@ -63,6 +69,12 @@ public sealed record SyncProgress(long PendingJobs, int ActiveTransfers, long By
 /// <param name="Errors">What failed: services that could not be scanned, jobs that kept failing.</param>
 public sealed record SyncReport(long FilesSynced, long PendingJobs, IReadOnlyList<string> Errors)
 {
+    /// <summary>
+    /// The paths the drivers skipped during the pass (symbolic links, unreadable directories, names a store cannot
+    /// hold), with their reasons. They do not make the pass fail, but they are not synced.
+    /// </summary>
+    public IReadOnlyList<FileSkipped> Skipped { get; init; } = [];
+
     /// <summary>Whether every service was scanned and every job done.</summary>
     public bool Succeeded => PendingJobs == 0 && Errors.Count == 0;
 }

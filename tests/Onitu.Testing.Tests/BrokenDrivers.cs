@@ -70,6 +70,8 @@ internal class WrappedPlug(IPlug inner) : IPlug
     public virtual ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.UpdateFileAsync(metadata, cancellationToken);
     public virtual ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.DeleteFileAsync(metadata, cancellationToken);
     public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken = default) => inner.MoveFileAsync(source, destination, cancellationToken);
+    public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default) =>
+        inner.ReportSkippedAsync(folder, path, reason, cancellationToken);
     public ValueTask<Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default) => inner.GetMetadataAsync(folder, path, cancellationToken);
     public IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default) =>
         inner.ListFilesAsync(folder, directory, cancellationToken);

@@ -9,6 +9,7 @@ public enum CallKind
     Update,
     Delete,
     Move,
+    Skip,
 }
 
 /// <summary>One report, with snapshots of the metadata as they were when reported.</summary>
@@ -150,6 +151,14 @@ public sealed class RecordingPlug : IPlug
             _known.Remove((source.Folder, source.Path));
             _known[(destination.Folder, destination.Path)] = Copy(destination);
         });
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)
+    {
+        var skipped = new Metadata(folder, path);
+        skipped.Extra["skip-reason"] = reason;
+        Record(new PlugCall(CallKind.Skip, skipped), () => { });
         return ValueTask.CompletedTask;
     }
 
