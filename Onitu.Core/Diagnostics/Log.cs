@@ -35,6 +35,12 @@ internal static partial class Log
     [LoggerMessage(2007, LogLevel.Warning, "Service {Service}: skipping {Folder}:{Path}: {Reason}")]
     public static partial void PathSkipped(ILogger logger, string service, string folder, string path, string reason);
 
+    [LoggerMessage(2008, LogLevel.Debug, "Could not hash {Folder}:{Path} on {Service} to compare contents: {Reason}")]
+    public static partial void ContentHashFailed(ILogger logger, string service, string folder, string path, string reason);
+
+    [LoggerMessage(2009, LogLevel.Debug, "{Folder}:{Path} on {Service} has the content of version {Version}: recorded, nothing to transfer")]
+    public static partial void SameContentRecognised(ILogger logger, string service, string folder, string path, long version);
+
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);
 

@@ -20,11 +20,20 @@ internal sealed class ChangeOutcome
 
     public bool HasWork => TouchedJobs.Count > 0 || CreatedJobs;
 
+    /// <summary>
+    /// Set when an update could not be decided without comparing contents (<see cref="ContentIdentity"/>): nothing
+    /// of that update was written; the caller compares, then applies it again with the result.
+    /// </summary>
+    public FileRecord? ContentCheckNeeded { get; private set; }
+
+    public static ChangeOutcome NeedsContentCheck(FileRecord file) => new() { ContentCheckNeeded = file };
+
     public ChangeOutcome Merge(ChangeOutcome other)
     {
         Events.AddRange(other.Events);
         TouchedJobs.AddRange(other.TouchedJobs);
         CreatedJobs |= other.CreatedJobs;
+        ContentCheckNeeded ??= other.ContentCheckNeeded;
         return this;
     }
 }
@@ -42,7 +51,11 @@ internal sealed class ChangeOutcome
 /// </remarks>
 internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
 {
-    public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    /// <summary>
+    /// Applies a service's report of a file's content. <paramref name="check"/> is the result of comparing that
+    /// content with the current version, when an earlier call asked for it (<see cref="ChangeOutcome.ContentCheckNeeded"/>).
+    /// </summary>
+    public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata, ContentCheck? check = null)
     {
         var file = tx.GetFile(metadata.Fid);
         if (file is null)
@@ -90,6 +103,23 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             // A write-only service's own edit is not read; it keeps its stale version and receives the current one.
             tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
             return ChangeOutcome.None;
+        }
+
+        // The service holds a copy whose relation to the current version is unknown (it never received it, or the
+        // record of receiving it was lost). The same content is the same version, whatever its history.
+        if (metadata.Size == file.Size)
+        {
+            if (check is null || check.Version != file.Version)
+                return ChangeOutcome.NeedsContentCheck(file);
+            if (check.CurrentHash is { } hash && file.Hash is null)
+                tx.SetFileHash(file.Fid, file.Version, hash);
+            if (check.Same)
+            {
+                tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, file.Version, metadata.Revision, extra));
+                var outcome = new ChangeOutcome();
+                DropJobsOf(tx, metadata.Fid, service, outcome);
+                return outcome;
+            }
         }
         return ApplyConflict(tx, service, metadata, file, replica, extra);
     }

@@ -34,7 +34,34 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         ArgumentNullException.ThrowIfNull(metadata);
         CheckFolder(metadata);
         _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
-        return _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), cancellationToken);
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies a change; when the engine cannot decide it without comparing contents, compares them (reading the
+    /// files, outside the writer) and applies the update again with the result.
+    /// </summary>
+    private async ValueTask ApplyUpdateAsync(Func<StoreTransaction, ChangeOutcome> change, Onitu.Metadata reported, CancellationToken cancellationToken)
+    {
+        var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
+        // The file may get a new version while its content is compared; a few tries, then a conflict keeps both.
+        for (var attempt = 0; outcome.ContentCheckNeeded is { } file; attempt++)
+        {
+            _coordinator.AfterCommit(outcome);
+            var check = attempt < 3
+                ? await ContentIdentity.CheckAsync(_coordinator, ServiceName, reported, file, cancellationToken).ConfigureAwait(false)
+                : new ContentCheck(file.Version, file.Hash, Same: false);
+            outcome = await Store.WriteAsync(tx =>
+            {
+                var current = tx.GetFile(file.Fid);
+                var result = _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
+                    attempt < 3 || current is null ? check : check with { Version = current.Version });
+                return result;
+            }, cancellationToken).ConfigureAwait(false);
+            if (check.Same && outcome.ContentCheckNeeded is null)
+                Diagnostics.Log.SameContentRecognised(_coordinator.Logger, ServiceName, reported.Folder, reported.Path, check.Version);
+        }
+        _coordinator.AfterCommit(outcome);
     }
 
     public ValueTask DeleteFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
@@ -50,7 +77,8 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         ArgumentNullException.ThrowIfNull(destination);
         CheckFolder(source);
         CheckFolder(destination);
-        return _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), cancellationToken);
+        // A move onto a path the engine knows with other content may need a content comparison, like an update.
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination, cancellationToken);
     }
 
     public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)

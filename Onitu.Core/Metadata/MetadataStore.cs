@@ -26,11 +26,13 @@ internal sealed class MetadataStore : IAsyncDisposable
     private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writerLoop;
     private readonly ILogger _logger;
+    private readonly StateLock _lock;
 
-    private MetadataStore(string connectionString, SqliteConnection writer, ILogger logger)
+    private MetadataStore(string connectionString, SqliteConnection writer, StateLock stateLock, ILogger logger)
     {
         _connectionString = connectionString;
         _writer = writer;
+        _lock = stateLock;
         _logger = logger;
         _transaction = new StoreTransaction(writer);
         _writerLoop = Task.Run(WriteLoopAsync);
@@ -39,11 +41,43 @@ internal sealed class MetadataStore : IAsyncDisposable
     /// <summary>Where the database lives.</summary>
     public required string DatabasePath { get; init; }
 
-    /// <summary>Opens (creating or migrating) the database at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Opens (creating or migrating) the database at <paramref name="path"/>, holding it exclusively (see
+    /// <see cref="StateLock"/>) until disposed.
+    /// </summary>
+    /// <exception cref="OnituException">
+    /// Another engine holds the database, or it is unreadable (corrupt, not a database, newer schema); the message
+    /// names the file and says how to recover.
+    /// </exception>
     public static MetadataStore Open(string path, ILogger logger)
     {
         var fullPath = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        var stateLock = StateLock.Acquire(fullPath);
+        try
+        {
+            return Open(fullPath, stateLock, logger);
+        }
+        catch (SqliteException e)
+        {
+            stateLock.Dispose();
+            throw Unreadable(fullPath, e);
+        }
+        catch
+        {
+            stateLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The error for a state database SQLite cannot use, with what went wrong and how to recover.</summary>
+    private static OnituException Unreadable(string path, SqliteException e) => new(
+        $"The state database '{path}' cannot be used: {e.Message.TrimEnd('.')} (SQLite error {e.SqliteErrorCode}). " +
+        $"Move it aside (for example to '{path}.broken') and run again: Onitu pairs the services anew by comparing " +
+        "contents, so nothing is copied twice or kept as a conflict copy.", e);
+
+    private static MetadataStore Open(string fullPath, StateLock stateLock, ILogger logger)
+    {
         var connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = fullPath,
@@ -66,13 +100,16 @@ internal sealed class MetadataStore : IAsyncDisposable
             // a scan or an initial sync writes a lot, and each checkpoint stalls the writer on a busy disk.
             Execute(writer, "PRAGMA wal_autocheckpoint = 16384;");
             Migrate(writer, fullPath, logger);
+            // Reads one page of each table: a database whose header survived but whose tables did not fails here,
+            // at start, rather than in the middle of a sync.
+            Execute(writer, "SELECT count(*) FROM (SELECT 1 FROM files LIMIT 1); SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1);");
         }
         catch
         {
             writer.Dispose();
             throw;
         }
-        return new MetadataStore(connectionString, writer, logger) { DatabasePath = fullPath };
+        return new MetadataStore(connectionString, writer, stateLock, logger) { DatabasePath = fullPath };
     }
 
     private static void Migrate(SqliteConnection connection, string path, ILogger logger)
@@ -250,6 +287,7 @@ internal sealed class MetadataStore : IAsyncDisposable
         }
         await _writer.DisposeAsync().ConfigureAwait(false);
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+        _lock.Dispose();
     }
 
     private abstract class PendingWrite

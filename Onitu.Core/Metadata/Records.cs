@@ -1,9 +1,12 @@
 namespace Onitu.Storage;
 
-/// <summary>The current version of a file (a row of <c>files</c>).</summary>
+/// <summary>
+/// The current version of a file (a row of <c>files</c>); <see cref="Hash"/> is its content hash once computed
+/// (<see cref="Onitu.Engine.ContentIdentity"/>).
+/// </summary>
 internal sealed record FileRecord(
     Guid Fid, string Folder, string Path, long Size, string MimeType, long Version, string Origin,
-    DateTimeOffset? ModifiedAt, bool Deleted);
+    DateTimeOffset? ModifiedAt, bool Deleted, string? Hash = null);
 
 /// <summary>What one service holds of one file (a row of <c>replicas</c>).</summary>
 internal sealed record ReplicaRecord(Guid Fid, string Service, long Version, string? Revision, string? Extra)

@@ -64,6 +64,18 @@ internal static class Schema
             PRIMARY KEY (service, key)
         ) WITHOUT ROWID;
         """,
+        // Version 2: content identity, folder markers, the setup a database last ran with.
+        """
+        -- The content hash of the current version ("xxh128:<hex>"), once known: two copies of a path that meet
+        -- without a known relation (a first pairing, a lost database) are the same version when size and hash agree.
+        ALTER TABLE files ADD COLUMN hash TEXT;
+
+        -- The engine's own facts: which folder markers it created, the fingerprint of the rules it last ran with.
+        CREATE TABLE meta (
+            key   TEXT NOT NULL PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

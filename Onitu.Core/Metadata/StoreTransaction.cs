@@ -8,7 +8,7 @@ namespace Onitu.Storage;
 /// </summary>
 internal sealed class StoreTransaction : IDisposable
 {
-    private const string FileColumns = "fid, folder, path, size, mime, version, origin, modified_at, deleted";
+    private const string FileColumns = "fid, folder, path, size, mime, version, origin, modified_at, deleted, hash";
     private const string JobColumns = "id, fid, target, kind, version, offset, started, chunk_size, move_from, preserve_as, attempts, not_before, last_error";
 
     private readonly SqliteConnection _connection;
@@ -62,14 +62,19 @@ internal sealed class StoreTransaction : IDisposable
     }
 
     public void UpsertFile(FileRecord file) => NonQuery(
-        $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8) " +
-        "ON CONFLICT (fid) DO UPDATE SET size = $3, mime = $4, version = $5, origin = $6, modified_at = $7, deleted = $8",
+        $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) " +
+        "ON CONFLICT (fid) DO UPDATE SET size = $3, mime = $4, version = $5, origin = $6, modified_at = $7, deleted = $8, hash = $9",
         Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
-        file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0);
+        file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash);
+
+    /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
+    public void SetFileHash(Guid fid, long version, string hash) =>
+        NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);
 
     internal static FileRecord ReadFile(SqliteDataReader r) => new(
         Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetInt64(5),
-        r.GetString(6), r.IsDBNull(7) ? null : new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero), r.GetInt64(8) != 0);
+        r.GetString(6), r.IsDBNull(7) ? null : new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero), r.GetInt64(8) != 0,
+        r.IsDBNull(9) ? null : r.GetString(9));
 
     // ---- replicas -------------------------------------------------------------------------------------------
 
@@ -162,6 +167,22 @@ internal sealed class StoreTransaction : IDisposable
     internal const string SelectJobs = $"SELECT {JobColumns} FROM jobs";
     internal const string SelectFiles = $"SELECT {FileColumns} FROM files";
     internal const string SelectReplicas = "SELECT fid, service, version, revision, extra FROM replicas";
+
+    // ---- the engine's own facts ------------------------------------------------------------------------------
+
+    public string? GetMeta(string key)
+    {
+        using var reader = Command("SELECT value FROM meta WHERE key = $0", key).ExecuteReader();
+        return reader.Read() ? reader.GetString(0) : null;
+    }
+
+    public void SetMeta(string key, string? value)
+    {
+        if (value is null)
+            NonQuery("DELETE FROM meta WHERE key = $0", key);
+        else
+            NonQuery("INSERT INTO meta (key, value) VALUES ($0, $1) ON CONFLICT (key) DO UPDATE SET value = $1", key, value);
+    }
 
     // ---- driver state ---------------------------------------------------------------------------------------
 
