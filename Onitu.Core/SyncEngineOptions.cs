@@ -48,6 +48,20 @@ public sealed class SyncEngineOptions
     /// <summary>In a one-shot sync, how many times a job is tried before the pass gives up on it.</summary>
     public int SyncMaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// How many of a folder's files one scan of a service may find deleted before none of those deletions is
+    /// propagated; overrides every folder's <c>max-delete</c>. <see langword="null"/> (the default): each folder's
+    /// <c>max-delete</c>, else <see cref="Referee.DeletionLimit.Default"/> (more than 50 % of at least 10 files).
+    /// </summary>
+    public Referee.DeletionLimit? MaxDelete { get; set; }
+
+    /// <summary>
+    /// Confirms the trees as they are: deletions beyond <see cref="MaxDelete"/> are propagated, and a folder whose
+    /// marker is missing gets a new one instead of failing its service. For one pass after a deliberate change
+    /// (<c>onitu sync --force</c>), not for everyday use.
+    /// </summary>
+    public bool Force { get; set; }
+
     /// <summary>The delay before retry number <paramref name="attempt"/> (1-based): doubling from <see cref="RetryBaseDelay"/>, capped at <see cref="MaxRetryDelay"/>.</summary>
     internal TimeSpan RetryDelay(int attempt) =>
         TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, RetryBaseDelay.TotalSeconds * Math.Pow(2, attempt - 1)));

@@ -41,12 +41,23 @@ internal static class CommonOptions
         Description = "The plugins folder holding installed driver packages (default: $ONITU_PLUGINS, else ~/.onitu/plugins).",
     };
 
+    public static readonly Option<string?> MaxDelete = new("--max-delete")
+    {
+        Description = "How many of a folder's files one scan may find deleted before none of it is propagated: a share such as 50% " +
+                      "or a number such as 100 (default: each folder's max-delete, else more than 50% of at least 10 files).",
+    };
+
+    public static readonly Option<bool> Force = new("--force")
+    {
+        Description = "Confirm the trees as they are: propagate deletions beyond --max-delete and recreate missing folder markers.",
+    };
+
     public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Log warnings and errors only, show no progress." };
 
     public static void AddEngineOptions(Command command)
     {
         command.Arguments.Add(Setup);
-        foreach (var option in new Option[] { Database, ChunkSize, Parallel, BandwidthLimit, Plugins, Verbose, Quiet })
+        foreach (var option in new Option[] { Database, ChunkSize, Parallel, BandwidthLimit, MaxDelete, Force, Plugins, Verbose, Quiet })
             command.Options.Add(option);
     }
 
@@ -112,6 +123,13 @@ internal static class CommonOptions
             options.MaxParallelTransfers = parallel;
         if (result.GetValue(BandwidthLimit) is { } limit)
             options.BandwidthLimit = ParseSize("--bwlimit", limit);
+        if (result.GetValue(MaxDelete) is { } maxDelete)
+        {
+            options.MaxDelete = DeletionLimit.TryParse(maxDelete, out var deletionLimit, out var problem)
+                ? deletionLimit
+                : throw new FormatException($"--max-delete: '{maxDelete}' is not a limit: {problem}.");
+        }
+        options.Force = result.GetValue(Force);
         return options;
     }
 

@@ -24,7 +24,7 @@ internal static partial class Log
     public static partial void ServiceScanned(ILogger logger, string service, TimeSpan elapsed);
 
     [LoggerMessage(2004, LogLevel.Error, "Service {Service} is failing, retrying in {Delay}: {Reason}")]
-    public static partial void ServiceFailing(ILogger logger, string service, TimeSpan delay, string reason, Exception exception);
+    public static partial void ServiceFailing(ILogger logger, string service, TimeSpan delay, string reason, Exception? exception);
 
     [LoggerMessage(2005, LogLevel.Information, "Service {Service} stopped")]
     public static partial void ServiceStopped(ILogger logger, string service);
@@ -40,6 +40,9 @@ internal static partial class Log
 
     [LoggerMessage(2009, LogLevel.Debug, "{Folder}:{Path} on {Service} has the content of version {Version}: recorded, nothing to transfer")]
     public static partial void SameContentRecognised(ILogger logger, string service, string folder, string path, long version);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Service {Service}: could not create the marker of folder {Folder} ({Reason}); the folder is synced without it")]
+    public static partial void FolderMarkerNotCreated(ILogger logger, string service, string folder, string reason);
 
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);

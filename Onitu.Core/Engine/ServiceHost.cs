@@ -14,6 +14,7 @@ internal sealed class ServiceHost : IAsyncDisposable
     private readonly SyncCoordinator _coordinator;
     private readonly IDriverFactory _factory;
     private readonly ILogger _logger;
+    private readonly FolderMarkers _markers;
     private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private CancellationTokenSource? _restart;
@@ -25,6 +26,7 @@ internal sealed class ServiceHost : IAsyncDisposable
         _coordinator = coordinator;
         _factory = factory;
         Plug = plug;
+        _markers = new FolderMarkers(coordinator, plug.ServiceName);
         _logger = coordinator.LoggerFactory.CreateLogger($"Onitu.Services.{plug.ServiceName}");
         Status = new ServiceStatus(plug.ServiceName, factory.Manifest.Id, ServiceState.Stopped, null, coordinator.Clock.GetUtcNow());
     }
@@ -57,7 +59,7 @@ internal sealed class ServiceHost : IAsyncDisposable
                 SetState(ServiceState.Scanning, null);
                 Log.ServiceScanning(_logger, Name);
                 var started = Stopwatch.GetTimestamp();
-                await Driver.ScanAsync(restart.Token).ConfigureAwait(false);
+                await ScanAsync(Driver, restart.Token).ConfigureAwait(false);
                 Log.ServiceScanned(_logger, Name, Stopwatch.GetElapsedTime(started));
                 attempt = 0;
                 Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
@@ -81,7 +83,8 @@ internal sealed class ServiceHost : IAsyncDisposable
                 attempt++;
                 var delay = _coordinator.Options.RetryDelay(attempt);
                 SetState(ServiceState.Failing, e.Message);
-                Log.ServiceFailing(_logger, Name, delay, e.Message, e);
+                // A store's failure is said in its message; a stack trace only helps with a driver's bug.
+                Log.ServiceFailing(_logger, Name, delay, e.Message, e is ServiceException ? null : e);
                 _firstScan.TrySetResult();
                 if (e is DriverException && Driver is not null)
                 {
@@ -105,6 +108,28 @@ internal sealed class ServiceHost : IAsyncDisposable
         }
         SetState(ServiceState.Stopped, null);
         Log.ServiceStopped(_logger, Name);
+    }
+
+    /// <summary>
+    /// The startup scan, between the safety checks: a folder that lost its marker fails the service before anything
+    /// is read; the deletions the scan finds are judged by the <see cref="DeletionGuard"/> once it is over; markers are
+    /// created once a folder was scanned.
+    /// </summary>
+    private async Task ScanAsync(IDriver driver, CancellationToken cancellationToken)
+    {
+        await _markers.CheckAsync(driver, Plug.Folders, cancellationToken).ConfigureAwait(false);
+        Plug.Deletions.Begin();
+        try
+        {
+            await driver.ScanAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Plug.Deletions.Abandon();
+            throw;
+        }
+        await Plug.Deletions.ReleaseAsync(Plug.ApplyDeleteAsync, cancellationToken).ConfigureAwait(false);
+        await _markers.EnsureAsync(driver, Plug.Folders, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records a transfer that failed on this service; too many in a row restart it (rescan).</summary>

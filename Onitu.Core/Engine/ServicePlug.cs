@@ -14,6 +14,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     {
         _coordinator = coordinator;
         ServiceName = serviceName;
+        Deletions = new DeletionGuard(coordinator, serviceName);
         Folders = folders;
         Options = options;
         BaseDirectory = baseDirectory;
@@ -27,12 +28,17 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     public ILogger Logger { get; }
     public IDriverStateStore State => this;
 
+    /// <summary>Holds back the deletions of a startup scan until it is judged (see <see cref="DeletionGuard"/>).</summary>
+    public DeletionGuard Deletions { get; }
+
     private MetadataStore Store => _coordinator.Store;
 
     public ValueTask UpdateFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         CheckFolder(metadata);
+        if (FolderMarkers.IsMarker(metadata.Path))
+            return ValueTask.CompletedTask; // the engine's own file, never synced
         _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
         return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, cancellationToken);
     }
@@ -68,8 +74,14 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     {
         ArgumentNullException.ThrowIfNull(metadata);
         CheckFolder(metadata);
-        return _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyDelete(tx, ServiceName, metadata), cancellationToken);
+        if (FolderMarkers.IsMarker(metadata.Path) || Deletions.TryHold(metadata))
+            return ValueTask.CompletedTask;
+        return ApplyDeleteAsync(metadata, cancellationToken);
     }
+
+    /// <summary>Applies a deletion now (also how the <see cref="DeletionGuard"/> releases the ones it held).</summary>
+    public ValueTask ApplyDeleteAsync(Onitu.Metadata metadata, CancellationToken cancellationToken) =>
+        _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyDelete(tx, ServiceName, metadata), cancellationToken);
 
     public ValueTask MoveFileAsync(Onitu.Metadata source, Onitu.Metadata destination, CancellationToken cancellationToken = default)
     {
@@ -77,6 +89,10 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         ArgumentNullException.ThrowIfNull(destination);
         CheckFolder(source);
         CheckFolder(destination);
+        if (FolderMarkers.IsMarker(source.Path))
+            return UpdateFileAsync(destination, cancellationToken);
+        if (FolderMarkers.IsMarker(destination.Path))
+            return DeleteFileAsync(source, cancellationToken);
         // A move onto a path the engine knows with other content may need a content comparison, like an update.
         return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination, cancellationToken);
     }

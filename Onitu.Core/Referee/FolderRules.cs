@@ -57,6 +57,12 @@ public sealed record FolderRules
         init { _whitelist = value ?? []; _compiled = null; }
     }
 
+    /// <summary>
+    /// How many files one scan may find deleted before nothing of it is propagated (<c>max-delete</c>);
+    /// <see langword="null"/> when not set (the engine's default applies).
+    /// </summary>
+    public DeletionLimit? MaxDelete { get; init; }
+
     /// <summary>The mode to apply: <see cref="Mode"/>, or <see cref="AccessMode.ReadWrite"/> when it is not set.</summary>
     public AccessMode EffectiveMode => Mode ?? AccessModes.Default;
 
@@ -66,7 +72,7 @@ public sealed record FolderRules
     /// </summary>
     /// <remarks>
     /// <list type="bullet">
-    /// <item><see cref="Mode"/>, <see cref="MinSize"/> and <see cref="MaxSize"/>: the more specific value when it is
+    /// <item><see cref="Mode"/>, <see cref="MinSize"/>, <see cref="MaxSize"/> and <see cref="MaxDelete"/>: the more specific value when it is
     /// set, else this one.</item>
     /// <item><see cref="Types"/> and <see cref="Whitelist"/>: the more specific list when it is non-empty (it
     /// replaces this one, it does not add to it), else this one. To accept every type or path on one service of a
@@ -92,6 +98,7 @@ public sealed record FolderRules
                 : Blacklist.Count == 0 ? moreSpecific.Blacklist
                 : [.. Blacklist.Concat(moreSpecific.Blacklist).Distinct(StringComparer.Ordinal)],
             Whitelist = moreSpecific.Whitelist.Count > 0 ? moreSpecific.Whitelist : Whitelist,
+            MaxDelete = moreSpecific.MaxDelete ?? MaxDelete,
         };
     }
 
@@ -140,7 +147,7 @@ public sealed record FolderRules
     /// <summary>Compares the rules by value, lists included.</summary>
     public bool Equals(FolderRules? other) =>
         other is not null
-        && Mode == other.Mode && MinSize == other.MinSize && MaxSize == other.MaxSize
+        && Mode == other.Mode && MinSize == other.MinSize && MaxSize == other.MaxSize && MaxDelete == other.MaxDelete
         && _types.SequenceEqual(other._types, StringComparer.Ordinal)
         && _blacklist.SequenceEqual(other._blacklist, StringComparer.Ordinal)
         && _whitelist.SequenceEqual(other._whitelist, StringComparer.Ordinal);
@@ -152,6 +159,7 @@ public sealed record FolderRules
         hash.Add(Mode);
         hash.Add(MinSize);
         hash.Add(MaxSize);
+        hash.Add(MaxDelete);
         foreach (var list in (IReadOnlyList<string>[])[_types, _blacklist, _whitelist])
         {
             hash.Add(list.Count);
@@ -184,6 +192,8 @@ public sealed record FolderRules
             Add("blacklist", List(_blacklist));
         if (_whitelist.Count > 0)
             Add("whitelist", List(_whitelist));
+        if (MaxDelete is { } maxDelete)
+            Add("max-delete", maxDelete.ToString());
         return text.Append('}').ToString();
     }
 

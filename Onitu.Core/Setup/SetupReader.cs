@@ -10,7 +10,7 @@ internal sealed class SetupReader(string? file)
 {
     private static readonly string[] TopLevelKeys = ["name", "folders", "services"];
     private static readonly string[] ServiceKeys = ["driver", "options", "folders"];
-    private static readonly string[] RuleKeys = ["mode", "type", "min-size", "max-size", "blacklist", "whitelist"];
+    private static readonly string[] RuleKeys = ["mode", "type", "min-size", "max-size", "blacklist", "whitelist", "max-delete"];
     private static readonly string[] ServiceFolderKeys = ["path", .. RuleKeys];
 
     private readonly List<SetupError> _errors = [];
@@ -338,7 +338,7 @@ internal sealed class SetupReader(string? file)
             return FolderRules.Empty;
         if (node is not YamlMappingNode mapping)
         {
-            Error(YamlValues.LineOf(node), path, "folder options must be a mapping (mode, type, min-size, max-size, blacklist, whitelist)");
+            Error(YamlValues.LineOf(node), path, "folder options must be a mapping (mode, type, min-size, max-size, blacklist, whitelist, max-delete)");
             return FolderRules.Empty;
         }
 
@@ -384,6 +384,16 @@ internal sealed class SetupReader(string? file)
                         Error(valueLine, keyPath, $"'{sizeScalar.Value}' is not a size: {sizeProblem} (examples: 3, 1.5k, 10MiB, 2 GB)");
                     else
                         rules = key == "min-size" ? rules with { MinSize = bytes } : rules with { MaxSize = bytes };
+                    break;
+                case "max-delete":
+                    if (YamlValues.IsNull(value))
+                        break;
+                    string? limitProblem = null;
+                    if (value is YamlScalarNode limitScalar && DeletionLimit.TryParse(limitScalar.Value, out var limit, out limitProblem))
+                        rules = rules with { MaxDelete = limit };
+                    else
+                        Error(valueLine, keyPath, $"'max-delete' must be a share such as 50% or a number of files such as 100, not {Describe(value)}" +
+                            (limitProblem is null ? "" : $" ({limitProblem})"));
                     break;
                 case "blacklist" or "whitelist":
                     var patterns = ReadStringList(value, keyPath, "path patterns such as '*.tmp' or 'build/'");

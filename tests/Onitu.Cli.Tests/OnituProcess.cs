@@ -34,6 +34,7 @@ internal sealed class OnituProcess : IDisposable
     public string StandardError { get { lock (_stderr) return _stderr.ToString(); } }
     public string Output => StandardOutput + StandardError;
     public int ExitCode => _process.ExitCode;
+    public int ProcessId => _process.Id;
     public bool HasExited => _process.HasExited;
 
     public static OnituProcess Start(string workingDirectory, params string[] arguments) => new(workingDirectory, arguments);

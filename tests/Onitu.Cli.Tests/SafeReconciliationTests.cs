@@ -1,0 +1,245 @@
+using System.Security.Cryptography;
+
+namespace Onitu.Cli.Tests;
+
+/// <summary>
+/// The situations users meet off the happy path, run with the real <c>onitu</c> process on real folders: an
+/// unmounted disk, a mass deletion, a lost or corrupt state database, two processes on one database.
+/// </summary>
+public class SafeReconciliationTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void CreateScratch()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-safety", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void RemoveScratch()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>A on <c>A/docs</c>, B with the folder mapped directly on its root (a mount point).</summary>
+    private string WriteSetup()
+    {
+        var path = Path.Combine(_dir, "setup.yml");
+        File.WriteAllText(path, """
+            name: safety
+            folders:
+              docs: {}
+            services:
+              A:
+                driver: local_storage
+                options: { root: A }
+                folders: { docs: docs }
+              B:
+                driver: local_storage
+                options: { root: mnt }
+                folders: { docs: . }
+            """);
+        return path;
+    }
+
+    private void WriteFiles(string directory, int count, int seed = 0)
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, directory));
+        for (var i = 0; i < count; i++)
+        {
+            var bytes = new byte[100 + i];
+            new Random(seed + i).NextBytes(bytes);
+            File.WriteAllBytes(Path.Combine(_dir, directory, $"f{i:D3}.bin"), bytes);
+        }
+    }
+
+    /// <summary>The user files of a directory (the engine's marker excluded) with their SHA-256.</summary>
+    private SortedDictionary<string, string> Tree(string directory)
+    {
+        var root = Path.Combine(_dir, directory);
+        var tree = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (!Directory.Exists(root))
+            return tree;
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        {
+            var name = Path.GetRelativePath(root, file).Replace('\\', '/');
+            if (Path.GetFileName(name).StartsWith(".onitu-", StringComparison.Ordinal))
+                continue;
+            tree[name] = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
+        }
+        return tree;
+    }
+
+    private async Task<OnituProcess> SyncAsync(string setup, params string[] extra) =>
+        await OnituProcess.RunAsync(_dir, ["sync", setup, "--quiet", .. extra]);
+
+    [Test]
+    public async Task An_empty_mount_point_deletes_nothing_and_fails_its_service()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 50);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        Assert.That(File.Exists(Path.Combine(_dir, "mnt", ".onitu-folder")), "the engine marks the folder's root");
+        var before = Tree("A/docs");
+
+        // The disk did not mount: its mount point is an empty directory.
+        Directory.Delete(Path.Combine(_dir, "mnt"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_dir, "mnt"));
+        using var run = await SyncAsync(setup);
+
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.Output);
+        Assert.That(run.StandardError, Does.Contain("folder marker missing: is the disk mounted?"));
+        Assert.That(run.StandardError, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Tree("A/docs"), Is.EqualTo(before), "nothing deleted on A");
+        Assert.That(Tree("mnt"), Is.Empty, "nothing copied onto the empty mount point either");
+    }
+
+    [Test]
+    public async Task Without_its_marker_an_emptied_folder_is_still_stopped_by_the_deletion_guard()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 50);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        var before = Tree("A/docs");
+
+        // An empty mount point that someone "repaired" by recreating the marker.
+        Directory.Delete(Path.Combine(_dir, "mnt"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_dir, "mnt"));
+        File.WriteAllText(Path.Combine(_dir, "mnt", ".onitu-folder"), "");
+        using var refused = await SyncAsync(setup);
+
+        Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
+        Assert.That(refused.StandardError, Does.Contain("found 50 of its 50 files deleted"));
+        Assert.That(refused.StandardError, Does.Contain("--force"));
+        Assert.That(Tree("A/docs"), Is.EqualTo(before), "nothing deleted on A");
+    }
+
+    [Test]
+    public async Task A_mass_deletion_waits_for_confirmation_and_a_small_one_goes_through()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+
+        // 3 of 20: ordinary work.
+        foreach (var i in new[] { 0, 1, 2 })
+            File.Delete(Path.Combine(_dir, $"A/docs/f{i:D3}.bin"));
+        using (var small = await SyncAsync(setup))
+            Assert.That(small.ExitCode, Is.Zero, small.Output);
+        Assert.That(Tree("mnt"), Has.Count.EqualTo(17));
+
+        // Everything else at once: refused, nothing deleted on B, exit 2.
+        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "A/docs"), "f*.bin"))
+            File.Delete(file);
+        using (var refused = await SyncAsync(setup))
+        {
+            Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
+            Assert.That(refused.StandardError, Does.Contain("found 17 of its 17 files deleted, more than max-delete 50%"));
+        }
+        Assert.That(Tree("mnt"), Has.Count.EqualTo(17), "B keeps its files");
+
+        // Confirmed: the deletions go through.
+        using (var confirmed = await SyncAsync(setup, "--force"))
+            Assert.That(confirmed.ExitCode, Is.Zero, confirmed.Output);
+        Assert.That(Tree("mnt"), Is.Empty);
+    }
+
+    [Test]
+    public async Task Max_delete_in_the_setup_and_on_the_command_line_set_the_limit()
+    {
+        var setup = WriteSetup();
+        File.WriteAllText(setup, File.ReadAllText(setup).Replace("docs: {}", "docs: { max-delete: 2 }", StringComparison.Ordinal));
+        WriteFiles("A/docs", 5);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+
+        foreach (var i in new[] { 0, 1, 2 })
+            File.Delete(Path.Combine(_dir, $"A/docs/f{i:D3}.bin"));
+        using (var refused = await SyncAsync(setup))
+        {
+            Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
+            Assert.That(refused.StandardError, Does.Contain("found 3 of its 5 files deleted, more than max-delete 2"));
+        }
+        using (var allowed = await SyncAsync(setup, "--max-delete", "100%"))
+            Assert.That(allowed.ExitCode, Is.Zero, allowed.Output);
+        Assert.That(Tree("mnt").Keys, Is.EqualTo(new[] { "f003.bin", "f004.bin" }));
+    }
+
+    [Test]
+    public async Task A_lost_state_database_twice_over_pairs_the_trees_again_without_a_copy_or_a_conflict()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 30);
+        WriteFiles("mnt/sub", 10, seed: 100);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        var synced = Tree("A/docs");
+
+        for (var round = 0; round < 2; round++)
+        {
+            File.Delete(Path.Combine(_dir, "setup.state.db"));
+            using var again = await SyncAsync(setup);
+            Assert.That(again.ExitCode, Is.Zero, again.Output);
+            Assert.That(again.StandardOutput, Does.Contain("0 changes propagated"), $"round {round}");
+            Assert.That(Tree("A/docs"), Is.EqualTo(synced), $"round {round}: no conflict copy on A");
+            Assert.That(Tree("mnt"), Is.EqualTo(synced), $"round {round}: no conflict copy on B");
+        }
+    }
+
+    [Test]
+    public async Task A_second_process_on_the_same_state_database_is_refused_naming_the_holder()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 3);
+        using var running = OnituProcess.Start(_dir, "run", setup, "--quiet");
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
+            while (Tree("mnt").Count < 3 && DateTime.UtcNow < deadline && !running.HasExited)
+                await Task.Delay(100);
+            Assert.That(Tree("mnt"), Has.Count.EqualTo(3), running.Output);
+
+            using var second = await SyncAsync(setup);
+
+            Assert.That(second.ExitCode, Is.EqualTo(1), second.Output);
+            Assert.That(second.StandardError, Does.Contain("setup.state.db' is in use by another Onitu engine"));
+            Assert.That(second.StandardError, Does.Contain($"PID {running.ProcessId}"));
+        }
+        finally
+        {
+            running.Kill();
+        }
+
+        // The holder died without cleaning up (SIGKILL): its lock is taken over.
+        using var after = await SyncAsync(setup);
+        Assert.That(after.ExitCode, Is.Zero, after.Output);
+    }
+
+    [Test]
+    public async Task A_corrupt_state_database_is_a_clear_error_that_changes_nothing()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 3);
+        var database = Path.Combine(_dir, "setup.state.db");
+        File.WriteAllText(database, "this is not a database, it was overwritten by mistake " + new string('x', 4096));
+
+        using var run = await SyncAsync(setup);
+
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
+        Assert.That(run.StandardError, Does.Contain($"The state database '{database}' cannot be used"));
+        Assert.That(run.StandardError, Does.Contain("Move it aside"));
+        Assert.That(run.StandardError, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Tree("mnt"), Is.Empty, "nothing synced with a database it cannot trust");
+    }
+}
