@@ -7,6 +7,8 @@ namespace Onitu.Conflicts;
 /// service whose write lost and that write's time, so it is the same on every service:
 /// <c>dir/report.conflict-laptop-20261122-153000.txt</c> (the extension stays last so the file still opens with
 /// the same program; time in UTC). When that name is taken, <c>-2</c>, <c>-3</c>… is appended to the stem.
+/// A conflict on a conflict copy names its loser after the original file, never by nesting
+/// (<c>report.conflict-phone-….txt</c>, not <c>report.conflict-laptop-….conflict-phone-….txt</c>).
 /// </summary>
 public static class ConflictNaming
 {
@@ -25,6 +27,9 @@ public static class ConflictNaming
         var name = FilePath.GetFileName(path);
         var dot = name.LastIndexOf('.');
         var (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
+        var marker = stem.IndexOf(Marker, StringComparison.Ordinal);
+        if (marker > 0)
+            stem = stem[..marker];
         var stamp = writtenAt.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var service = string.Concat(losingService.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
 

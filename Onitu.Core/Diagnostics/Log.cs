@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(2010, LogLevel.Warning, "Service {Service}: could not create the marker of folder {Folder} ({Reason}); the folder is synced without it")]
     public static partial void FolderMarkerNotCreated(ILogger logger, string service, string folder, string reason);
 
+    [LoggerMessage(2011, LogLevel.Information, "The setup changed since the last run: {Count} copies of known files are due to services that lack them")]
+    public static partial void ReconciledOnStart(ILogger logger, int count);
+
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);
 

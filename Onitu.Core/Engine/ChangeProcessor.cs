@@ -83,11 +83,26 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
 
         if (replica is { Holds: true } && replica.Version == file.Version)
         {
-            if (!readable)
+            if (!readable && referee.CanRead(service, metadata.Folder))
             {
-                // Changes on a service Onitu may not read from are not taken into account (seed, mode "w").
+                // The service's own rules refuse its new content (it grew past max-size, say): not taken from it, and
+                // not overwritten either, since the edit is the user's.
                 tx.UpsertReplica(replica with { Revision = metadata.Revision, Extra = extra });
                 return ChangeOutcome.None;
+            }
+            if (!readable)
+            {
+                // Changes on a service Onitu may not read from are not taken into account (seed, mode "w"): a
+                // mirror's own edit is undone, like rclone sync's destination, by sending it the current version
+                // again. Its replica now holds content of no version of the file (version 0).
+                tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, 0, metadata.Revision, extra));
+                var undo = new ChangeOutcome();
+                if (referee.CanWrite(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType))
+                {
+                    tx.PutJob(file.Fid, service, JobKind.Upload, file.Version);
+                    undo.TouchedJobs.Add((file.Fid, service));
+                }
+                return undo;
             }
             var updated = NewVersion(metadata, file.Version + 1, service);
             tx.UpsertFile(updated);

@@ -58,7 +58,9 @@ internal sealed class DeletionGuard(SyncCoordinator coordinator, string service)
             var deleted = folder.Count();
             var holding = CountHeld(folder.Key);
             var limit = coordinator.Options.MaxDelete ?? coordinator.Referee.GetRules(service, folder.Key)?.MaxDelete ?? DeletionLimit.Default;
-            if (!coordinator.Options.Force && limit.IsExceeded(deleted, holding))
+            // A service Onitu does not read from (a mirror) propagates no deletion: its lost files are sent back.
+            var propagates = coordinator.Referee.CanRead(service, folder.Key);
+            if (propagates && !coordinator.Options.Force && limit.IsExceeded(deleted, holding))
             {
                 refusals.Add(string.Create(CultureInfo.InvariantCulture,
                     $"folder '{folder.Key}': the scan found {deleted} of its {holding} files deleted, more than max-delete {limit}"));

@@ -235,6 +235,8 @@ public sealed class SyncEngine : IAsyncDisposable
     private async Task RunAsync(bool watch, CancellationToken cancellationToken)
     {
         await Task.Yield();
+        // Before any scan: files already known that the setup now sends somewhere new get their jobs.
+        await new StartupReconciler(_coordinator, Setup).RunAsync(cancellationToken).ConfigureAwait(false);
         // Each on its own: a driver's scan may run synchronously for a long time and must not hold up the others.
         var tasks = new List<Task> { Task.Run(() => _scheduler.RunAsync(cancellationToken), CancellationToken.None) };
         tasks.AddRange(_coordinator.Hosts.Values.Select(h => Task.Run(() => h.RunAsync(watch, cancellationToken), CancellationToken.None)));

@@ -400,8 +400,9 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             host.ReportTransferFailure(failure);
 
         // A target that changed under the transfer reported its change; the job was (or is about to be) rewritten
-        // by it, so it is retried soon without counting as a failure.
-        var attempts = contentChanged ? job.Attempts : job.Attempts + 1;
+        // by it (which starts its count afresh), so it is retried soon. The attempt still counts: a refusal that
+        // repeats without a new report can make no progress and must end as a reported failure, not a loop.
+        var attempts = job.Attempts + 1;
         var delay = contentChanged
             ? Options.RetryBaseDelay / 4
             : Options.RetryDelay(attempts);

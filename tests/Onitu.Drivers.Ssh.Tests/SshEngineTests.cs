@@ -294,8 +294,9 @@ public class SshEngineTests
     }
 
     /// <summary>The drivers' hidden temporary files (both drivers name them <c>.onitu-*</c>).</summary>
+    /// <summary>The engine's temporary files (its folder marker is not one).</summary>
     private static IEnumerable<FileInfo> PartialFiles(string directory) =>
-        Directory.Exists(directory) ? new DirectoryInfo(directory).EnumerateFiles(".onitu-*") : [];
+        Directory.Exists(directory) ? new DirectoryInfo(directory).EnumerateFiles(".onitu-*").Where(f => f.Name != ".onitu-folder") : [];
 
     private static string? ReadOrNull(string path)
     {

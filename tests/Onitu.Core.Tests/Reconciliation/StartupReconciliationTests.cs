@@ -1,0 +1,114 @@
+using Onitu.Core.Tests.Engine;
+
+namespace Onitu.Core.Tests.Reconciliation;
+
+/// <summary>
+/// A setup that changes between runs (a service added, a rule relaxed) gets the files the engine already knows; a
+/// write-only mirror's own edits and deletions are undone; conflict copies never nest.
+/// </summary>
+public class StartupReconciliationTests
+{
+    private const string ThreeServices = """
+        name: test
+        folders:
+          docs: {}
+        services:
+          A:
+            driver: local_storage
+            options: { root: A }
+            folders: { docs: docs }
+          B:
+            driver: local_storage
+            options: { root: B }
+            folders: { docs: docs }
+          C:
+            driver: local_storage
+            options: { root: C }
+            folders: { docs: docs }
+        """;
+
+    [Test]
+    public async Task A_service_added_to_the_setup_receives_every_known_file()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        for (var i = 0; i < 12; i++)
+            h.Write(i % 2 == 0 ? "A" : "B", $"docs/f{i}.txt", $"file {i}");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.WriteAllText(h.SetupFile, ThreeServices);
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        Assert.That(report.FilesSynced, Is.EqualTo(12), "the new service's copies are counted");
+        Assert.That(h.Tree("C", "docs"), Is.EqualTo(h.Tree("A", "docs")));
+        Assert.That(h.Tree("C", "docs"), Has.Count.EqualTo(12));
+    }
+
+    [Test]
+    public async Task A_pattern_removed_from_a_blacklist_sends_the_files_it_held_back()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices(extraServiceB: "blacklist: ['*.log']"));
+        h.Write("A", "docs/keep.txt", "kept");
+        h.Write("A", "docs/run.log", "held back");
+        await h.SyncExpectingSuccessAsync();
+        Assert.That(h.Exists("B", "docs/run.log"), Is.False);
+        await h.RestartAsync();
+
+        File.WriteAllText(h.SetupFile, SyncHarness.TwoLocalServices());
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(h.Read("B", "docs/run.log"), Is.EqualTo("held back"));
+    }
+
+    [Test]
+    public async Task An_unchanged_setup_schedules_nothing_at_start()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/a.txt", "a");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        var report = await h.SyncAsync();
+
+        Assert.That(report.FilesSynced, Is.Zero);
+        Assert.That(report.Succeeded, Is.True);
+    }
+
+    [Test]
+    public async Task A_write_only_mirror_gets_its_own_edits_and_deletions_undone()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices(extraServiceB: "mode: w"));
+        h.Write("A", "docs/edited.txt", "the original");
+        h.Write("A", "docs/deleted.txt", "still wanted");
+        await h.SyncExpectingSuccessAsync();
+
+        h.Write("B", "docs/edited.txt", "an edit on the mirror", DateTime.UtcNow.AddSeconds(5));
+        File.Delete(h.PathOf("B", "docs/deleted.txt"));
+        h.Write("B", "docs/mirror-only.txt", "only here");
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(h.Read("B", "docs/edited.txt"), Is.EqualTo("the original"), "the mirror's edit is overwritten");
+        Assert.That(h.Read("B", "docs/deleted.txt"), Is.EqualTo("still wanted"), "the mirror's deletion is undone");
+        Assert.That(h.Read("A", "docs/edited.txt"), Is.EqualTo("the original"), "nothing is read from the mirror");
+        Assert.That(h.Exists("A", "docs/mirror-only.txt"), Is.False);
+        Assert.That(h.Read("B", "docs/mirror-only.txt"), Is.EqualTo("only here"), "a file only on the mirror is left alone");
+    }
+
+    [Test]
+    public async Task A_conflict_on_a_conflict_copy_gets_a_suffix_not_a_nested_name()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        const string copy = "docs/p3.conflict-B-20260101-101010.txt";
+        h.Write("A", copy, "from A", DateTime.UtcNow.AddMinutes(-2));
+        h.Write("B", copy, "from B, later", DateTime.UtcNow.AddMinutes(-1));
+
+        await h.SyncExpectingSuccessAsync();
+
+        var names = h.Tree("A", "docs").Keys.ToList();
+        Assert.That(names, Has.Count.EqualTo(2), string.Join(", ", names));
+        Assert.That(names.Count(n => n.Split(".conflict-").Length > 2), Is.Zero, "no nested conflict name: " + string.Join(", ", names));
+        Assert.That(names, Has.Some.StartsWith("p3.conflict-A-"));
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
+    }
+}
