@@ -78,6 +78,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             DropJobsOf(tx, metadata.Fid, service, outcome);
             if (readable)
                 ScheduleUploads(tx, created, service, outcome, preserveOn: null);
+            SeparateFileFromDirectory(tx, created, outcome);
             return outcome;
         }
 
@@ -145,15 +146,67 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         var created = NewVersion(metadata, 1, service);
         tx.UpsertFile(created);
         tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, SerializeExtra(metadata.Extra)));
-        if (!referee.CanRead(service, metadata.Folder) || !referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType))
-            return ChangeOutcome.None;
         var outcome = new ChangeOutcome();
-        foreach (var target in referee.GetTargets(service, created.Folder, created.Path, created.Size, created.MimeType))
+        if (referee.CanRead(service, metadata.Folder) && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType))
         {
-            tx.PutJob(created.Fid, target, JobKind.Upload, created.Version);
-            outcome.CreatedJobs = true;
+            foreach (var target in referee.GetTargets(service, created.Folder, created.Path, created.Size, created.MimeType))
+            {
+                tx.PutJob(created.Fid, target, JobKind.Upload, created.Version);
+                outcome.CreatedJobs = true;
+            }
         }
+        SeparateFileFromDirectory(tx, created, outcome);
         return outcome;
+    }
+
+    /// <summary>
+    /// A file and a directory cannot share a path on one store: a new file <c>x</c> where another service has
+    /// <c>x/…</c>, or a new <c>x/y</c> where another has the file <c>x</c>. The directory keeps the path; the file
+    /// is renamed aside to a conflict name on every service that holds it, and from there sent everywhere.
+    /// </summary>
+    private void SeparateFileFromDirectory(StoreTransaction tx, FileRecord created, ChangeOutcome outcome)
+    {
+        if (tx.HasLiveFileUnder(created.Folder, created.Path))
+        {
+            RenameAside(tx, created, outcome);
+            return;
+        }
+        for (var directory = FilePath.GetDirectory(created.Path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+        {
+            if (tx.GetFile(FileId.Compute(created.Folder, directory)) is { Deleted: false } blocking)
+                RenameAside(tx, blocking, outcome);
+        }
+    }
+
+    private void RenameAside(StoreTransaction tx, FileRecord file, ChangeOutcome outcome)
+    {
+        var now = clock.GetUtcNow();
+        var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now,
+            path => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false });
+        var copyFid = FileId.Compute(file.Folder, conflictPath);
+        var copy = file with { Fid = copyFid, Path = conflictPath, Version = (tx.GetFile(copyFid)?.Version ?? 0) + 1, Deleted = false };
+        var gone = file with { Version = file.Version + 1, Deleted = true };
+        tx.UpsertFile(copy);
+        tx.UpsertFile(gone);
+        DropStaleUploads(tx, file.Fid, outcome);
+        foreach (var replica in tx.GetReplicas(file.Fid))
+        {
+            if (!replica.Holds)
+                continue;
+            if (replica.Version == file.Version)
+            {
+                // Each holder renames its own copy; once one did, the others are sent it (CompleteMove).
+                tx.PutJob(copyFid, replica.Service, JobKind.Move, copy.Version, moveFrom: file.Fid);
+                outcome.TouchedJobs.Add((copyFid, replica.Service));
+            }
+            else if (referee.CanWrite(replica.Service, file.Folder))
+            {
+                // An older content of the file: the newer one survives under the conflict name.
+                tx.PutJob(file.Fid, replica.Service, JobKind.Delete, gone.Version);
+                outcome.TouchedJobs.Add((file.Fid, replica.Service));
+            }
+        }
+        outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
     }
 
     /// <summary>
@@ -306,6 +359,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
                 outcome.TouchedJobs.Add((destination.Fid, target));
             }
         }
+        SeparateFileFromDirectory(tx, moved, outcome);
         return outcome;
     }
 
@@ -359,7 +413,23 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
         tx.DeleteJob(job.Id, job.Version);
-        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
+        if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
+        {
+            // A file renamed aside by the engine (RenameAside) reaches the services that did not hold it from the
+            // first holder that renamed it; an ordinary move planned those copies already.
+            foreach (var target in referee.GetTargets(job.Target, file.Folder, file.Path, file.Size, file.MimeType))
+            {
+                var replica = tx.GetReplica(job.Fid, target);
+                var holds = replica is { Holds: true } && replica.Version == file.Version;
+                if (!holds && tx.GetJob(job.Fid, target) is null)
+                {
+                    tx.PutJob(job.Fid, target, JobKind.Upload, file.Version);
+                    outcome.TouchedJobs.Add((job.Fid, target));
+                }
+            }
+        }
+        return outcome;
     }
 
     /// <summary>

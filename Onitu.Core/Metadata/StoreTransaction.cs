@@ -67,6 +67,15 @@ internal sealed class StoreTransaction : IDisposable
         Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
         file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash);
 
+    /// <summary>Whether a live file lies under <paramref name="path"/> taken as a directory (some service has <c>path/…</c>).</summary>
+    public bool HasLiveFileUnder(string folder, string path)
+    {
+        // '0' follows '/' in code-point order: [path + '/', path + '0') is everything under the directory.
+        using var reader = Command("SELECT 1 FROM files WHERE folder = $0 AND path >= $1 AND path < $2 AND deleted = 0 LIMIT 1",
+            folder, path + "/", path + "0").ExecuteReader();
+        return reader.Read();
+    }
+
     /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
     public void SetFileHash(Guid fid, long version, string hash) =>
         NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);

@@ -380,7 +380,10 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome();
-            if (fromFile is not null && fromReplica is { Holds: true })
+            // The old copy goes only once the content is safe elsewhere: a file the engine renamed aside may have no
+            // other holder yet, and its old path is then its only copy.
+            var heldElsewhere = tx.GetReplicas(job.Fid).Exists(r => r.Holds && r.Version == job.Version);
+            if (fromFile is not null && fromReplica is { Holds: true } && heldElsewhere)
             {
                 tx.PutJob(fromFile.Fid, job.Target, JobKind.Delete, fromFile.Version);
                 outcome.TouchedJobs.Add((fromFile.Fid, job.Target));

@@ -1,0 +1,48 @@
+using Onitu.Core.Tests.Engine;
+
+namespace Onitu.Core.Tests.Reconciliation;
+
+/// <summary>A file on one service and a directory of the same name on another converge in one pass.</summary>
+public class FileAndDirectoryTests
+{
+    [Test]
+    public async Task The_directory_keeps_the_path_and_the_file_is_kept_under_a_conflict_name_everywhere()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/x", "I am a file", DateTime.UtcNow.AddMinutes(-1));
+        h.Write("B", "docs/x/inner.txt", "I am in a directory");
+        h.Write("B", "docs/x/deeper/more.txt", "me too");
+
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        var tree = h.Tree("A", "docs");
+        Assert.That(tree, Is.EqualTo(h.Tree("B", "docs")), "both sides converged");
+        Assert.That(h.Read("A", "docs/x/inner.txt"), Is.EqualTo("I am in a directory"));
+        var kept = tree.Keys.Single(k => k.StartsWith("x.conflict-A-", StringComparison.Ordinal));
+        Assert.That(h.Read("B", "docs/" + kept), Is.EqualTo("I am a file"));
+        Assert.That(h.Events.OfType<ConflictDetected>().Select(c => c.Path), Is.EqualTo(new[] { "x" }));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    [Test]
+    public async Task A_file_appearing_where_a_synced_directory_is_is_renamed_aside()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/dir/a.txt", "in the directory");
+        await h.SyncExpectingSuccessAsync();
+
+        // While Onitu is stopped, B replaces the directory by a file of the same name.
+        await h.RestartAsync();
+        Directory.Delete(h.PathOf("B", "docs/dir"), recursive: true);
+        h.Write("B", "docs/dir", "now a file");
+
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        Assert.That(h.Tree("A", "docs"), Is.EqualTo(h.Tree("B", "docs")));
+        Assert.That(h.Tree("A", "docs").Keys, Has.Some.StartsWith("dir.conflict-B-"));
+    }
+}
