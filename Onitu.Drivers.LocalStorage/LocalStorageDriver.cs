@@ -54,19 +54,24 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
-            await _scanner.PrepareAsync(folder, cancellationToken);
+        {
+            if (await _scanner.PrepareAsync(folder, cancellationToken))
+                present.Add(folder);
+        }
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
         try
         {
-            _monitor.Start();
+            if (!_plug.DryRun)
+                _monitor.Start();
         }
         catch (ServiceException e)
         {
             // The scan stands on its own; WatchAsync tries again (and catches up) or reports the failure.
             Log.EarlyWatchFailed(_plug.Logger, e);
         }
-        foreach (var folder in _layout.Folders)
+        foreach (var folder in present)
             await _scanner.ScanAsync(folder, directory: null, cancellationToken);
     }
 

@@ -31,6 +31,13 @@ public interface IPlug
     IDriverStateStore State { get; }
 
     /// <summary>
+    /// Whether the engine only looks (a dry run: <c>onitu sync --dry-run</c>): the driver scans and reports as usual
+    /// but must not change its store in any way — no directory created, no leftover temporary file removed. The
+    /// engine itself calls no writing handler then.
+    /// </summary>
+    bool DryRun => false;
+
+    /// <summary>
     /// Reports a new revision of a file on this store (the seed's <c>plug.update_file</c>): set
     /// <see cref="Metadata.Revision"/>, <see cref="Metadata.Size"/> and, if known, <see cref="Metadata.ModifiedAt"/>.
     /// Reporting the revision the engine already knows is harmless and ignored.

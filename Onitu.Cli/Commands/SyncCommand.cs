@@ -9,8 +9,16 @@ internal static class SyncCommand
     {
         var command = new Command("sync", "Sync once: scan every service, propagate every change, exit when done (exit code 2 if anything failed).");
         CommonOptions.AddEngineOptions(command);
+        var dryRun = new Option<bool>("--dry-run", "-n")
+        {
+            Description = "Show what the pass would copy, delete, move and keep as conflict copies, and what a guard would refuse; change nothing.",
+        };
+        command.Options.Add(dryRun);
         command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async engine =>
         {
+            if (result.GetValue(dryRun))
+                return await PrintPlanAsync(engine, cancellationToken);
+
             using var progressStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var progress = result.GetValue(CommonOptions.Quiet)
                 ? Task.CompletedTask
@@ -44,5 +52,39 @@ internal static class SyncCommand
             return report.Succeeded ? ExitCodes.Success : ExitCodes.Incomplete;
         }));
         return command;
+    }
+
+    private static async Task<int> PrintPlanAsync(SyncEngine engine, CancellationToken cancellationToken)
+    {
+        SyncPlan plan;
+        try
+        {
+            plan = await engine.DryRunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("Interrupted.");
+            return ExitCodes.Incomplete;
+        }
+        foreach (var action in plan.Actions)
+        {
+            Console.WriteLine(action.Kind switch
+            {
+                PlannedActionKind.Move => $"move    {action.Folder}:{action.FromPath} -> {action.Path} on {action.Service}",
+                PlannedActionKind.Delete => $"delete  {action.Folder}:{action.Path} on {action.Service}",
+                _ when action.KeepsOwnAs is { } kept => $"copy    {action.Folder}:{action.Path} to {action.Service} (its own content kept as {kept})",
+                _ => $"copy    {action.Folder}:{action.Path} to {action.Service}",
+            });
+        }
+        foreach (var conflict in plan.Conflicts)
+            Console.WriteLine($"conflict {conflict.Folder}:{conflict.Path}: the content from {conflict.LosingService} kept as {conflict.ConflictPath}");
+        foreach (var skipped in plan.Skipped)
+            Console.WriteLine($"skip    {skipped.Folder}:{skipped.Path} on {skipped.Service}: {skipped.Reason}");
+        foreach (var refusal in plan.Refusals)
+            Console.WriteLine($"refused {refusal}");
+        var counts = plan.Actions.GroupBy(a => a.Kind).ToDictionary(g => g.Key, g => g.Count());
+        Console.WriteLine($"Dry run: {counts.GetValueOrDefault(PlannedActionKind.Copy)} to copy, {counts.GetValueOrDefault(PlannedActionKind.Delete)} to delete, " +
+                          $"{counts.GetValueOrDefault(PlannedActionKind.Move)} to move, {plan.Conflicts.Count} conflicts, {plan.Refusals.Count} refused; nothing was changed.");
+        return plan.WouldSucceed ? ExitCodes.Success : ExitCodes.Incomplete;
     }
 }

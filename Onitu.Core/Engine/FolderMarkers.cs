@@ -31,7 +31,8 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
                 continue;
             if (coordinator.Options.Force)
             {
-                await CreateAsync(driver, folder.Name, cancellationToken).ConfigureAwait(false);
+                if (!coordinator.DryRun)
+                    await CreateAsync(driver, folder.Name, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             throw new ServiceException(

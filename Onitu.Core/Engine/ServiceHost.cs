@@ -129,7 +129,8 @@ internal sealed class ServiceHost : IAsyncDisposable
             throw;
         }
         await Plug.Deletions.ReleaseAsync(Plug.ApplyDeleteAsync, cancellationToken).ConfigureAwait(false);
-        await _markers.EnsureAsync(driver, Plug.Folders, cancellationToken).ConfigureAwait(false);
+        if (!_coordinator.DryRun)
+            await _markers.EnsureAsync(driver, Plug.Folders, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records a transfer that failed on this service; too many in a row restart it (rescan).</summary>

@@ -27,6 +27,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     public string BaseDirectory { get; }
     public ILogger Logger { get; }
     public IDriverStateStore State => this;
+    public bool DryRun => _coordinator.DryRun;
 
     /// <summary>Holds back the deletions of a startup scan until it is judged (see <see cref="DeletionGuard"/>).</summary>
     public DeletionGuard Deletions { get; }

@@ -38,6 +38,9 @@ internal sealed class SyncCoordinator
     public SkippedPaths Skips { get; }
     public Dictionary<string, ServiceHost> Hosts { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>A dry run's engine: it scans and plans, and changes nothing on any store.</summary>
+    public bool DryRun { get; init; }
+
     /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
     public TransferScheduler? Scheduler { get; set; }
 

@@ -18,7 +18,7 @@ namespace Onitu;
 /// <see cref="StopAsync"/>, or run one pass with <see cref="SyncOnceAsync"/>. Dispose it to release the state
 /// database and the drivers.
 /// </summary>
-public sealed class SyncEngine : IAsyncDisposable
+public sealed partial class SyncEngine : IAsyncDisposable
 {
     private readonly SyncCoordinator _coordinator;
     private readonly TransferExecutor _executor;
@@ -58,7 +58,10 @@ public sealed class SyncEngine : IAsyncDisposable
         Create(options, new DriverCatalog(drivers), loggerFactory, clock);
 
     /// <inheritdoc cref="Create(SyncEngineOptions, IEnumerable{IDriverFactory}, ILoggerFactory?, TimeProvider?)"/>
-    public static SyncEngine Create(SyncEngineOptions options, DriverCatalog drivers, ILoggerFactory? loggerFactory = null, TimeProvider? clock = null)
+    public static SyncEngine Create(SyncEngineOptions options, DriverCatalog drivers, ILoggerFactory? loggerFactory = null, TimeProvider? clock = null) =>
+        Create(options, drivers, loggerFactory, clock, dryRun: false);
+
+    private static SyncEngine Create(SyncEngineOptions options, DriverCatalog drivers, ILoggerFactory? loggerFactory, TimeProvider? clock, bool dryRun)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(drivers);
@@ -76,7 +79,7 @@ public sealed class SyncEngine : IAsyncDisposable
         var store = MetadataStore.Open(options.DatabasePath ?? DefaultDatabasePath(setup), loggerFactory.CreateLogger<SyncEngine>());
         try
         {
-            var coordinator = new SyncCoordinator(store, new RefereeRules(setup), options, clock, loggerFactory);
+            var coordinator = new SyncCoordinator(store, new RefereeRules(setup), options, clock, loggerFactory) { DryRun = dryRun };
             var engine = new SyncEngine(setup, coordinator, drivers);
             foreach (var service in setup.Services)
             {

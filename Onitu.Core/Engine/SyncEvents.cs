@@ -78,3 +78,36 @@ public sealed record SyncReport(long FilesSynced, long PendingJobs, IReadOnlyLis
     /// <summary>Whether every service was scanned and every job done.</summary>
     public bool Succeeded => PendingJobs == 0 && Errors.Count == 0;
 }
+
+/// <summary>What a dry run found a pass would do (<see cref="SyncEngine.DryRunAsync"/>).</summary>
+/// <param name="Actions">Each copy, deletion and move, per target service.</param>
+/// <param name="Conflicts">The conflicts the pass would resolve by keeping a conflict copy.</param>
+/// <param name="Refusals">What a safety guard would refuse (a missing folder marker, a mass deletion), per service.</param>
+/// <param name="Skipped">The paths the drivers would skip.</param>
+public sealed record SyncPlan(
+    IReadOnlyList<PlannedAction> Actions, IReadOnlyList<ConflictDetected> Conflicts, IReadOnlyList<string> Refusals,
+    IReadOnlyList<FileSkipped> Skipped)
+{
+    /// <summary>Whether the pass would run without a guard refusing anything.</summary>
+    public bool WouldSucceed => Refusals.Count == 0;
+}
+
+/// <summary>What a planned action does.</summary>
+public enum PlannedActionKind
+{
+    /// <summary>Write the file's current content to the service.</summary>
+    Copy,
+    /// <summary>Delete the file from the service.</summary>
+    Delete,
+    /// <summary>Move the service's copy from <see cref="PlannedAction.FromPath"/> to the path.</summary>
+    Move,
+}
+
+/// <summary>One thing a pass would do to one service.</summary>
+/// <param name="Kind">Copy, delete or move.</param>
+/// <param name="Service">The service it changes.</param>
+/// <param name="Folder">The folder.</param>
+/// <param name="Path">The file's path in the folder.</param>
+/// <param name="FromPath">For a move, the path it moves from.</param>
+/// <param name="KeepsOwnAs">For a copy that resolves a conflict, where the service's own content is kept first.</param>
+public sealed record PlannedAction(PlannedActionKind Kind, string Service, string Folder, string Path, string? FromPath, string? KeepsOwnAs);

@@ -15,17 +15,21 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
     /// refuses when it does, since a vanished root (an unmounted disk) must never read as "everything was deleted".
     /// </summary>
     /// <exception cref="ServiceException">The directory is missing while the engine knows files in it (transient).</exception>
-    public async Task PrepareAsync(StorageFolder folder, CancellationToken cancellationToken)
+    /// <returns>Whether the directory exists now (a dry run creates nothing: a missing, empty folder has nothing to scan).</returns>
+    public async Task<bool> PrepareAsync(StorageFolder folder, CancellationToken cancellationToken)
     {
         if (Directory.Exists(folder.Directory))
-            return;
+            return true;
         await using (var known = plug.ListFilesAsync(folder.Name, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken))
         {
             if (await known.MoveNextAsync())
                 throw RootMissing(folder);
         }
+        if (plug.DryRun)
+            return false;
         Directory.CreateDirectory(folder.Directory);
         Log.FolderCreated(plug.Logger, folder.Name, folder.Directory);
+        return true;
     }
 
     /// <summary>

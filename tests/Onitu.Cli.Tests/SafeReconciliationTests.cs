@@ -242,4 +242,41 @@ public class SafeReconciliationTests
         Assert.That(run.StandardError, Does.Not.Contain("   at "), "no stack trace");
         Assert.That(Tree("mnt"), Is.Empty, "nothing synced with a database it cannot trust");
     }
+
+    [Test]
+    public async Task A_dry_run_lists_the_pass_and_changes_nothing_on_any_store_nor_in_the_database()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+
+        File.WriteAllText(Path.Combine(_dir, "A/docs/new.txt"), "new on A");
+        File.Delete(Path.Combine(_dir, "A/docs/f000.bin"));
+        File.Move(Path.Combine(_dir, "A/docs/f001.bin"), Path.Combine(_dir, "A/docs/renamed.bin"));
+        File.WriteAllText(Path.Combine(_dir, "A/docs/f002.bin"), "edited on A");
+        File.WriteAllText(Path.Combine(_dir, "mnt/f002.bin"), "edited on B");
+        var database = Path.Combine(_dir, "setup.state.db");
+        var before = (A: Tree("A/docs"), B: Tree("mnt"), Db: Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(database))));
+
+        using var dry = await SyncAsync(setup, "--dry-run");
+
+        Assert.That(dry.ExitCode, Is.Zero, dry.Output);
+        Assert.That(dry.StandardOutput, Does.Contain("copy    docs:new.txt to B"));
+        Assert.That(dry.StandardOutput, Does.Contain("delete  docs:f000.bin on B"));
+        Assert.That(dry.StandardOutput, Does.Contain("docs:renamed.bin"));
+        Assert.That(dry.StandardOutput, Does.Contain("conflict docs:f002.bin"));
+        Assert.That(dry.StandardOutput, Does.Contain("nothing was changed"));
+        Assert.That(Tree("A/docs"), Is.EqualTo(before.A));
+        Assert.That(Tree("mnt"), Is.EqualTo(before.B));
+        Assert.That(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(database))), Is.EqualTo(before.Db), "the state database is untouched");
+
+        // And a guard's refusal shows in the plan, with exit code 2.
+        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "A/docs"), "f*.bin"))
+            File.Delete(file);
+        using var refused = await SyncAsync(setup, "--dry-run");
+        Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
+        Assert.That(refused.StandardOutput, Does.Contain("refused service 'A' is failing"));
+        Assert.That(Tree("mnt"), Is.EqualTo(before.B));
+    }
 }
