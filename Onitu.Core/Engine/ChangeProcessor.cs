@@ -186,6 +186,8 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         var copyFid = FileId.Compute(file.Folder, conflictPath);
         var copy = file with { Fid = copyFid, Path = conflictPath, Version = (tx.GetFile(copyFid)?.Version ?? 0) + 1, Deleted = false };
         var gone = file with { Version = file.Version + 1, Deleted = true };
+        // A holder of another content may be the loser of a conflict still waiting to be kept aside.
+        var keepAs = tx.GetJobs(file.Fid).Where(j => j.PreserveAs is not null).ToDictionary(j => j.Target, j => j.PreserveAs!, StringComparer.Ordinal);
         tx.UpsertFile(copy);
         tx.UpsertFile(gone);
         DropStaleUploads(tx, file.Fid, outcome);
@@ -201,8 +203,9 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             }
             else if (referee.CanWrite(replica.Service, file.Folder))
             {
-                // An older content of the file: the newer one survives under the conflict name.
-                tx.PutJob(file.Fid, replica.Service, JobKind.Delete, gone.Version);
+                // An older content of the file goes (the newer one survives under the conflict name); a conflict's
+                // losing content is first kept under its own conflict name, as the conflict had planned.
+                tx.PutJob(file.Fid, replica.Service, JobKind.Delete, gone.Version, preserveAs: keepAs.GetValueOrDefault(replica.Service));
                 outcome.TouchedJobs.Add((file.Fid, replica.Service));
             }
         }

@@ -319,6 +319,9 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
     private async Task DeleteAsync(InFlightJob flight, JobRecord job, FileRecord file, List<ReplicaRecord> replicas, ServiceHost target)
     {
         var expected = replicas.Find(r => r.Service == target.Name)?.Revision;
+        // A conflict's losing content on the target is kept under its conflict name before the path is cleared.
+        if (job.PreserveAs is { } conflictPath && await PreserveAsync(flight, job, file, target, expected, conflictPath).ConfigureAwait(false))
+            expected = null;
         if (expected is not null)
         {
             var metadata = ToMetadata(file, expected, null);
