@@ -201,10 +201,11 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
                 tx.PutJob(copyFid, replica.Service, JobKind.Move, copy.Version, moveFrom: file.Fid);
                 outcome.TouchedJobs.Add((copyFid, replica.Service));
             }
-            else if (referee.CanWrite(replica.Service, file.Folder))
+            else if (referee.CanWrite(replica.Service, file.Folder) && !tx.IsMovingAway(file.Fid, replica.Service))
             {
                 // An older content of the file goes (the newer one survives under the conflict name); a conflict's
-                // losing content is first kept under its own conflict name, as the conflict had planned.
+                // losing content is first kept under its own conflict name, as the conflict had planned; a content
+                // already being renamed aside (an earlier RenameAside of this path) is left to that move.
                 tx.PutJob(file.Fid, replica.Service, JobKind.Delete, gone.Version, preserveAs: keepAs.GetValueOrDefault(replica.Service));
                 outcome.TouchedJobs.Add((file.Fid, replica.Service));
             }

@@ -46,20 +46,46 @@ public class FileAndDirectoryTests
         Assert.That(h.Tree("A", "docs").Keys, Has.Some.StartsWith("dir.conflict-B-"));
     }
 
+    private const string ThreeServices = """
+        name: test
+        folders:
+          docs: {}
+        services:
+          A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+          B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
+          C: { driver: local_storage, options: { root: C }, folders: { docs: docs } }
+        """;
+
+    [Test]
+    public async Task Two_services_replacing_a_directory_by_files_keep_both_files()
+    {
+        // Found by the model-based test: the second file renamed aside was deleted before its own rename ran.
+        await using var h = new SyncHarness(ThreeServices);
+        h.Write("A", "docs/x/y.txt", "in directory x");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        foreach (var service in new[] { "A", "C" })
+        {
+            Directory.Delete(h.PathOf(service, "docs/x"), recursive: true);
+            h.Write(service, "docs/x", $"file x from {service}");
+        }
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Tree("C", "docs"), Is.EqualTo(tree));
+        var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
+        Assert.That(contents, Is.SupersetOf(new[] { "file x from A", "file x from C" }));
+    }
+
     [Test]
     public async Task Two_conflicting_files_against_a_directory_keep_both_contents()
     {
         // Found by the model-based test: the losing content of the file-file conflict was deleted when the file was
         // renamed aside for the directory.
-        await using var h = new SyncHarness("""
-            name: test
-            folders:
-              docs: {}
-            services:
-              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-              B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
-              C: { driver: local_storage, options: { root: C }, folders: { docs: docs } }
-            """);
+        await using var h = new SyncHarness(ThreeServices);
         h.Write("A", "docs/x", "file x from A", DateTime.UtcNow.AddMinutes(-2));
         h.Write("B", "docs/x", "file x from B, later", DateTime.UtcNow.AddMinutes(-1));
         h.Write("C", "docs/x/y.txt", "in directory x on C");
