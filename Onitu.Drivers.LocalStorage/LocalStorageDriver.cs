@@ -423,6 +423,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         {
             WithDirectory(destinationPath, () =>
             {
+                RemoveIfEmptyDirectory(destinationPath);
                 File.Move(sourcePath, destinationPath, overwrite: true);
                 return true;
             });
@@ -460,6 +461,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 _ownChanges.RecordWrite(target, written.Revision);
                 try
                 {
+                    RemoveIfEmptyDirectory(target);
                     File.Move(temp, target, overwrite: true);
                 }
                 catch
@@ -492,6 +494,24 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private string ChunkedTemp(Metadata metadata) => TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// Lets a file take the place of an empty directory (one a rename or a deletion left behind): the engine does not
+    /// track empty directories, and one holds nothing to lose. A directory with entries stays, and the write fails.
+    /// </summary>
+    private static void RemoveIfEmptyDirectory(string path)
+    {
+        if (!Directory.Exists(path) || Directory.EnumerateFileSystemEntries(path).Any())
+            return;
+        try
+        {
+            Directory.Delete(path, recursive: false);
+        }
+        catch (IOException)
+        {
+            // Something appeared in it meanwhile: the write that follows fails and says why.
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.

@@ -99,4 +99,22 @@ public class FileAndDirectoryTests
         var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
         Assert.That(contents, Is.SupersetOf(new[] { "file x from A", "file x from B, later", "in directory x on C" }));
     }
+
+    [Test]
+    public async Task A_file_takes_the_place_of_an_empty_directory_a_rename_left_behind()
+    {
+        // Found by the model-based test: "Could not copy to docs:x: Is a directory" at every pass.
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/x/y.txt", "moved out of x");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+        File.Move(h.PathOf("A", "docs/x/y.txt"), h.PathOf("A", "docs/y.txt")); // leaves A's x empty
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        h.Write("B", "docs/x", "a file named x");
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(h.Read("A", "docs/x"), Is.EqualTo("a file named x"));
+    }
 }
