@@ -5,6 +5,9 @@ namespace Onitu.Testing;
 // Handlers called concurrently, and a newer version arriving during a transfer.
 public abstract partial class DriverConformanceTests
 {
+    /// <summary>
+    /// A newer version written on the reference while its previous version is being transferred (slowed by a
+    /// bandwidth limit) ends on the driver under test, never the older one or a mix.
     /// </summary>
     [Test]
     public virtual async Task A_newer_version_during_a_transfer_wins()

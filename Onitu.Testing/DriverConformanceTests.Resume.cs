@@ -42,6 +42,45 @@ public abstract partial class DriverConformanceTests
         AssertSameContent(content, copy.ToArray(), "resumed/file.bin", "the driver under test after a resumed upload");
     }
 
+    /// <summary>
+    /// RestartUpload discards what the interrupted upload wrote past the offset: chunks 0 and 1 of the file and a
+    /// third chunk the engine never recorded are written, a new instance restarts at the end of chunk 1 and sends the
+    /// short rest, and the file is exactly the content sent (no tail of the unrecorded chunk).
+    /// </summary>
+    [Test]
+    public virtual async Task A_restarted_upload_discards_bytes_past_its_offset()
+    {
+        var writer = Require<IChunkedWriter>(Probe);
+        var chunk = writer.NegotiateChunkSize(65_537);
+        const string path = "resumed/shorter.bin";
+        var content = Content(chunk * 2 + 100, 420);
+        var metadata = new Metadata(FolderName, path) { Size = content.Length, ModifiedAt = DateTimeOffset.UtcNow };
+
+        await writer.StartUploadAsync(metadata, Cancellation).ConfigureAwait(false);
+        await writer.UploadChunkAsync(metadata, 0, content.AsMemory(0, chunk), Cancellation).ConfigureAwait(false);
+        await writer.UploadChunkAsync(metadata, chunk, content.AsMemory(chunk, chunk), Cancellation).ConfigureAwait(false);
+        // Written, but the crash came before the engine saved its offset: after the restart it is sent again, shorter.
+        await writer.UploadChunkAsync(metadata, 2L * chunk, Content(chunk, 421), Cancellation).ConfigureAwait(false);
+        await Probe.DisposeAsync().ConfigureAwait(false);
+
+        var resumedMetadata = new Metadata(FolderName, path) { Size = content.Length, ModifiedAt = metadata.ModifiedAt };
+        var resumed = (IChunkedWriter)CreateSubjectDriver(CreateSubjectPlug());
+        await resumed.RestartUploadAsync(resumedMetadata, 2L * chunk, Cancellation).ConfigureAwait(false);
+        await resumed.UploadChunkAsync(resumedMetadata, 2L * chunk, content.AsMemory(2 * chunk), Cancellation).ConfigureAwait(false);
+        await resumed.EndUploadAsync(resumedMetadata, Cancellation).ConfigureAwait(false);
+
+        var reader = CreateSubjectDriver(CreateSubjectPlug());
+        await using (var stream = await reader.OpenReadAsync(new Metadata(FolderName, path), Cancellation).ConfigureAwait(false))
+        {
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, Cancellation).ConfigureAwait(false);
+            AssertSameContent(content, copy.ToArray(), path,
+                $"the driver under test after RestartUploadAsync at offset {2L * chunk} (bytes written past the offset before the restart must be discarded)");
+        }
+        if (Area.View is { } view)
+            AssertSameContent(content, await view.ReadAsync(path, Cancellation).ConfigureAwait(false), path, "the store, through the area's independent view, after a restarted upload");
+    }
+
     /// <summary>ReadChunk at odd offsets and lengths returns exactly those bytes, and 0 past the end.</summary>
     [Test]
     public virtual async Task Reads_chunks_at_odd_offsets()
@@ -68,7 +107,4 @@ public abstract partial class DriverConformanceTests
         Assert.That(past, Is.Zero, "ReadChunk at the end of the file must return 0");
     }
 
-    /// <summary>
-    /// A newer version written on the reference while its previous version is being transferred (slowed by a
-    /// bandwidth limit) ends on the driver under test, never the older one or a mix.
 }
