@@ -224,8 +224,11 @@ public abstract partial class DriverConformanceTests
         var report = await Engine.SyncOnceAsync(Cancellation).ConfigureAwait(false);
         if (!report.Succeeded)
         {
+            // The first failures come first: what went wrong at the start explains what the pass ended with.
+            var failures = Events.OfType<TransferFailed>().Select(f => $"{f.Service} {f.Folder}:{f.Path}: {f.Error}").Distinct().Take(5).ToList();
             Assert.Fail($"The sync pass {why} did not succeed: {report.PendingJobs} job(s) left, errors:\n  {string.Join("\n  ", report.Errors)}" +
-                        $"\nService states: {string.Join(", ", Engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"))}");
+                        $"\nService states: {string.Join(", ", Engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"))}" +
+                        (failures.Count == 0 ? "" : $"\nFirst transfer failures:\n  {string.Join("\n  ", failures)}"));
         }
     }
 

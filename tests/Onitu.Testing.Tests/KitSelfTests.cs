@@ -200,6 +200,11 @@ public class KitSelfTests
             f => f.Every_write_and_move_sets_the_revision_a_scan_reports(), "UploadFileAsync left Metadata.Revision of 'revisions/uploaded.bin' unset");
 
     [Test]
+    public Task A_driver_that_never_sets_the_revision_is_refused_by_the_engine_naming_the_method() =>
+        AssertFailsAsync(new WrappedFactory("no_revision", d => new NoRevisionDriver(d)),
+            f => f.Copies_a_1_KiB_file_to_the_driver(), "did not succeed", "UploadFileAsync returned without setting Metadata.Revision of docs:kilo.bin");
+
+    [Test]
     public Task Shifted_modification_times_fail_the_round_trip_test() =>
         AssertFailsAsync(new WrappedFactory("shifted_times", d => new ShiftedTimesDriver(d)),
             f => f.Modification_times_round_trip(), "neither the time given", "times/file.txt");
