@@ -66,5 +66,13 @@ CONFIG
   onitu drivers --plugins "$work/plugins" | grep -E '^acme_onitu_demo 0\.1\.0-ci '
   onitu sync try/setup.yml --plugins "$work/plugins"
   cmp try/here/hello.txt try/there/hello.txt
+
+  # Onitu.Driver.Sdk without PrivateAssets="all" would become a dependency of the driver's package: the build refuses.
+  sed -i 's/ PrivateAssets="all"//' Acme.Onitu.Demo/Acme.Onitu.Demo.csproj
+  if dotnet build Acme.Onitu.Demo --nologo -v:q > sdk-not-private.log 2>&1; then
+    echo "a driver referencing Onitu.Driver.Sdk without PrivateAssets=\"all\" built" >&2; exit 1
+  fi
+  grep -q 'Reference Onitu.Driver.Sdk with PrivateAssets="all"' sdk-not-private.log \
+    || { cat sdk-not-private.log >&2; echo "the build failed without naming PrivateAssets" >&2; exit 1; }
 )
-echo "The onitu-driver template builds, passes the kit, packs, installs and syncs."
+echo "The onitu-driver template builds, passes the kit, packs, installs and syncs; Onitu.Driver.Sdk must be private."
