@@ -27,4 +27,13 @@ public sealed record DriverCapabilities
 
     /// <summary>How many handler calls run at once in the concurrency tests (default 32).</summary>
     public int Concurrency { get; init; } = 32;
+
+    /// <summary>
+    /// How far apart two readings of one modification time may be: the store's time resolution (default 1 s, the
+    /// coarsest common one: SFTP v3, FAT has 2 s).
+    /// </summary>
+    public TimeSpan ModificationTimePrecision { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How far the store's clock may be from this machine's (default 1 minute), for the modification-time test.</summary>
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromMinutes(1);
 }

@@ -224,8 +224,11 @@ public abstract partial class DriverConformanceTests
         var report = await Engine.SyncOnceAsync(Cancellation).ConfigureAwait(false);
         if (!report.Succeeded)
         {
+            // The first failures come first: what went wrong at the start explains what the pass ended with.
+            var failures = Events.OfType<TransferFailed>().Select(f => $"{f.Service} {f.Folder}:{f.Path}: {f.Error}").Distinct().Take(5).ToList();
             Assert.Fail($"The sync pass {why} did not succeed: {report.PendingJobs} job(s) left, errors:\n  {string.Join("\n  ", report.Errors)}" +
-                        $"\nService states: {string.Join(", ", Engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"))}");
+                        $"\nService states: {string.Join(", ", Engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"))}" +
+                        (failures.Count == 0 ? "" : $"\nFirst transfer failures:\n  {string.Join("\n  ", failures)}"));
         }
     }
 
@@ -380,11 +383,44 @@ public abstract partial class DriverConformanceTests
 
     // ---- Assertions ----
 
-    /// <summary>Fails unless the driver under test holds <paramref name="path"/> with exactly <paramref name="expected"/>.</summary>
+    /// <summary>
+    /// Fails unless the driver under test holds <paramref name="path"/> with exactly <paramref name="expected"/>, read
+    /// through the driver and, when the area has one, through its independent <see cref="DriverTestArea.View"/>.
+    /// </summary>
     /// <param name="path">The path in the folder.</param>
     /// <param name="expected">The expected content.</param>
-    protected async Task AssertOnSubjectAsync(string path, byte[] expected) =>
+    protected async Task AssertOnSubjectAsync(string path, byte[] expected)
+    {
         AssertSameContent(expected, await ReadFromSubjectAsync(path).ConfigureAwait(false), path, $"the driver under test ('{SubjectService}')");
+        if (Area.View is { } view)
+        {
+            AssertSameContent(expected, await view.ReadAsync(path, Cancellation).ConfigureAwait(false), path,
+                $"the store of the driver under test, read through the area's independent view ({view.GetType().Name}), though the driver reads it back right");
+        }
+    }
+
+    /// <summary>
+    /// Changes a file of the driver under test as another client of the store would, behind <see cref="Probe"/>'s back:
+    /// through the area's <see cref="DriverTestArea.View"/> when it has one, else through a second instance of the
+    /// driver. The content given should differ in size from the file's, so that any revision scheme sees the change.
+    /// </summary>
+    /// <param name="path">The path in the folder.</param>
+    /// <param name="content">The new content.</param>
+    protected async Task ChangeBehindTheDriverAsync(string path, byte[] content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (Area.View is { } view)
+        {
+            await view.WriteAsync(path, content, Cancellation).ConfigureAwait(false);
+            return;
+        }
+        var other = CreateSubjectDriver(CreateSubjectPlug());
+        var metadata = ProbePlug.Known(FolderName, path);
+        metadata.Size = content.Length;
+        metadata.ModifiedAt = DateTimeOffset.UtcNow;
+        using var stream = new MemoryStream(content, writable: false);
+        await other.UploadFileAsync(metadata, stream, Cancellation).ConfigureAwait(false);
+    }
 
     /// <summary>Fails unless the reference folder holds <paramref name="path"/> with exactly <paramref name="expected"/>.</summary>
     /// <param name="path">The path in the folder.</param>

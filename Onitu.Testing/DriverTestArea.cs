@@ -28,6 +28,12 @@ public sealed class DriverTestArea : IAsyncDisposable
     /// <summary>The folder mapping's path.</summary>
     public string FolderPath { get; }
 
+    /// <summary>
+    /// An independent view of the test folder on the store, if the author can provide one (see <see cref="IStoreView"/>):
+    /// the kit then checks writes through it and changes files behind the driver's back through it.
+    /// </summary>
+    public IStoreView? View { get; init; }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() =>
         Interlocked.Exchange(ref _disposed, 1) == 0 && _cleanup is not null ? _cleanup() : ValueTask.CompletedTask;

@@ -34,7 +34,10 @@ internal static class CommonOptions
         Description = "The most bytes per second all transfers write together, e.g. 10M (default: no limit).",
     };
 
-    public static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log every transfer." };
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Log every step and transfer (information and debug messages); by default only warnings and errors are logged.",
+    };
 
     public static readonly Option<DirectoryInfo?> Plugins = new("--plugins")
     {
@@ -52,7 +55,7 @@ internal static class CommonOptions
         Description = "Confirm the trees as they are: propagate deletions beyond --max-delete and recreate missing folder markers.",
     };
 
-    public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Log warnings and errors only, show no progress." };
+    public static readonly Option<bool> Quiet = new("--quiet", "-q") { Description = "Show no progress line: only the summary, warnings and errors." };
 
     public static void AddEngineOptions(Command command)
     {
@@ -97,7 +100,8 @@ internal static class CommonOptions
 
     public static ILoggerFactory Logging(ParseResult result) => LoggerFactory.Create(builder =>
     {
-        var level = result.GetValue(Verbose) ? LogLevel.Debug : result.GetValue(Quiet) ? LogLevel.Warning : LogLevel.Information;
+        // Quiet by default, as rsync and rclone are: progress, a summary, warnings and errors; the log with --verbose.
+        var level = result.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
         builder.SetMinimumLevel(level);
         builder.AddFilter("Onitu", level);
         // Logs go to stderr so that stdout carries only results.

@@ -13,10 +13,8 @@ internal static class RunCommand
         {
             await engine.StartAsync(CancellationToken.None);
             Console.Error.WriteLine($"Onitu is syncing '{engine.Setup.Name}' ({engine.Setup.Services.Count} services). Press Ctrl+C to stop.");
-            if (!result.GetValue(CommonOptions.Quiet))
-                await ProgressReporter.RunAsync(engine, Console.Error, cancellationToken);
-            else
-                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            var mode = ProgressReporter.ModeFor(result.GetValue(CommonOptions.Quiet), result.GetValue(CommonOptions.Verbose));
+            await ProgressReporter.RunAsync(engine, Console.Error, mode, cancellationToken);
             Console.Error.WriteLine("Stopping: unfinished transfers resume at the next start.");
             await engine.StopAsync(CancellationToken.None);
             return ExitCodes.Success;

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
 
 namespace Onitu.Cli.Commands;
 
@@ -20,9 +22,9 @@ internal static class SyncCommand
                 return await PrintPlanAsync(engine, cancellationToken);
 
             using var progressStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var progress = result.GetValue(CommonOptions.Quiet)
-                ? Task.CompletedTask
-                : ProgressReporter.RunAsync(engine, Console.Error, progressStop.Token);
+            var mode = ProgressReporter.ModeFor(result.GetValue(CommonOptions.Quiet), result.GetValue(CommonOptions.Verbose));
+            var progress = ProgressReporter.RunAsync(engine, Console.Error, mode, progressStop.Token);
+            var clock = Stopwatch.StartNew();
             SyncReport report;
             try
             {
@@ -39,9 +41,12 @@ internal static class SyncCommand
                 await progress;
             }
 
+            // The summary: what moved, how much, how long, what is left.
+            var bytes = ProgressReporter.FormatBytes(engine.GetProgress().BytesTransferred);
+            var seconds = clock.Elapsed.TotalSeconds.ToString("0.0#", CultureInfo.InvariantCulture);
             Console.WriteLine(report.Skipped.Count == 0
-                ? $"{report.FilesSynced} changes propagated, {report.PendingJobs} left."
-                : $"{report.FilesSynced} changes propagated, {report.PendingJobs} left, {report.Skipped.Count} skipped.");
+                ? $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left."
+                : $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left, {report.Skipped.Count} skipped.");
             const int shownSkips = 10;
             foreach (var skipped in report.Skipped.Take(shownSkips))
                 Console.Error.WriteLine($"skipped: {skipped.Service} {skipped.Folder}:{skipped.Path}: {skipped.Reason}");

@@ -7,7 +7,7 @@ using Onitu.Options;
 namespace Onitu.Plugins;
 
 /// <summary>
-/// Installs driver packages (<c>.nupkg</c> files made by <c>dotnet pack</c> with <c>build/Onitu.Driver.targets</c>)
+/// Installs driver packages (<c>.nupkg</c> files made by <c>dotnet pack</c> with the Onitu.Driver.Sdk targets)
 /// into a plugins folder, without network: validates the package, then unpacks it atomically into
 /// <c>&lt;plugins&gt;/&lt;package id&gt;/&lt;version&gt;/</c>. Also lists and removes installed plugins.
 /// </summary>
@@ -87,7 +87,7 @@ public sealed partial class PluginInstaller
                 .Select(e => e.FullName[PluginLayout.PluginFolder.Length..])
                 .ToList();
             if (pluginFiles.Count == 0)
-                throw new PluginException($"{what} is not an Onitu driver package: it has no {PluginLayout.PluginFolder} folder with the driver's build output (pack it with build/Onitu.Driver.targets).");
+                throw new PluginException($"{what} is not an Onitu driver package: it has no {PluginLayout.PluginFolder} folder with the driver's build output (pack it with the Onitu.Driver.Sdk package).");
             var entryName = PluginLayout.EntryAssemblyName(pluginFiles, id)
                 ?? throw new PluginException($"{what} has no entry assembly in {PluginLayout.PluginFolder} (expected the assembly named after its deps.json, or {id}.dll).");
             var entryAssembly = zip.GetEntry(PluginLayout.PluginFolder + entryName)!;

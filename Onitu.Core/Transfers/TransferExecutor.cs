@@ -144,7 +144,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         if (Options.UseNativeCopy && !resumable && !coordinator.Bandwidth.IsLimited
             && targetDriver is INativeCopy copier && copier.CanCopyFrom(sourceDriver))
         {
-            await Call(target, () => copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token)).ConfigureAwait(false);
+            await Call(target, () => DriverResults.RequireRevisionAsync(copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token), writeMetadata, "CopyFromAsync")).ConfigureAwait(false);
         }
         else if (chunked)
         {
@@ -157,7 +157,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             await using (content.ConfigureAwait(false))
             {
                 var attributed = new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name);
-                await Call(target, () => targetDriver.UploadFileAsync(writeMetadata, attributed, token)).ConfigureAwait(false);
+                await Call(target, () => DriverResults.RequireRevisionAsync(targetDriver.UploadFileAsync(writeMetadata, attributed, token), writeMetadata, "UploadFileAsync")).ConfigureAwait(false);
             }
         }
 
@@ -231,7 +231,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 offset = at + read;
                 await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
             }
-            await Call(target, () => writer.EndUploadAsync(writeMetadata, token)).ConfigureAwait(false);
+            await Call(target, () => DriverResults.RequireRevisionAsync(writer.EndUploadAsync(writeMetadata, token), writeMetadata, "EndUploadAsync")).ConfigureAwait(false);
             return resumed;
         }
         catch (Exception e) when (flight.Superseded || e is ServiceCallException { InnerException: ContentChangedException or ServiceException { IsTransient: false } or DriverException })
@@ -288,14 +288,14 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             {
                 if (driver is INativeMove mover)
                 {
-                    await Call(target, () => mover.MoveFileAsync(original, copy, token)).ConfigureAwait(false);
+                    await Call(target, () => DriverResults.RequireRevisionAsync(mover.MoveFileAsync(original, copy, token), copy, "MoveFileAsync")).ConfigureAwait(false);
                     moved = true;
                 }
                 else
                 {
                     var content = await Call(target, () => driver.OpenReadAsync(original, token)).ConfigureAwait(false);
                     await using (content.ConfigureAwait(false))
-                        await Call(target, () => driver.UploadFileAsync(copy, content, token)).ConfigureAwait(false);
+                        await Call(target, () => DriverResults.RequireRevisionAsync(driver.UploadFileAsync(copy, content, token), copy, "UploadFileAsync")).ConfigureAwait(false);
                 }
             }
             catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
@@ -360,7 +360,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         var destination = ToMetadata(file, toReplica?.Revision, null);
         try
         {
-            await Call(target, () => mover.MoveFileAsync(source, destination, flight.Token)).ConfigureAwait(false);
+            await Call(target, () => DriverResults.RequireRevisionAsync(mover.MoveFileAsync(source, destination, flight.Token), destination, "MoveFileAsync")).ConfigureAwait(false);
         }
         catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
         {

@@ -71,47 +71,69 @@ public sealed class MemoryDriver : IDriver, IChunkedReader, INativeMove
         using var copy = new MemoryStream();
         await content.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
         var key = Key(metadata);
-        MemoryFile written;
+        MemoryFile? written = null;
+        MemoryFile? changed = null;
         lock (_store.Sync)
         {
-            if (metadata.Revision is { } expected && _store.TryGet(key, out var current) && current.Revision != expected)
-                throw new ContentChangedException($"Refused to write {metadata}: it is at revision {current.Revision}, not {expected}.");
-            written = _store.Put(key, copy.ToArray(), metadata.ModifiedAt ?? DateTimeOffset.UtcNow);
+            // Compare-and-swap: the file must still be the revision the engine knows (no file: null). A file gone
+            // since is written anyway: an edit beats a deletion.
+            if (_store.TryGet(key, out var current) && current.Revision != metadata.Revision)
+                changed = current;
+            else
+                written = _store.Put(key, copy.ToArray(), metadata.ModifiedAt ?? DateTimeOffset.UtcNow);
         }
-        Remember(key, written.Revision);
+        if (changed is not null)
+            throw await RefuseAsync("write", metadata, changed, cancellationToken).ConfigureAwait(false);
+        Remember(key, written!.Revision);
         Apply(written, metadata);
     }
 
     /// <inheritdoc />
-    public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
+    public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         var key = Key(metadata);
+        MemoryFile? changed = null;
         lock (_store.Sync)
-            _store.Remove(key);
+        {
+            if (!_store.TryGet(key, out var current) || current.Revision == metadata.Revision)
+                _store.Remove(key); // deleting a missing file is not an error
+            else
+                changed = current; // an edit the engine has not seen beats a deletion
+        }
+        if (changed is not null)
+            throw await RefuseAsync("delete", metadata, changed, cancellationToken).ConfigureAwait(false);
         Forget(key);
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
-    public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
+    public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         var from = Key(source);
         var to = Key(destination);
-        MemoryFile moved;
+        MemoryFile? moved = null;
+        (Metadata Expected, MemoryFile Actual)? changed = null;
         lock (_store.Sync)
         {
             if (!_store.TryGet(from, out var file))
                 throw new RemoteFileNotFoundException($"{source} is not in the store.");
-            _store.Remove(from);
-            moved = _store.Put(to, file.Content, file.Modified);
+            if (file.Revision != source.Revision)
+                changed = (source, file);
+            else if (from != to && _store.TryGet(to, out var existing) && existing.Revision != destination.Revision)
+                changed = (destination, existing);
+            else
+            {
+                _store.Remove(from);
+                moved = _store.Put(to, file.Content, file.Modified);
+            }
         }
+        if (changed is var (expected, actual))
+            throw await RefuseAsync("move", expected, actual, cancellationToken).ConfigureAwait(false);
         Forget(from);
-        Remember(to, moved.Revision);
+        Remember(to, moved!.Revision);
         Apply(moved, destination);
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -209,6 +231,17 @@ public sealed class MemoryDriver : IDriver, IChunkedReader, INativeMove
     {
         lock (_seen)
             _seen.Remove(key);
+    }
+
+    /// <summary>Reports what the store holds instead of the revision the engine expected, and returns the refusal to throw.</summary>
+    private async Task<ContentChangedException> RefuseAsync(string action, Metadata expected, MemoryFile actual, CancellationToken cancellationToken)
+    {
+        var current = new Metadata(expected.Folder, expected.Path);
+        Apply(actual, current);
+        Remember(Key(expected), actual.Revision);
+        await _plug.UpdateFileAsync(current, cancellationToken).ConfigureAwait(false);
+        return new ContentChangedException(
+            $"Refused to {action} {expected}: it is at revision {actual.Revision}, not {expected.Revision ?? "none (no file expected)"}.");
     }
 
     private static void Apply(MemoryFile file, Metadata metadata)

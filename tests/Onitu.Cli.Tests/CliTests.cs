@@ -137,6 +137,73 @@ public class CliTests
     }
 
     [Test]
+    public async Task Help_shows_every_command_including_drivers_install_and_remove()
+    {
+        using var run = await OnituProcess.RunAsync(_dir, "--help");
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        foreach (var command in new[] { "run", "sync", "validate", "drivers", "drivers install", "drivers remove" })
+            Assert.That(run.StandardOutput, Does.Contain(command), $"'onitu --help' does not mention '{command}':\n{run.StandardOutput}");
+    }
+
+    [Test]
+    public async Task Drivers_shows_the_package_version_of_the_built_in_drivers()
+    {
+        var informational = typeof(Onitu.Drivers.LocalStorage.LocalStorageDriverFactory).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        var packageVersion = informational.Split('+')[0];
+
+        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        Assert.That(run.StandardOutput, Does.Contain($"local_storage {packageVersion} — ").And.Contain($"ssh {packageVersion} — "), run.StandardOutput);
+        Assert.That(run.StandardOutput, Does.Not.Contain(" 0.1.0.0 "), "the assembly version is not the package version");
+    }
+
+    [Test]
+    public async Task Drivers_keeps_its_columns_on_long_option_names()
+    {
+        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+        var lines = run.StandardOutput.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        foreach (var manifest in new[] { new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory().Manifest, new Onitu.Drivers.Ssh.SshDriverFactory().Manifest })
+        {
+            var header = lines.FindIndex(l => l.StartsWith(manifest.Id + " ", StringComparison.Ordinal));
+            Assert.That(header, Is.Not.Negative, run.StandardOutput);
+            var block = lines.Skip(header + 1).TakeWhile(l => l.Length > 0).ToList();
+            var typeColumns = new HashSet<int>();
+            foreach (var key in manifest.Options.Keys)
+            {
+                var line = block.Single(l => l.StartsWith("  " + key + " ", StringComparison.Ordinal));
+                Assert.That(line.Substring(2 + key.Length), Does.StartWith("  "), $"no gap after the option name: '{line}'");
+                typeColumns.Add(line.IndexOf(manifest.Options[key].Type.ToString().ToLowerInvariant(), 2 + key.Length, StringComparison.Ordinal));
+            }
+            Assert.That(typeColumns, Has.Count.EqualTo(1), $"the type column of {manifest.Id}'s options is not aligned:\n{string.Join("\n", block)}");
+        }
+    }
+
+    [Test]
+    public async Task Sync_is_quiet_by_default_and_logs_with_verbose()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
+        File.WriteAllText(Path.Combine(_dir, "A/docs/one.txt"), "one");
+
+        using (var quiet = await OnituProcess.RunAsync(_dir, "sync", setup))
+        {
+            Assert.That(quiet.ExitCode, Is.Zero, quiet.Output);
+            Assert.That(quiet.StandardOutput, Does.Match(@"^1 changes propagated \(3 B\) in \d+\.\d+ s, 0 left\.\s*$"), "the summary, and nothing else, on stdout");
+            Assert.That(quiet.StandardError, Does.Not.Contain("info:").And.Not.Contain("dbug:"), "no log below warnings without --verbose");
+        }
+
+        File.WriteAllText(Path.Combine(_dir, "A/docs/two.txt"), "two");
+        using var verbose = await OnituProcess.RunAsync(_dir, "sync", setup, "--verbose");
+        Assert.That(verbose.ExitCode, Is.Zero, verbose.Output);
+        Assert.That(verbose.StandardError, Does.Contain("info:"), "--verbose logs the engine's information messages");
+        Assert.That(verbose.StandardOutput, Does.StartWith("1 changes propagated"));
+    }
+
+    [Test]
     public async Task A_transfer_killed_mid_way_resumes_from_its_saved_offset()
     {
         var setup = WriteSetup(TwoFolders);

@@ -21,6 +21,8 @@ public class KitSelfTests
 
         internal DriverCapabilities? DeclaredCapabilities { get; set; }
 
+        internal bool WithoutView { get; set; }
+
         protected override IDriverFactory CreateFactory() => DriverFactory!;
 
         protected override DriverCapabilities Capabilities => DeclaredCapabilities ?? DriverCapabilities.Default;
@@ -28,7 +30,10 @@ public class KitSelfTests
         protected override ValueTask<DriverTestArea> CreateAreaAsync(string scratchDirectory, CancellationToken cancellationToken)
         {
             Directory.CreateDirectory(scratchDirectory);
-            return ValueTask.FromResult(new DriverTestArea(new Dictionary<string, object?> { ["root"] = scratchDirectory }, "docs"));
+            return ValueTask.FromResult(new DriverTestArea(new Dictionary<string, object?> { ["root"] = scratchDirectory }, "docs")
+            {
+                View = WithoutView ? null : new DirectoryStoreView(Path.Combine(scratchDirectory, "docs")),
+            });
         }
     }
 
@@ -40,11 +45,12 @@ public class KitSelfTests
         return type.CreateType();
     });
 
-    internal static Fixture NewFixture(IDriverFactory factory, DriverCapabilities? capabilities = null)
+    internal static Fixture NewFixture(IDriverFactory factory, DriverCapabilities? capabilities = null, bool withoutView = false)
     {
         var fixture = (Fixture)Activator.CreateInstance(ConcreteFixture.Value)!;
         fixture.DriverFactory = factory;
         fixture.DeclaredCapabilities = capabilities;
+        fixture.WithoutView = withoutView;
         return fixture;
     }
 
@@ -57,9 +63,9 @@ public class KitSelfTests
 
     /// <summary>Runs one kit test as NUnit would (set up, test, tear down), isolated from this test's result.</summary>
     internal static async Task<(Outcome Outcome, string Message)> RunAsync(IDriverFactory factory, Func<DriverConformanceTests, Task> test,
-        DriverCapabilities? capabilities = null)
+        DriverCapabilities? capabilities = null, bool withoutView = false)
     {
-        var fixture = NewFixture(factory, capabilities);
+        var fixture = NewFixture(factory, capabilities, withoutView);
         using (new TestExecutionContext.IsolatedContext())
         {
             try
@@ -101,6 +107,13 @@ public class KitSelfTests
                      f => f.Copies_a_10_MiB_file_in_odd_chunks_to_the_driver(), f => f.Copies_a_10_MiB_file_in_odd_chunks_from_the_driver(),
                      f => f.Deletion_on_the_driver_reaches_the_reference(), f => f.Scan_reports_each_file_with_its_size(),
                      f => f.Concurrent_handler_calls_on_different_files(), f => f.Reads_chunks_at_odd_offsets(),
+                     f => f.A_write_over_a_changed_file_is_refused_and_the_change_reported(),
+                     f => f.A_write_where_the_engine_expects_no_file_does_not_replace_one_it_never_saw(),
+                     f => f.A_chunked_upload_over_a_changed_file_is_refused_at_its_end(),
+                     f => f.A_move_of_a_changed_file_is_refused_and_the_change_reported(),
+                     f => f.A_delete_of_a_changed_file_is_refused_and_the_change_reported(), f => f.Deleting_a_missing_file_is_not_an_error(),
+                     f => f.A_restarted_upload_discards_bytes_past_its_offset(), f => f.Every_write_and_move_sets_the_revision_a_scan_reports(),
+                     f => f.Modification_times_round_trip(),
                  })
         {
             var (outcome, message) = await RunAsync(factory, test);
@@ -143,6 +156,67 @@ public class KitSelfTests
     public Task A_driver_that_never_signals_a_deletion_fails_the_deletion_test() =>
         AssertFailsAsync(new WrappedFactory("no_deletions", d => new WrappedDriver(d), p => new NoDeletionsPlug(p)),
             f => f.Deletion_on_the_driver_reaches_the_reference(), "'gone.txt' is still on the reference");
+
+    private static WrappedFactory NoCompareAndSwap() => new("no_cas", (d, plug) => new NoCompareAndSwapDriver(d, plug));
+
+    [Test]
+    public Task A_write_without_compare_and_swap_fails_the_write_test() =>
+        AssertFailsAsync(NoCompareAndSwap(), f => f.A_write_over_a_changed_file_is_refused_and_the_change_reported(),
+            "UploadFileAsync of 'cas/write.txt'", "returned normally", "ContentChangedException");
+
+    [Test]
+    public Task A_write_without_compare_and_swap_fails_the_test_of_a_file_the_engine_never_saw() =>
+        AssertFailsAsync(NoCompareAndSwap(), f => f.A_write_where_the_engine_expects_no_file_does_not_replace_one_it_never_saw(),
+            "UploadFileAsync (with no revision) of 'cas/unseen.txt'", "no revision", "returned normally");
+
+    [Test]
+    public Task An_upload_end_without_compare_and_swap_fails_the_chunked_test() =>
+        AssertFailsAsync(NoCompareAndSwap(), f => f.A_chunked_upload_over_a_changed_file_is_refused_at_its_end(),
+            "EndUploadAsync of 'cas/chunked.bin'", "returned normally");
+
+    [Test]
+    public Task A_move_without_compare_and_swap_fails_the_move_test() =>
+        AssertFailsAsync(NoCompareAndSwap(), f => f.A_move_of_a_changed_file_is_refused_and_the_change_reported(),
+            "MoveFileAsync of 'cas/move-me.txt'", "returned normally");
+
+    [Test]
+    public Task A_delete_without_compare_and_swap_fails_the_delete_test() =>
+        AssertFailsAsync(NoCompareAndSwap(), f => f.A_delete_of_a_changed_file_is_refused_and_the_change_reported(),
+            "DeleteFileAsync of 'cas/delete-me.txt'", "returned normally");
+
+    [Test]
+    public Task A_refusal_without_a_report_fails_the_compare_and_swap_test() =>
+        AssertFailsAsync(new WrappedFactory("silent_refusal", d => new WrappedDriver(d), p => new NoUpdatesPlug(p)),
+            f => f.A_delete_of_a_changed_file_is_refused_and_the_change_reported(), "did not report the file's new revision");
+
+    [Test]
+    public Task Keeping_bytes_past_the_restart_offset_fails_the_restart_test() =>
+        AssertFailsAsync(new WrappedFactory("keeps_bytes", d => new KeepsBytesPastTheOffsetDriver(d)),
+            f => f.A_restarted_upload_discards_bytes_past_its_offset(), "resumed/shorter.bin", "file has extra bytes");
+
+    [Test]
+    public Task A_driver_that_never_sets_the_revision_fails_the_revision_test() =>
+        AssertFailsAsync(new WrappedFactory("no_revision", d => new NoRevisionDriver(d)),
+            f => f.Every_write_and_move_sets_the_revision_a_scan_reports(), "UploadFileAsync left Metadata.Revision of 'revisions/uploaded.bin' unset");
+
+    [Test]
+    public Task A_driver_that_never_sets_the_revision_is_refused_by_the_engine_naming_the_method() =>
+        AssertFailsAsync(new WrappedFactory("no_revision", d => new NoRevisionDriver(d)),
+            f => f.Copies_a_1_KiB_file_to_the_driver(), "did not succeed", "UploadFileAsync returned without setting Metadata.Revision of docs:kilo.bin");
+
+    [Test]
+    public Task Shifted_modification_times_fail_the_round_trip_test() =>
+        AssertFailsAsync(new WrappedFactory("shifted_times", d => new ShiftedTimesDriver(d)),
+            f => f.Modification_times_round_trip(), "neither the time given", "times/file.txt");
+
+    [Test]
+    public async Task A_driver_whose_reads_undo_its_write_damage_fails_only_through_the_independent_view()
+    {
+        var factory = new WrappedFactory("scrambling", d => new ScramblingDriver(d));
+        var (outcome, message) = await RunAsync(factory, f => f.Copies_a_1_KiB_file_to_the_driver(), withoutView: true);
+        Assert.That(outcome, Is.EqualTo(Outcome.Passed), "without a view, the driver's own reads hide the damage: " + message);
+        await AssertFailsAsync(factory, f => f.Copies_a_1_KiB_file_to_the_driver(), "'kilo.bin' on the store of the driver under test, read through the area's independent view");
+    }
 
     [Test]
     public async Task A_driver_without_chunked_writes_is_skipped_with_the_reason_not_passed()

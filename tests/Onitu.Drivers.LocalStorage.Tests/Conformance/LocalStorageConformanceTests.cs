@@ -13,6 +13,10 @@ public class LocalStorageConformanceTests : DriverConformanceTests
         // The scratch directory is deleted after each test, so the area needs no cleanup of its own.
         Directory.CreateDirectory(scratchDirectory);
         return ValueTask.FromResult(new DriverTestArea(
-            new Dictionary<string, object?> { ["root"] = scratchDirectory, ["debounce-ms"] = 20L }, "docs"));
+            new Dictionary<string, object?> { ["root"] = scratchDirectory, ["debounce-ms"] = 20L }, "docs")
+        {
+            // The files on disk, read and written without the driver.
+            View = new DirectoryStoreView(Path.Combine(scratchDirectory, "docs")),
+        });
     }
 }

@@ -31,6 +31,10 @@ public class SshConformanceTests : DriverConformanceTests
             {
                 Directory.Delete(root, recursive: true);
                 return ValueTask.CompletedTask;
-            }));
+            })
+        {
+            // The server's files are on this machine: read and changed without SFTP, as another client would.
+            View = new DirectoryStoreView(Path.Combine(root, "docs")),
+        });
     }
 }
