@@ -1,0 +1,2 @@
+namespace Onitu.Hosting; /// <summary>x</summary>
+public static class Placeholder { }
