@@ -1,2 +1,0 @@
-namespace Onitu.Hosting; /// <summary>x</summary>
-public static class Placeholder { }
