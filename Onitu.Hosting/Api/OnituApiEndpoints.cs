@@ -174,6 +174,7 @@ public static class OnituApiEndpoints
             var progress = await engine.GetProgressAsync(ct).ConfigureAwait(false);
             return Json(new
             {
+                setup = engine.Setup.Name,
                 running = engine.IsRunning,
                 pending = progress.PendingJobs,
                 active = progress.ActiveTransfers,
