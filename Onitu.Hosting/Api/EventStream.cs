@@ -1,11 +1,14 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Onitu.Hosting;
 
 /// <summary>
 /// <c>GET /events</c>: the engine's events as server-sent events (<c>event: fileSynced</c>, <c>data: {json}</c>), until
-/// the client goes away or the engine stops. A comment line every 15 seconds keeps proxies from closing it.
+/// the client goes away, the engine stops or the application begins to stop (so an open stream never holds up the
+/// server's shutdown). A comment line every 15 seconds keeps proxies from closing it.
 /// </summary>
 internal static class EventStream
 {
@@ -14,7 +17,9 @@ internal static class EventStream
     public static async Task WriteAsync(HttpContext context, SyncEngine engine)
     {
         var response = context.Response;
-        var aborted = context.RequestAborted;
+        var stopping = context.RequestServices.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        var aborted = ending.Token;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
@@ -48,7 +53,7 @@ internal static class EventStream
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            // The client went away.
+            // The client went away, or the application is stopping.
         }
         finally
         {

@@ -103,6 +103,26 @@ public class HostingTests
     }
 
     [Test]
+    public async Task An_open_event_stream_does_not_hold_up_the_servers_shutdown()
+    {
+        using var workspace = new Workspace();
+        await using var app = workspace.BuildApp(kestrelUrl: "http://127.0.0.1:0");
+        app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout = TimeSpan.FromSeconds(30);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+        using var client = new HttpClient();
+        using var stream = await client.GetAsync(address + "/api/v1.0/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.That(stream.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+
+        var started = DateTime.UtcNow;
+        await app.StopAsync();
+
+        Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(10)), "the stream ended as the application began to stop");
+        Assert.That(app.Services.GetRequiredService<SyncEngine>().IsRunning, Is.False);
+    }
+
+    [Test]
     public async Task The_health_check_reports_a_failing_service_as_degraded()
     {
         using var workspace = new Workspace("""
