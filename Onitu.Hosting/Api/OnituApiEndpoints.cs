@@ -211,8 +211,9 @@ public static class OnituApiEndpoints
         var options = http.RequestServices.GetRequiredService<IOptions<OnituApiOptions>>().Value;
         var reading = HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method);
         var remote = http.Connection.RemoteIpAddress;
-        // No remote address: an in-process client (TestServer); otherwise only loopback may read without the token.
-        var local = remote is null || IPAddress.IsLoopback(remote);
+        // No remote address: an in-process client (TestServer) or a Unix socket; otherwise only loopback may read
+        // without the token, and only under a loopback host name (a DNS-rebinding page names its own host).
+        var local = (remote is null || IPAddress.IsLoopback(remote)) && IsLoopbackHost(http.Request.Host.Host);
         if (reading && local && !options.RequireTokenForReads)
             return await next(context).ConfigureAwait(false);
 
@@ -223,6 +224,10 @@ public static class OnituApiEndpoints
         return Json(ApiJson.Error("this request needs the API token: send 'Authorization: Bearer <token>' (the token is in " +
             Path.GetFileName(token.File) + " beside the state database)"), StatusCodes.Status401Unauthorized);
     }
+
+    private static bool IsLoopbackHost(string host) =>
+        host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
     private static string? PresentedToken(HttpRequest request, bool allowQuery)
     {

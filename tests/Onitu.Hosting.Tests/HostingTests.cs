@@ -70,6 +70,42 @@ public class HostingTests
     }
 
     [Test]
+    public async Task A_transfer_interrupted_by_the_hosts_shutdown_resumes_at_the_next_start()
+    {
+        using var workspace = new Workspace();
+        var content = new byte[4 * 1024 * 1024];
+        new Random(7).NextBytes(content);
+        File.WriteAllBytes(workspace.PathOf("A", "docs/big.bin"), content);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Onitu:SetupFile"] = "setup.yml",
+            ["Onitu:ChunkSize"] = "262144",
+            ["Onitu:BandwidthLimit"] = "1048576", // 4 s for the file
+        };
+
+        var first = BuildHost(workspace, settings, shutdownTimeout: TimeSpan.FromSeconds(5));
+        await first.StartAsync();
+        var engine = first.Services.GetRequiredService<SyncEngine>();
+        await Workspace.EventuallyAsync(async () => (await engine.GetTransfersAsync(activeOnly: true)) is [{ Offset: > 0 }], "the transfer under way");
+        first.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        await first.WaitForShutdownAsync();
+        await ((IAsyncDisposable)first).DisposeAsync();
+        Assert.That(File.Exists(workspace.PathOf("B", "docs/big.bin")), Is.False, "stopped mid-transfer");
+
+        settings.Remove("Onitu:BandwidthLimit");
+        var second = BuildHost(workspace, settings);
+        var resumed = new TaskCompletionSource<FileSynced>(TaskCreationOptions.RunContinuationsAsynchronously);
+        second.Services.GetRequiredService<SyncEngine>().EventRaised += (_, e) => { if (e is FileSynced s) resumed.TrySetResult(s); };
+        await second.StartAsync();
+        var synced = await resumed.Task.WaitAsync(Workspace.Timeout());
+        await second.StopAsync();
+        await ((IAsyncDisposable)second).DisposeAsync();
+
+        Assert.That(synced.Resumed, Is.True, "resumed at its saved offset, not restarted");
+        Assert.That(File.ReadAllBytes(workspace.PathOf("B", "docs/big.bin")), Is.EqualTo(content));
+    }
+
+    [Test]
     public void A_wrong_setup_fails_the_hosts_start_with_the_setups_message()
     {
         using var workspace = new Workspace("""
