@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Onitu.Hosting;
 
@@ -41,6 +42,8 @@ internal static class ApiServer
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(logging);
+        // The command handles Ctrl+C and SIGTERM itself (it stops the API, then the engine): no console lifetime.
+        builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
         builder.Services.AddSingleton(engine);
         builder.Services.AddOnituApi(o => o.RequireTokenForReads = !IsLoopback(host));
         builder.Services.AddHealthChecks().AddOnitu();
@@ -51,6 +54,13 @@ internal static class ApiServer
         app.MapHealthChecks("/health");
         await app.StartAsync().ConfigureAwait(false);
         return app;
+    }
+
+    private sealed class CommandLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static int CheckPort(int port, string text) =>

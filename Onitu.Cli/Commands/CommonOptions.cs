@@ -91,6 +91,7 @@ internal static class CommonOptions
         builder.AddFilter("Onitu", level);
         // `run --api`: Kestrel's start and failures, not a line per request.
         builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         // Logs go to stderr so that stdout carries only results.
         builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddSimpleConsole(o =>
