@@ -105,6 +105,47 @@ public class StatusPageBrowserTests
     }
 
     [Test]
+    public async Task A_transfer_in_flight_is_shown_with_its_offset()
+    {
+        using var workspace = new Workspace();
+        var content = new byte[3 * 1024 * 1024];
+        new Random(3).NextBytes(content);
+        await using var app = workspace.BuildApp(kestrelUrl: "http://127.0.0.1:0", settings: new()
+        {
+            ["Onitu:ChunkSize"] = "262144",
+            ["Onitu:BandwidthLimit"] = "524288", // 6 s for the file
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+
+        using var browser = StartBrowser();
+        var wait = new WebDriverWait(browser, Workspace.Timeout(20)) { PollingInterval = TimeSpan.FromMilliseconds(100) };
+        wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException));
+        try
+        {
+            browser.Navigate().GoToUrl(address + "/");
+            wait.Until(b => ServiceState(b, "B") == "running");
+            File.WriteAllBytes(workspace.PathOf("A", "docs/big.bin"), content);
+
+            var offset = wait.Until(b =>
+            {
+                var progress = b.FindElements(By.CssSelector("#transfers progress"));
+                return progress.Count == 1 && long.TryParse(progress[0].GetAttribute("value"), out var value) && value > 0 ? (object)value : null;
+            }) is long seen ? seen : 0;
+            var row = browser.FindElement(By.CssSelector("#transfers tbody tr")).Text;
+            Assert.That(row, Does.Contain("docs:big.bin").And.Contain("upload").And.Contain("B").And.Contain("/ 3.0 MiB"));
+            Assert.That(offset, Is.GreaterThan(0).And.LessThan(content.Length));
+            var shot = Path.Combine(TestContext.CurrentContext.WorkDirectory, "status-page-transfer.png");
+            ((ITakesScreenshot)browser).GetScreenshot().SaveAsFile(shot);
+            TestContext.AddTestAttachment(shot, "A transfer in flight");
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
+    [Test]
     public async Task Without_the_token_the_page_says_why_a_button_did_nothing()
     {
         using var workspace = new Workspace();

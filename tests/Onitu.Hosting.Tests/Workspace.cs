@@ -78,7 +78,8 @@ internal sealed class Workspace : IDisposable
     /// setup path relative to the content root, the hosted engine, the API and the status page. In memory
     /// (<paramref name="kestrelUrl"/> null) or on a real Kestrel socket.
     /// </summary>
-    public WebApplication BuildApp(Action<OnituApiOptions>? api = null, string? kestrelUrl = null, Action<IServiceCollection>? services = null)
+    public WebApplication BuildApp(Action<OnituApiOptions>? api = null, string? kestrelUrl = null, Action<IServiceCollection>? services = null,
+        Dictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Root, EnvironmentName = "Development" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -87,6 +88,8 @@ internal sealed class Workspace : IDisposable
             ["Onitu:RetryBaseDelay"] = "00:00:00.100",
             ["Onitu:MaxRetryDelay"] = "00:00:01",
         });
+        if (settings is not null)
+            builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders().AddProvider(new TestContextLoggerProvider()).SetMinimumLevel(LogLevel.Information);
         if (kestrelUrl is null)
             builder.WebHost.UseTestServer();
