@@ -218,7 +218,7 @@ public static class OnituApiEndpoints
             return await next(context).ConfigureAwait(false);
 
         var token = http.RequestServices.GetRequiredService<OnituApiToken>();
-        if (token.Matches(PresentedToken(http.Request, allowQuery: reading)))
+        if (token.Matches(PresentedToken(http.Request)))
             return await next(context).ConfigureAwait(false);
         http.Response.Headers.WWWAuthenticate = "Bearer";
         return Json(ApiJson.Error("this request needs the API token: send 'Authorization: Bearer <token>' (the token is in " +
@@ -229,13 +229,11 @@ public static class OnituApiEndpoints
         host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
         || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
-    private static string? PresentedToken(HttpRequest request, bool allowQuery)
+    // Only from a header: a token in a URL would end up in request logs.
+    private static string? PresentedToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return header["Bearer ".Length..].Trim();
-        // An EventSource cannot send headers: a read may carry the token in the query string instead.
-        return allowQuery && request.Query.TryGetValue("access_token", out var value) ? value.ToString() : null;
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
     }
 
     internal static IResult Json(object value, int status = StatusCodes.Status200OK) =>

@@ -169,14 +169,38 @@ function refreshSoon(delay) {
   refreshTimer = setTimeout(refreshAll, delay === undefined ? 250 : delay);
 }
 
-function listen() {
-  const query = token() ? `?access_token=${encodeURIComponent(token())}` : "";
-  const source = new EventSource(`${api}/events${query}`);
-  const onEvent = message => { showEvent(JSON.parse(message.data)); refreshSoon(); };
-  for (const type of ["fileSynced", "fileDeleted", "fileMoved", "conflictDetected", "transferFailed", "fileSkipped", "serviceStateChanged"]) {
-    source.addEventListener(type, onEvent);
+// The event stream is read with fetch rather than EventSource, so the token travels in a header, never in a URL
+// (URLs end up in request logs).
+async function listen() {
+  while (true) {
+    try {
+      const headers = { "Accept": "text/event-stream" };
+      if (token()) headers["Authorization"] = "Bearer " + token();
+      const response = await fetch(`${api}/events`, { headers });
+      if (!response.ok) throw new Error(`events: HTTP ${response.status}`);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter(line => line.startsWith("data: ")).map(line => line.slice(6)).join("\n");
+          if (data) {
+            showEvent(JSON.parse(data));
+            refreshSoon();
+          }
+        }
+      }
+    } catch (e) {
+      document.getElementById("engine-state").textContent = "reconnecting…";
+    }
+    await new Promise(resolve => setTimeout(resolve, 2000));
   }
-  source.onerror = () => { document.getElementById("engine-state").textContent = "reconnecting…"; };
 }
 
 document.getElementById("token-form").addEventListener("submit", event => {
