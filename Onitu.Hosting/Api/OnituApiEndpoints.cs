@@ -52,11 +52,11 @@ public static class OnituApiEndpoints
         var api = endpoints.MapGroup(prefix);
         api.AddEndpointFilter(TokenFilter);
 
-        api.MapGet("/files", async (SyncEngine engine, int? offset, int? limit, string? folder, CancellationToken ct) =>
+        api.MapGet("/files", async (SyncEngine engine, string? offset, string? limit, string? folder, CancellationToken ct) =>
         {
-            if (offset is < 0 || limit is < 1 or > 1000)
-                return Json(ApiJson.Error("offset must be 0 or more and limit between 1 and 1000"), StatusCodes.Status400BadRequest);
-            var files = await engine.GetFilesAsync(folder, offset ?? 0, limit ?? 20, ct).ConfigureAwait(false);
+            if (!TryPage(offset, limit, 20, out var from, out var count))
+                return Json(ApiJson.Error(PageError), StatusCodes.Status400BadRequest);
+            var files = await engine.GetFilesAsync(folder, from, count, ct).ConfigureAwait(false);
             return Json(new { files = files.Select(ApiJson.File) });
         });
         api.MapGet("/files/{fid}/metadata", async (SyncEngine engine, string fid, CancellationToken ct) =>
@@ -162,11 +162,14 @@ public static class OnituApiEndpoints
             }
         });
 
-        api.MapGet("/transfers", async (SyncEngine engine, bool? active, int? offset, int? limit, CancellationToken ct) =>
+        api.MapGet("/transfers", async (SyncEngine engine, string? active, string? offset, string? limit, CancellationToken ct) =>
         {
-            if (offset is < 0 || limit is < 1 or > 1000)
-                return Json(ApiJson.Error("offset must be 0 or more and limit between 1 and 1000"), StatusCodes.Status400BadRequest);
-            var transfers = await engine.GetTransfersAsync(active ?? false, offset ?? 0, limit ?? 100, ct).ConfigureAwait(false);
+            if (!TryPage(offset, limit, 100, out var from, out var count))
+                return Json(ApiJson.Error(PageError), StatusCodes.Status400BadRequest);
+            var activeOnly = false;
+            if (active is not null && !bool.TryParse(active, out activeOnly))
+                return Json(ApiJson.Error("active must be true or false"), StatusCodes.Status400BadRequest);
+            var transfers = await engine.GetTransfersAsync(activeOnly, from, count, ct).ConfigureAwait(false);
             return Json(new { transfers = transfers.Select(ApiJson.Transfer) });
         });
         api.MapGet("/progress", async (SyncEngine engine, CancellationToken ct) =>
@@ -184,7 +187,19 @@ public static class OnituApiEndpoints
         });
         api.MapGet("/events/recent", (RecentEvents recent) => Json(new { events = recent.Snapshot() }));
         api.MapGet("/events", EventStream.WriteAsync);
+        // The original API answered JSON everywhere, unknown routes included.
+        api.MapFallback((HttpRequest request) => NotFound($"no route {request.Method} {request.Path}"));
         return api;
+    }
+
+    private const string PageError = "offset must be a whole number from 0 and limit one from 1 to 1000";
+
+    private static bool TryPage(string? offsetText, string? limitText, int defaultLimit, out int offset, out int limit)
+    {
+        offset = 0;
+        limit = defaultLimit;
+        return (offsetText is null || (int.TryParse(offsetText, out offset) && offset >= 0))
+            && (limitText is null || (int.TryParse(limitText, out limit) && limit is >= 1 and <= 1000));
     }
 
     private static void MapControl(RouteGroupBuilder api, string action, Func<SyncEngine, string, CancellationToken, Task> control) =>

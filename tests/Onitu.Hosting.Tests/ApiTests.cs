@@ -104,6 +104,12 @@ public class ApiTests
         var page = (await api.GetAsync("files?offset=1&limit=1")).Body["files"]!.AsArray();
         Assert.That(page.Single()!["filename"]!.GetValue<string>(), Is.EqualTo("toto"));
         Assert.That((await api.GetAsync("files?limit=0")).Status, Is.EqualTo(HttpStatusCode.BadRequest));
+        var (badOffset, reason) = await api.GetAsync("files?offset=abc");
+        Assert.That(badOffset, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(reason["reason"]!.GetValue<string>(), Does.Contain("offset"));
+        var (unknown, noRoute) = await api.GetAsync("nothing/here");
+        Assert.That(unknown, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(noRoute.ToJsonString(), Is.EqualTo("""{"reason":"no route GET /api/v1.0/nothing/here","status":"error"}"""));
     }
 
     [Test]
