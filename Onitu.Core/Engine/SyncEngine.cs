@@ -125,7 +125,12 @@ public sealed partial class SyncEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the services and transfers, leaving unfinished transfers to resume at the next start.</summary>
+    /// <summary>
+    /// Stops the services and transfers, leaving unfinished transfers to resume at the next start, and ends the
+    /// streams of <see cref="ReadEventsAsync"/>. When <paramref name="cancellationToken"/> fires first, the wait is
+    /// abandoned (an <see cref="OperationCanceledException"/>) while the stop goes on; <see cref="DisposeAsync"/> waits
+    /// for it before releasing the drivers and the state database.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         CancellationTokenSource? running;
