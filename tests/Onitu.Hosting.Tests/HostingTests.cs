@@ -159,6 +159,18 @@ public class HostingTests
     }
 
     [Test]
+    public void Mapping_the_api_without_registering_it_says_what_to_call()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder();
+        builder.Services.AddOnitu(o => o.SetupFile = "setup.yml");
+        var app = builder.Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => app.MapOnituApi());
+
+        Assert.That(error!.Message, Does.Contain("AddOnituApi"));
+    }
+
+    [Test]
     public async Task The_health_check_reports_a_failing_service_as_degraded()
     {
         using var workspace = new Workspace("""
