@@ -104,6 +104,9 @@ internal static class CommonOptions
         var level = result.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
         builder.SetMinimumLevel(level);
         builder.AddFilter("Onitu", level);
+        // `run --api`: Kestrel's start and failures, not a line per request.
+        builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         // Logs go to stderr so that stdout carries only results.
         builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddSimpleConsole(o =>
@@ -144,14 +147,18 @@ internal static class CommonOptions
     /// Creates the engine from the command line and runs <paramref name="work"/> with it; a setup, option or flag
     /// error is printed and ends the command with <see cref="ExitCodes.SetupError"/>.
     /// </summary>
-    public static async Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, Task<int>> work)
+    public static Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, Task<int>> work) =>
+        WithEngineAsync(result, (engine, _) => work(engine));
+
+    /// <inheritdoc cref="WithEngineAsync(ParseResult, Func{SyncEngine, Task{int}})"/>
+    public static async Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, ILoggerFactory, Task<int>> work)
     {
         using var logging = Logging(result);
         var engine = TryCreateEngine(result, logging, Console.Error);
         if (engine is null)
             return ExitCodes.SetupError;
         await using (engine)
-            return await work(engine);
+            return await work(engine, logging);
     }
 
     private static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error)

@@ -36,7 +36,7 @@ internal static class ProgressReporter
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                var progress = engine.GetProgress();
+                var progress = await engine.GetProgressAsync(cancellationToken).ConfigureAwait(false);
                 var failing = engine.GetServiceStatuses().Where(s => s.State == ServiceState.Failing).Select(s => s.Name).ToList();
                 var line = $"pending {progress.PendingJobs}, active {progress.ActiveTransfers}, done {progress.FilesSynced} " +
                            $"({FormatBytes(progress.BytesTransferred)})" + (failing.Count > 0 ? $", failing: {string.Join(", ", failing)}" : "");

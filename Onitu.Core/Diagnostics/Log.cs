@@ -45,7 +45,7 @@ internal static partial class Log
     public static partial void FolderMarkerNotCreated(ILogger logger, string service, string folder, string reason);
 
     [LoggerMessage(2011, LogLevel.Information, "The setup changed since the last run: {Count} copies of known files are due to services that lack them")]
-    public static partial void ReconciledOnStart(ILogger logger, int count);
+    public static partial void ReconciledOnStart(ILogger logger, long count);
 
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);

@@ -14,6 +14,7 @@ internal sealed class EventHub(ILogger logger)
 {
     private const int SubscriberCapacity = 10_000;
     private readonly ConcurrentDictionary<Channel<SyncEvent>, byte> _subscribers = new();
+    private volatile bool _closed;
 
     public event EventHandler<SyncEvent>? Raised;
 
@@ -38,6 +39,23 @@ internal sealed class EventHub(ILogger logger)
             Publish(syncEvent);
     }
 
+    /// <summary>
+    /// Ends the streams of the current readers once they have read what was published before (the engine stopped);
+    /// readers that subscribe later wait for the next run's events.
+    /// </summary>
+    public void CompleteReaders()
+    {
+        foreach (var subscriber in _subscribers.Keys)
+            subscriber.Writer.TryComplete();
+    }
+
+    /// <summary>Ends every stream, now and to come (the engine was disposed).</summary>
+    public void Close()
+    {
+        _closed = true;
+        CompleteReaders();
+    }
+
     public async IAsyncEnumerable<SyncEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var channel = Channel.CreateBounded<SyncEvent>(new BoundedChannelOptions(SubscriberCapacity)
@@ -46,6 +64,8 @@ internal sealed class EventHub(ILogger logger)
             SingleReader = true,
         });
         _subscribers.TryAdd(channel, 0);
+        if (_closed)
+            channel.Writer.TryComplete(); // a reader arriving after the engine was disposed ends at once
         try
         {
             await foreach (var syncEvent in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))

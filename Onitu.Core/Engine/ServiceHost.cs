@@ -9,7 +9,7 @@ namespace Onitu.Engine;
 /// is logged with the service's name, marked failing with the reason, and restarted with exponential backoff,
 /// while the other services go on.
 /// </summary>
-internal sealed class ServiceHost : IAsyncDisposable
+internal sealed partial class ServiceHost : IAsyncDisposable
 {
     private readonly SyncCoordinator _coordinator;
     private readonly IDriverFactory _factory;
@@ -59,7 +59,8 @@ internal sealed class ServiceHost : IAsyncDisposable
                 SetState(ServiceState.Scanning, null);
                 Log.ServiceScanning(_logger, Name);
                 var started = Stopwatch.GetTimestamp();
-                await ScanAsync(Driver, restart.Token).ConfigureAwait(false);
+                using (OnituTelemetry.StartScan(Name))
+                    await ScanAsync(Driver, restart.Token).ConfigureAwait(false);
                 Log.ServiceScanned(_logger, Name, Stopwatch.GetElapsedTime(started));
                 attempt = 0;
                 Interlocked.Exchange(ref _consecutiveTransferFailures, 0);

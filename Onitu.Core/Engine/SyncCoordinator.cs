@@ -27,8 +27,8 @@ internal sealed class SyncCoordinator
     }
 
     public MetadataStore Store { get; }
-    public RefereeRules Referee { get; }
-    public ChangeProcessor Processor { get; }
+    public RefereeRules Referee { get; private set; }
+    public ChangeProcessor Processor { get; private set; }
     public SyncEngineOptions Options { get; }
     public TimeProvider Clock { get; }
     public ILoggerFactory LoggerFactory { get; }
@@ -40,6 +40,19 @@ internal sealed class SyncCoordinator
 
     /// <summary>A dry run's engine: it scans and plans, and changes nothing on any store.</summary>
     public bool DryRun { get; init; }
+
+    /// <summary>The engine's meters; set once the engine exists.</summary>
+    public Diagnostics.EngineMetrics? Metrics { get; set; }
+
+    /// <summary>
+    /// Puts reloaded rules in force. Readers take <see cref="Referee"/> and <see cref="Processor"/> once per
+    /// decision, so a change in progress finishes under the rules it started with.
+    /// </summary>
+    public void ReplaceRules(RefereeRules referee)
+    {
+        Processor = new ChangeProcessor(referee, Clock);
+        Referee = referee;
+    }
 
     /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
     public TransferScheduler? Scheduler { get; set; }

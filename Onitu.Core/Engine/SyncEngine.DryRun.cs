@@ -70,7 +70,7 @@ public sealed partial class SyncEngine
         };
 
         using var pass = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await new StartupReconciler(_coordinator, Setup).RunAsync(pass.Token).ConfigureAwait(false);
+        await Reconciler.RunIfChangedAsync(_coordinator, Setup, pass.Token).ConfigureAwait(false);
         var hosts = _coordinator.Hosts.Values.Select(h => Task.Run(() => h.RunAsync(watch: false, pass.Token), CancellationToken.None)).ToList();
         var refusals = new List<string>();
         try

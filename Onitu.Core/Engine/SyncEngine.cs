@@ -36,10 +36,11 @@ public sealed partial class SyncEngine : IAsyncDisposable
         _executor = new TransferExecutor(coordinator);
         _scheduler = new TransferScheduler(coordinator, _executor);
         coordinator.Scheduler = _scheduler;
+        coordinator.Metrics = new EngineMetrics(setup.Name, coordinator, _scheduler);
     }
 
     /// <summary>The setup this engine syncs.</summary>
-    public OnituSetup Setup { get; }
+    public OnituSetup Setup { get; private set; }
 
     /// <summary>The drivers available to the setup.</summary>
     public DriverCatalog Drivers { get; }
@@ -127,7 +128,12 @@ public sealed partial class SyncEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the services and transfers, leaving unfinished transfers to resume at the next start.</summary>
+    /// <summary>
+    /// Stops the services and transfers, leaving unfinished transfers to resume at the next start, and ends the
+    /// streams of <see cref="ReadEventsAsync"/>. When <paramref name="cancellationToken"/> fires first, the wait is
+    /// abandoned (an <see cref="OperationCanceledException"/>) while the stop goes on; <see cref="DisposeAsync"/> waits
+    /// for it before releasing the drivers and the state database.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         CancellationTokenSource? running;
@@ -137,7 +143,10 @@ public sealed partial class SyncEngine : IAsyncDisposable
             _running = null;
         }
         if (running is null)
+        {
+            _coordinator.Events.CompleteReaders();
             return;
+        }
         await running.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -145,6 +154,9 @@ public sealed partial class SyncEngine : IAsyncDisposable
         }
         finally
         {
+            // Readers of ReadEventsAsync end with the run (an ASP.NET Core response streaming them must not hold
+            // up the host's shutdown).
+            _coordinator.Events.CompleteReaders();
             running.Dispose();
         }
     }
@@ -224,7 +236,10 @@ public sealed partial class SyncEngine : IAsyncDisposable
         _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs"), _scheduler.ActiveCount,
         _executor.BytesTransferred, _executor.JobsCompleted);
 
-    /// <summary>Streams the engine's events until <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>
+    /// Streams the engine's events until <paramref name="cancellationToken"/> fires, the engine stops
+    /// (<see cref="StopAsync"/>) or it is disposed. A reader that falls far behind loses its oldest events.
+    /// </summary>
     public IAsyncEnumerable<SyncEvent> ReadEventsAsync(CancellationToken cancellationToken = default) =>
         _coordinator.Events.ReadAllAsync(cancellationToken);
 
@@ -239,10 +254,10 @@ public sealed partial class SyncEngine : IAsyncDisposable
     {
         await Task.Yield();
         // Before any scan: files already known that the setup now sends somewhere new get their jobs.
-        await new StartupReconciler(_coordinator, Setup).RunAsync(cancellationToken).ConfigureAwait(false);
+        await Reconciler.RunIfChangedAsync(_coordinator, Setup, cancellationToken).ConfigureAwait(false);
         // Each on its own: a driver's scan may run synchronously for a long time and must not hold up the others.
         var tasks = new List<Task> { Task.Run(() => _scheduler.RunAsync(cancellationToken), CancellationToken.None) };
-        tasks.AddRange(_coordinator.Hosts.Values.Select(h => Task.Run(() => h.RunAsync(watch, cancellationToken), CancellationToken.None)));
+        tasks.AddRange(_coordinator.Hosts.Values.Select(h => Task.Run(() => RunServiceAsync(h, watch, cancellationToken), CancellationToken.None)));
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
@@ -260,6 +275,11 @@ public sealed partial class SyncEngine : IAsyncDisposable
             _disposed = true;
         }
         await StopAsync().ConfigureAwait(false);
+        // A stop whose wait was cancelled (a host's shutdown timeout) leaves the run finishing: the drivers and the
+        // store it uses are released only after it.
+        await _runTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _coordinator.Events.Close();
+        _coordinator.Metrics?.Dispose();
         foreach (var host in _coordinator.Hosts.Values)
             await host.DisposeAsync().ConfigureAwait(false);
         await _coordinator.Store.DisposeAsync().ConfigureAwait(false);

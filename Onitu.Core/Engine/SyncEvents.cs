@@ -1,7 +1,21 @@
+using System.Text.Json.Serialization;
+
 namespace Onitu;
 
 /// <summary>Something the engine did or noticed, for an application to show or react to.</summary>
 /// <param name="Time">When it happened.</param>
+/// <remarks>
+/// Serialized with System.Text.Json as the base type, an event carries its kind in a <c>type</c> property
+/// (<c>fileSynced</c>, <c>fileDeleted</c>, ...) and its enums as strings.
+/// </remarks>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FallBackToNearestAncestor)]
+[JsonDerivedType(typeof(FileSynced), "fileSynced")]
+[JsonDerivedType(typeof(FileDeleted), "fileDeleted")]
+[JsonDerivedType(typeof(FileMoved), "fileMoved")]
+[JsonDerivedType(typeof(ConflictDetected), "conflictDetected")]
+[JsonDerivedType(typeof(TransferFailed), "transferFailed")]
+[JsonDerivedType(typeof(FileSkipped), "fileSkipped")]
+[JsonDerivedType(typeof(ServiceStateChanged), "serviceStateChanged")]
 public abstract record SyncEvent(DateTimeOffset Time);
 
 /// <summary>A file's current version was written to a service.</summary>
@@ -36,6 +50,7 @@ public sealed record FileSkipped(DateTimeOffset Time, string Service, string Fol
 public sealed record ServiceStateChanged(DateTimeOffset Time, string Service, ServiceState State, string? Reason) : SyncEvent(Time);
 
 /// <summary>The life cycle of a service.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ServiceState>))]
 public enum ServiceState
 {
     /// <summary>Not started.</summary>

@@ -30,6 +30,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             return;
 
         Log.JobStarting(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, job.Version);
+        using var activity = OnituTelemetry.StartTransfer(job.Kind.ToString(), file.Folder, file.Path, job.Target);
         try
         {
             switch (job.Kind)
@@ -145,6 +146,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             && targetDriver is INativeCopy copier && copier.CanCopyFrom(sourceDriver))
         {
             await Call(target, () => DriverResults.RequireRevisionAsync(copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token), writeMetadata, "CopyFromAsync")).ConfigureAwait(false);
+            CountBytes(target, file.Size);
         }
         else if (chunked)
         {
@@ -156,7 +158,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             var content = await Call(source, () => sourceDriver.OpenReadAsync(readMetadata, token)).ConfigureAwait(false);
             await using (content.ConfigureAwait(false))
             {
-                var attributed = new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name);
+                var attributed = new CountingReadStream(new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name),
+                    bytes => CountBytes(target, bytes));
                 await Call(target, () => DriverResults.RequireRevisionAsync(targetDriver.UploadFileAsync(writeMetadata, attributed, token), writeMetadata, "UploadFileAsync")).ConfigureAwait(false);
             }
         }
@@ -169,7 +172,6 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);
-        Interlocked.Add(ref _bytesTransferred, file.Size);
         Interlocked.Increment(ref _jobsCompleted);
         Log.FileSynced(coordinator.Logger, file.Folder, file.Path, source.Name, target.Name, file.Size);
     }
@@ -228,6 +230,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
                 await coordinator.Bandwidth.WaitAsync(read, token).ConfigureAwait(false);
                 await Call(target, () => writer.UploadChunkAsync(writeMetadata, at, chunk, token)).ConfigureAwait(false);
+                CountBytes(target, read);
                 offset = at + read;
                 await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
             }
@@ -259,6 +262,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             foreach (var buffer in buffers)
                 ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Counts bytes as they reach a target (not at the end of a transfer: a resume counts what it wrote).</summary>
+    private void CountBytes(ServiceHost target, long bytes)
+    {
+        Interlocked.Add(ref _bytesTransferred, bytes);
+        coordinator.Metrics?.AddBytes(target.Name, bytes);
     }
 
     private async Task SaveProgressAsync(InFlightJob flight, JobRecord job, long offset, int chunkSize)

@@ -42,6 +42,9 @@ internal sealed class TransferScheduler
 
     public int ActiveCount => _inFlight.Count;
 
+    /// <summary>The jobs running now (for status queries).</summary>
+    public ICollection<(Guid Fid, string Target)> InFlightKeys => _inFlight.Keys;
+
     public void Signal() => _signal.Writer.TryWrite(true);
 
     /// <summary>Called after a change rewrote or removed jobs: their transfers in flight are stale.</summary>

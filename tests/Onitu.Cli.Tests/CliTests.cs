@@ -256,6 +256,61 @@ public class CliTests
         Assert.That(run.StandardError, Does.Contain("Stopping"));
     }
 
+    [Test]
+    public async Task Run_with_api_serves_the_rest_api_and_the_status_page_and_stops_on_sigterm()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
+        File.WriteAllText(Path.Combine(_dir, "A/docs/hello.txt"), "hello");
+        var port = FreePort();
+        using var run = OnituProcess.Start(_dir, "run", setup, "--api", $"127.0.0.1:{port}");
+        var deadline = DateTime.UtcNow.AddSeconds(30 * OnituProcess.TimeUnit);
+        while (!run.StandardError.Contains("Status page:", StringComparison.Ordinal))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), run.Output);
+            Assert.That(run.HasExited, Is.False, run.Output);
+            await Task.Delay(50);
+        }
+        var tokenFile = Path.Combine(_dir, "setup.state.db.api-token");
+        var token = File.ReadAllText(tokenFile).Trim();
+        Assert.That(run.StandardError, Does.Contain($"http://127.0.0.1:{port}/#token={token}"));
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var entries = await http.GetStringAsync("api/v1.0/entries");
+        Assert.That(entries, Does.StartWith("{\"entries\":[{\"name\":\"A\",\"driver\":\"local_storage\""));
+        Assert.That(await http.GetStringAsync(""), Does.Contain("<title>Onitu</title>"));
+        using (var denied = await http.PutAsync("api/v1.0/entries/A/stop", null))
+            Assert.That((int)denied.StatusCode, Is.EqualTo(401), "a PUT without the token");
+        using (var stop = new HttpRequestMessage(HttpMethod.Put, "api/v1.0/entries/A/stop"))
+        {
+            stop.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var stopped = await http.SendAsync(stop);
+            Assert.That((int)stopped.StatusCode, Is.EqualTo(200), await stopped.Content.ReadAsStringAsync());
+        }
+        Assert.That(await http.GetStringAsync("api/v1.0/entries/A/status"), Does.Contain("\"status\":\"stopped\""));
+
+        using var events = await http.GetAsync("api/v1.0/events", HttpCompletionOption.ResponseHeadersRead);
+        run.Terminate();
+        await run.WaitAsync(TimeSpan.FromSeconds(20 * OnituProcess.TimeUnit));
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+    }
+
+    [Test]
+    public async Task Run_with_a_wrong_api_address_names_the_flag()
+    {
+        var setup = WriteSetup(TwoFolders);
+        using var run = await OnituProcess.RunAsync(_dir, "run", setup, "--api", "127.0.0.1:99999");
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.StandardError, Does.Contain("--api").And.Contain("99999"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static long SavedOffset(string database)
     {
         if (!File.Exists(database))

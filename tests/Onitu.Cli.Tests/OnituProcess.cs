@@ -77,6 +77,13 @@ internal sealed class OnituProcess : IDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>Asks the process to stop as a service manager would (SIGTERM).</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     public static double TimeUnit =>
         double.TryParse(Environment.GetEnvironmentVariable("ONITU_TEST_TIME_UNIT"), System.Globalization.CultureInfo.InvariantCulture, out var unit) && unit > 0 ? unit : 1;
 
