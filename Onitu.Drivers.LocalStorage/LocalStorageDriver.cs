@@ -34,6 +34,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly ChangeProcessor _processor;
     private int _watching;
     private int _disposed;
+    private const string WriterIdKey = "writer-id";
+    // Whole-file uploads never resume: any name unique to this instance will do.
+    private readonly string _instanceId = TempFiles.NewWriterId();
+    private readonly SemaphoreSlim _writerIdLock = new(1, 1);
+    private string? _writerId;
 
     /// <summary>Creates the driver of one service. Touches nothing on disk until <see cref="ScanAsync"/>.</summary>
     /// <param name="plug">The service's plug: options, folder mappings, and where changes are reported.</param>
@@ -215,7 +220,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
-        var temp = TempFiles.ForWholeUpload(target, metadata.Fid);
+        var temp = TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
         try
@@ -241,10 +246,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     /// <inheritdoc />
-    public ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = ChunkedTemp(metadata);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         try
         {
             WithDirectory(temp, () =>
@@ -257,15 +262,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         {
             throw WriteError(e, "start uploading", metadata);
         }
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
-    public ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken)
+    public async ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = ChunkedTemp(metadata);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         try
         {
             _uploads.Restart(metadata.Fid, temp, offset);
@@ -275,14 +279,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             throw WriteError(e, "resume uploading", metadata);
         }
         Log.UploadResumed(_plug.Logger, metadata, offset);
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = ChunkedTemp(metadata);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         try
         {
             var handle = _uploads.Get(metadata.Fid, temp);
@@ -305,7 +308,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
-        var temp = TempFiles.ForChunkedUpload(target, metadata.Fid);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         _uploads.Close(metadata.Fid);
         try
         {
@@ -320,12 +323,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     /// <inheritdoc />
-    public ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+    public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = ChunkedTemp(metadata);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         _uploads.Close(metadata.Fid);
         TryDelete(temp);
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -491,7 +493,34 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         return _layout.GetFullPath(metadata);
     }
 
-    private string ChunkedTemp(Metadata metadata) => TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid);
+    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
+        TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid, await WriterIdAsync(cancellationToken));
+
+    /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
+    private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _writerId) is { } known)
+            return known;
+        await _writerIdLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_writerId is null)
+            {
+                var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken);
+                if (stored is null)
+                {
+                    stored = TempFiles.NewWriterId();
+                    await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken);
+                }
+                Volatile.Write(ref _writerId, stored);
+            }
+            return _writerId;
+        }
+        finally
+        {
+            _writerIdLock.Release();
+        }
+    }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 

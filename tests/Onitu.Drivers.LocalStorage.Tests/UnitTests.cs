@@ -4,6 +4,10 @@ public class TempFilesTests
 {
     [TestCase(".onitu-0123456789abcdef0123456789abcdef.part", true)]
     [TestCase(".onitu-0123456789abcdef0123456789abcdef.whole.part", true)]
+    [TestCase(".onitu-0123456789abcdef0123456789abcdef.0a1b2c3d.part", true)]
+    [TestCase(".onitu-0123456789abcdef0123456789abcdef.0a1b2c3d.whole.part", true)]
+    [TestCase(".onitu-0123456789abcdef0123456789abcdef.notes.part", false)]
+    [TestCase(".onitu-0123456789abcdef0123456789abcdef..part", false)]
     [TestCase(".onitu-0123456789ABCDEF0123456789abcdef.part", false)]
     [TestCase(".onitu-notes.part", false)]
     [TestCase(".onitu-0123456789abcdef0123456789abcdef.part.txt", false)]
@@ -13,18 +17,20 @@ public class TempFilesTests
         Assert.That(TempFiles.IsTempName(name), Is.EqualTo(expected));
 
     [Test]
-    public void Temporary_files_sit_beside_their_target_and_depend_only_on_the_fid()
+    public void Temporary_files_sit_beside_their_target_and_carry_the_fid_and_the_writer()
     {
         var fid = Guid.NewGuid();
         var target = Path.Combine(Path.GetTempPath(), "dir", "file.txt");
 
         Assert.Multiple(() =>
         {
-            Assert.That(Path.GetDirectoryName(TempFiles.ForChunkedUpload(target, fid)), Is.EqualTo(Path.GetDirectoryName(target)));
-            Assert.That(TempFiles.ForChunkedUpload(target, fid), Is.EqualTo(Path.Combine(Path.GetTempPath(), "dir", $".onitu-{fid:N}.part")));
-            Assert.That(TempFiles.ForChunkedUpload(target, fid), Is.Not.EqualTo(TempFiles.ForWholeUpload(target, fid)));
-            Assert.That(TempFiles.IsTempPath(TempFiles.ForChunkedUpload(target, fid)), Is.True);
-            Assert.That(TempFiles.IsTempPath(TempFiles.ForWholeUpload(target, fid)), Is.True);
+            Assert.That(Path.GetDirectoryName(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d")), Is.EqualTo(Path.GetDirectoryName(target)));
+            Assert.That(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d"), Is.EqualTo(Path.Combine(Path.GetTempPath(), "dir", $".onitu-{fid:N}.0a1b2c3d.part")));
+            Assert.That(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d"), Is.Not.EqualTo(TempFiles.ForChunkedUpload(target, fid, "99999999")),
+                "two writers never share a partial file");
+            Assert.That(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d"), Is.Not.EqualTo(TempFiles.ForWholeUpload(target, fid, "0a1b2c3d")));
+            Assert.That(TempFiles.IsTempPath(TempFiles.ForChunkedUpload(target, fid, TempFiles.NewWriterId())), Is.True);
+            Assert.That(TempFiles.IsTempPath(TempFiles.ForWholeUpload(target, fid, TempFiles.NewWriterId())), Is.True);
         });
     }
 }
