@@ -114,15 +114,9 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             return outcome;
         }
 
-        if (!readable)
-        {
-            // A write-only service's own edit is not read; it keeps its stale version and receives the current one.
-            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
-            return ChangeOutcome.None;
-        }
-
         // The service holds a copy whose relation to the current version is unknown (it never received it, or the
-        // record of receiving it was lost). The same content is the same version, whatever its history.
+        // record of receiving it was lost). The same content is the same version, whatever its history, on a
+        // mirror too.
         if (metadata.Size == file.Size)
         {
             if (check is null || check.Version != file.Version)
@@ -132,11 +126,33 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
             if (check.Same)
             {
                 tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, file.Version, metadata.Revision, extra));
-                var outcome = new ChangeOutcome();
-                DropJobsOf(tx, metadata.Fid, service, outcome);
-                return outcome;
+                var same = new ChangeOutcome();
+                DropJobsOf(tx, metadata.Fid, service, same);
+                return same;
             }
         }
+
+        if (readable && !referee.CanRead(file.Origin, file.Folder))
+        {
+            // The current version came from a service Onitu does not read (a mirror's own file, first seen there): it
+            // was never synced, so the first readable content takes the path, and the mirror receives it.
+            var taken = NewVersion(metadata, file.Version + 1, service);
+            tx.UpsertFile(taken);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, taken.Version, metadata.Revision, extra));
+            var outcome = new ChangeOutcome();
+            DropJobsOf(tx, metadata.Fid, service, outcome);
+            ScheduleUploads(tx, taken, service, outcome, preserveOn: null);
+            SeparateFileFromDirectory(tx, taken, outcome);
+            return outcome;
+        }
+
+        if (!readable)
+        {
+            // A write-only service's own edit is not read; it keeps its stale version and receives the current one.
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            return ChangeOutcome.None;
+        }
+
         return ApplyConflict(tx, service, metadata, file, replica, extra);
     }
 

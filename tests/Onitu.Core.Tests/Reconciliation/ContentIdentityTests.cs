@@ -101,4 +101,18 @@ public class ContentIdentityTests
         Assert.That(h.Tree("A", "docs").Keys, Is.EqualTo(new[] { "f.txt" }));
         Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
     }
+
+    [Test]
+    public async Task A_write_only_mirror_that_already_holds_the_files_is_recorded_not_copied_again()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices(extraServiceB: "mode: w"));
+        WriteIdenticalTrees(h, 12);
+        h.Write("B", "docs/d0/f0.bin", SyncHarness.RandomBytes(100, seed: 999)); // one the mirror holds differently
+
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        Assert.That(report.FilesSynced, Is.EqualTo(1), "only the differing file is sent to the mirror");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
+    }
 }
