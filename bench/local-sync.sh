@@ -4,6 +4,7 @@
 #
 #   bash bench/local-sync.sh            # full sizes: 10,000 x 4 KiB, 1 GiB, 100,000 files for memory
 #   SMALL=1 bash bench/local-sync.sh    # a quick run on smaller data
+#   BASELINE_REF=<commit> bash bench/local-sync.sh   # also times that commit's onitu on the same data (regressions)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
@@ -14,6 +15,16 @@ if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs
 . "$repo/bench/lib.sh"
 install_if_missing rsync rclone /usr/bin/time:time python3 bc
 publish_onitu
+baseline=()
+if [ -n "${BASELINE_REF:-}" ]; then
+  rm -rf "$work/baseline-src"
+  git -C "$repo" worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
+  echo "building onitu at $BASELINE_REF (Release)..." >&2
+  dotnet publish "$work/baseline-src/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/baseline-bin" --nologo -v quiet \
+    > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
+  git -C "$repo" worktree remove --force "$work/baseline-src"
+  baseline=("dotnet" "$work/baseline-bin/onitu.dll")
+fi
 
 setup_for() { # setup file syncing folder $1 (read) to $2 (write)
   cat > "$work/$3.yml" <<YAML
@@ -58,6 +69,27 @@ if [ ${#r_rclone[@]} -gt 0 ]; then
   row "initial sync, $files x 4 KiB (s) vs rclone sync" "$t_onitu" "$t_rclone" "$(ratio "$t_onitu" "$t_rclone")" "(report)"
 fi
 
+if [ ${#baseline[@]} -gt 0 ]; then
+  r_base=(); r_now=()
+  for _ in $(seq "$reps"); do
+    rm -rf "$work/small-onitu" "$work"/small.state.db*; sync; r_base+=("$(elapsed "${baseline[@]}" sync "$work/small.yml" --quiet)")
+    rm -rf "$work/small-onitu" "$work"/small.state.db*; sync; r_now+=("$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)")
+  done
+  t_base=$(echo "${r_base[*]}" | median); t_now=$(echo "${r_now[*]}" | median)
+  row "initial sync, $files x 4 KiB (s) vs onitu@$BASELINE_REF" "$t_now" "$t_base" "$(ratio "$t_now" "$t_base")" "<= 1.1"
+fi
+
+# 1b. First pairing: both trees already hold the same files and there is no state (a first run on existing copies, a
+# lost state database). Onitu reads both sides to compare contents; the fair peer is rsync comparing checksums.
+r_rsync=(); r_onitu=()
+for _ in $(seq "$reps"); do
+  r_rsync+=("$(elapsed rsync -a --checksum "$work/small/" "$work/small-rsync/")")
+  rm -f "$work"/small.state.db*; sync; r_onitu+=("$(timed pairing "${onitu[@]}" sync "$work/small.yml" --quiet)")
+done
+grep -q "^0 changes propagated" "$work/logs/pairing.log" || echo "WARNING: the pairing copied files (see $work/logs/pairing.log)" >&2
+t_rsync=$(echo "${r_rsync[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
+row "first pairing of identical trees (s) vs rsync -ac" "$t_onitu" "$t_rsync" "$(ratio "$t_onitu" "$t_rsync")" "(report)"
+
 # 2. Unchanged second pass over the same trees.
 r_rsync=(); r_onitu=()
 for _ in $(seq "$reps"); do
@@ -80,6 +112,19 @@ cmp "$work/big/big.bin" "$work/big-onitu/big.bin" || echo "WARNING: big file dif
 t_cp=$(echo "${r_cp[*]}" | median); t_onitu3=$(echo "${r_onitu[*]}" | median)
 echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
 row "one $big_mib MiB file (s) vs cp" "$t_onitu3" "$t_cp" "$(ratio "$t_onitu3" "$t_cp")" "<= 1.3"
+if [ ${#baseline[@]} -gt 0 ]; then
+  r_base=(); r_now=()
+  for _ in $(seq "$reps"); do
+    rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_base+=("$(elapsed "${baseline[@]}" sync "$work/big.yml" --quiet)")
+    rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_now+=("$(elapsed "${onitu[@]}" sync "$work/big.yml" --quiet)")
+  done
+  t_base=$(echo "${r_base[*]}" | median); t_now=$(echo "${r_now[*]}" | median)
+  row "one $big_mib MiB file (s) vs onitu@$BASELINE_REF" "$t_now" "$t_base" "$(ratio "$t_now" "$t_base")" "<= 1.1"
+fi
+# The same file already on both sides, no state: a first pairing hashes both copies.
+rm -f "$work"/big.state.db*; sync
+t_pair=$(timed big-pairing "${onitu[@]}" sync "$work/big.yml" --quiet)
+row "first pairing of one $big_mib MiB file, both sides (s)" "$t_pair" "-" "-" "(report: reads $((2 * big_mib)) MiB)"
 rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
 
 # 4. Peak memory per tracked file.
