@@ -279,4 +279,32 @@ public class SafeReconciliationTests
         Assert.That(refused.StandardOutput, Does.Contain("refused service 'A' is failing"));
         Assert.That(Tree("mnt"), Is.EqualTo(before.B));
     }
+
+    [Test]
+    public async Task A_kill_during_an_initial_sync_leaves_no_conflict_copy_behind()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 2000);
+        var database = Path.Combine(_dir, "setup.state.db");
+
+        using (var killed = OnituProcess.Start(_dir, "sync", setup, "--quiet"))
+        {
+            // Killed in the middle: some files renamed into place on B, some recorded, some neither.
+            var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
+            while (!killed.HasExited && DateTime.UtcNow < deadline
+                   && (!Directory.Exists(Path.Combine(_dir, "mnt")) || Directory.GetFiles(Path.Combine(_dir, "mnt")).Length < 300))
+            {
+                await Task.Delay(5);
+            }
+            killed.Kill();
+        }
+        var landed = Tree("mnt").Count;
+
+        using var again = await SyncAsync(setup);
+
+        Assert.That(again.ExitCode, Is.Zero, again.Output);
+        Assert.That(Tree("mnt"), Is.EqualTo(Tree("A/docs")), $"converged ({landed} files had landed before the kill)");
+        Assert.That(Tree("A/docs").Keys.Where(k => k.Contains(".conflict-", StringComparison.Ordinal)), Is.Empty, "no conflict copy");
+        Assert.That(File.Exists(database));
+    }
 }
