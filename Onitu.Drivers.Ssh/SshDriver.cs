@@ -64,7 +64,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         ArgumentNullException.ThrowIfNull(plug);
         _plug = plug;
-        _options = SshOptions.From(plug.Options);
+        _options = SshOptions.From(plug.Options, plug.BaseDirectory);
         _clients = new SftpClient?[_options.Connections];
     }
 

@@ -20,11 +20,16 @@ internal sealed class ServiceHost : IAsyncDisposable
     private int _consecutiveTransferFailures;
     private double _throughput = double.NaN;
 
-    public ServiceHost(SyncCoordinator coordinator, IDriverFactory factory, ServicePlug plug)
+    /// <param name="coordinator">The engine's shared parts.</param>
+    /// <param name="factory">Creates the driver (again after a failure that disposed it).</param>
+    /// <param name="plug">The service's plug.</param>
+    /// <param name="driver">The driver already created for the service, if any.</param>
+    public ServiceHost(SyncCoordinator coordinator, IDriverFactory factory, ServicePlug plug, IDriver? driver = null)
     {
         _coordinator = coordinator;
         _factory = factory;
         Plug = plug;
+        Driver = driver;
         _logger = coordinator.LoggerFactory.CreateLogger($"Onitu.Services.{plug.ServiceName}");
         Status = new ServiceStatus(plug.ServiceName, factory.Manifest.Id, ServiceState.Stopped, null, coordinator.Clock.GetUtcNow());
     }
@@ -76,12 +81,39 @@ internal sealed class ServiceHost : IAsyncDisposable
             {
                 // A stop (loop ends) or a restart asked after repeated failures (loop rescans).
             }
+            catch (DriverException e)
+            {
+                // Misconfigured or refused (a rejected key): retrying cannot help until the setup changes, and
+                // hammering a server with refused logins gets the user banned. Failing until restarted.
+                SetState(ServiceState.Failing, e.Message);
+                Log.ServiceFailedPermanently(_logger, Name, e.Message);
+                Log.ServiceFailureDetail(_logger, Name, e);
+                _firstScan.TrySetResult();
+                await SafeDisposeDriverAsync().ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                break;
+            }
             catch (Exception e)
             {
                 attempt++;
                 var delay = _coordinator.Options.RetryDelay(attempt);
                 SetState(ServiceState.Failing, e.Message);
-                Log.ServiceFailing(_logger, Name, delay, e.Message, e);
+                if (e is OnituException)
+                {
+                    // An expected failure: its message says it all; the stack trace is for --verbose.
+                    Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
+                    Log.ServiceFailureDetail(_logger, Name, e);
+                }
+                else
+                {
+                    Log.ServiceFailing(_logger, Name, delay, e.Message, e);
+                }
                 _firstScan.TrySetResult();
                 if (e is DriverException && Driver is not null)
                 {
