@@ -74,6 +74,9 @@ internal sealed class RemoteFolderTree
 
         public readonly Dictionary<string, SftpAttributes> Files = new(StringComparer.Ordinal);
         public readonly HashSet<string> Directories = new(StringComparer.Ordinal);
+
+        /// <summary>Files the receiver skipped (unreadable): offered again at every refresh, so listed every time.</summary>
+        public readonly HashSet<string> Retry = new(StringComparer.Ordinal);
     }
 
     /// <summary>A temporary file of the driver seen while listing.</summary>
@@ -267,6 +270,7 @@ internal sealed class RemoteFolderTree
             if (stat is null) gone.Add(path);
             else if (rescanInterval == TimeSpan.Zero
                 || state.Unlisted is not null
+                || state.Retry.Count > 0
                 || stat.ModifiedTime != state.ModifiedTime
                 || state.ListedAt - state.ModifiedTimeSeenAt < settle
                 || now - state.ChangedAt < hotWindow)
@@ -439,7 +443,7 @@ internal sealed class RemoteFolderTree
         {
             if (movedTo.Contains(path)) continue;
             if (await receiver.Changed(path, attributes).ConfigureAwait(false)) Record(path, attributes);
-            else Forget(path); // skipped: offered again at the next listing of its directory
+            else Skip(path);
         }
         foreach (var (path, _) in plan.Vanished)
         {
@@ -460,6 +464,7 @@ internal sealed class RemoteFolderTree
         {
             if (!_directories.ContainsKey(path)) continue;
             foreach (var name in state.Files.Keys.Where(n => !files.ContainsKey(n)).ToList()) state.Files.Remove(name);
+            state.Retry.RemoveWhere(n => !files.ContainsKey(n));
             state.Directories.Clear();
             state.Directories.UnionWith(directories);
             state.Unlisted = unlisted;
@@ -471,7 +476,20 @@ internal sealed class RemoteFolderTree
 
     private void Record(string path, SftpAttributes attributes)
     {
-        if (_directories.TryGetValue(ParentOf(path), out var state)) state.Files[NameOf(path)] = attributes;
+        if (!_directories.TryGetValue(ParentOf(path), out var state)) return;
+        state.Files[NameOf(path)] = attributes;
+        state.Retry.Remove(NameOf(path));
+    }
+
+    /// <summary>
+    /// Forgets a file the receiver skipped (it could not be read): its directory is listed at every refresh and the
+    /// file offered again until it is taken or gone.
+    /// </summary>
+    public void Skip(string path)
+    {
+        if (!_directories.TryGetValue(ParentOf(path), out var state)) return;
+        state.Files.Remove(NameOf(path));
+        state.Retry.Add(NameOf(path));
     }
 
     private void Forget(string path)

@@ -366,7 +366,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         {
             if (known.Remove(path, out var previous) && previous.Revision == Revision(attributes)) { _own.TryRemove(Join(root, path), out _); continue; }
             if (previous is null) fresh.Add((path, attributes));
-            else await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
+            else if (!await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false)) tree.Skip(path);
         }
         var moves = MoveMatcher.Match(known.Values.Where(m => m.Revision is not null).Select(m => (m.Path, m.Revision!)),
             fresh.Select(f => (f.Path, Revision(f.Attributes))));
@@ -379,9 +379,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 await ReportMovedAsync(folder, root, from, path, attributes, cancellationToken).ConfigureAwait(false);
                 known.Remove(from);
             }
-            else
+            else if (!await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false))
             {
-                await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
+                tree.Skip(path);
             }
         }
         foreach (var metadata in known.Values)

@@ -359,13 +359,13 @@ public partial class SshEngineTests
 
             """;
 
-        public static string SshService(string name, SshdFixture sshd, string root, string? identityFile = null, string? knownHostsFile = null, string extraOptions = "", int? port = null, string sshOptions = "") => $"""
+        public static string SshService(string name, SshdFixture sshd, string root, string? identityFile = null, string? knownHostsFile = null, string extraOptions = "", int? port = null, string sshOptions = "", string? user = null) => $"""
               {name}:
                 driver: ssh
                 options:
                   host: 127.0.0.1
                   port: {port ?? sshd.Port}
-                  user: "{sshd.User}"
+                  user: "{user ?? sshd.User}"
                   root: "{root}"
                   identity-file: "{identityFile ?? sshd.IdentityFile}"
                   known-hosts-file: "{knownHostsFile ?? sshd.KnownHostsFile}"

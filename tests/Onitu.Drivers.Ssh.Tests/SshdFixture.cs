@@ -305,6 +305,9 @@ public sealed class SshdFixture : IAsyncDisposable
                 var (code, output) = await RunAsync("useradd", ["--system", "--no-create-home", "--shell", "/bin/sh", UnprivilegedUser], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                 if (code != 0 && code != 9) throw new InvalidOperationException($"useradd failed ({code}): {output}");
             }
+            // A new account is locked ('!' password), and sshd refuses locked accounts even for keys: no password.
+            var (unlock, unlockOutput) = await RunAsync("usermod", ["-p", "*", UnprivilegedUser], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            if (unlock != 0) throw new InvalidOperationException($"usermod failed ({unlock}): {unlockOutput}");
             // sshd reads authorized_keys as the user: the way to it must be open to them.
             var (chmod, chmodOutput) = await RunAsync("chmod", ["go+x", Directory, DataDirectory], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             if (chmod == 0) (chmod, chmodOutput) = await RunAsync("chmod", ["go+r", Path.Combine(Directory, "authorized_keys")], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
