@@ -7,7 +7,8 @@ namespace Onitu.Engine;
 /// <summary>
 /// Runs and supervises one service: creates its driver, runs the startup scan, then watches; a driver that throws
 /// is logged with the service's name, marked failing with the reason, and restarted with exponential backoff,
-/// while the other services go on.
+/// while the other services go on — except after a <see cref="DriverException"/> (misconfigured, refused), which
+/// leaves it failing until it is restarted.
 /// </summary>
 internal sealed class ServiceHost : IAsyncDisposable
 {
@@ -104,22 +105,10 @@ internal sealed class ServiceHost : IAsyncDisposable
                 attempt++;
                 var delay = _coordinator.Options.RetryDelay(attempt);
                 SetState(ServiceState.Failing, e.Message);
-                if (e is OnituException)
-                {
-                    // An expected failure: its message says it all; the stack trace is for --verbose.
-                    Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
-                    Log.ServiceFailureDetail(_logger, Name, e);
-                }
-                else
-                {
-                    Log.ServiceFailing(_logger, Name, delay, e.Message, e);
-                }
+                // The reason says what happened; where in the code is for --verbose (debug level).
+                Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
+                Log.ServiceFailureDetail(_logger, Name, e);
                 _firstScan.TrySetResult();
-                if (e is DriverException && Driver is not null)
-                {
-                    // A broken driver instance is not reused.
-                    await SafeDisposeDriverAsync().ConfigureAwait(false);
-                }
                 try
                 {
                     await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);

@@ -118,6 +118,12 @@ public sealed class SyncEngine : IAsyncDisposable
                 $"services.{service.Name}.options", $"the driver '{service.Driver}' refused the options of service '{service.Name}': {e.Message}"));
             return null;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Any other failure is the driver's bug, not the setup's: the service tries again when it starts and
+            // reports it there, while the others run.
+            return null;
+        }
     }
 
     /// <summary>The state database a setup uses by default: <c>&lt;setup file&gt;.state.db</c> beside it.</summary>

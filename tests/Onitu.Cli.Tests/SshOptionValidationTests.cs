@@ -103,3 +103,57 @@ public class SshOptionValidationTests
         Assert.That(Directory.Exists(Path.Combine(_dir, "local")), Is.False, "nothing started: the local service did not even scan");
     }
 }
+
+/// <summary>A failing service is reported in words; its stack trace is for <c>--verbose</c> only.</summary>
+public class FailureOutputTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void CreateScratch()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void RemoveScratch()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Test]
+    public async Task A_failing_service_prints_no_stack_trace_unless_verbose()
+    {
+        var setup = Path.Combine(_dir, "setup.yml");
+        File.WriteAllText(setup, """
+            name: failing
+            folders:
+              docs: {}
+            services:
+              A:
+                driver: local_storage
+                options: { root: A }
+                folders: { docs: docs }
+              B:
+                driver: local_storage
+                options: { root: B }
+                folders: { docs: docs }
+            """);
+        File.WriteAllText(Path.Combine(_dir, "B"), "a file where B's root directory should be");
+
+        using var quiet = await OnituProcess.RunAsync(_dir, "sync", setup);
+        Assert.That(quiet.ExitCode, Is.EqualTo(2), quiet.Output);
+        Assert.That(quiet.StandardError, Does.Contain("Service B is failing"), quiet.Output);
+        Assert.That(quiet.StandardError, Does.Not.Match(@"\bat Onitu\.[\w.]+\("), "no stack trace without --verbose");
+
+        using var verbose = await OnituProcess.RunAsync(_dir, "sync", setup, "--verbose");
+        Assert.That(verbose.StandardError, Does.Match(@"\bat Onitu\.[\w.]+\("), "--verbose shows where the failure came from");
+    }
+}
