@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 
 namespace Onitu.Drivers.Ssh.Tests;
@@ -103,5 +104,42 @@ public partial class SshEngineTests
             "during.txt to reach the server once the link is back", cancellationToken, seconds: 60);
         await scene.EventuallyAsync(() => scene.Status("Remote").State == ServiceState.Running, "Remote to be running again", cancellationToken);
         TestContext.Out.WriteLine($"stall noticed after {noticed.TotalSeconds:0.0} s; {relay.Connections} connections through the relay");
+    }
+
+    [Test]
+    [CancelAfter(240_000)]
+    public async Task With_the_default_timeout_a_stall_in_the_middle_of_an_upload_is_noticed_within_30_s_and_the_upload_resumes(CancellationToken cancellationToken)
+    {
+        var sshd = SshdSetup.Sshd;
+        await using var relay = new TcpRelay(sshd.Port);
+        await using var scene = new EngineScene();
+        var engine = scene.Create(EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot,
+            knownHostsFile: KnownHostsThrough(scene, sshd.KnownHostsLine(relay.Port)), port: relay.Port),
+            options => options.BandwidthLimit = 4 * MiB);
+        await engine.StartAsync(cancellationToken);
+        await scene.EventuallyAsync(() => scene.Status("Remote").State == ServiceState.Running, "Remote to be running", cancellationToken);
+        var content = RandomNumberGenerator.GetBytes(24 * MiB);
+        scene.Write("A", "docs/big.bin", content);
+        var remoteDocs = Path.Combine(scene.RemoteRoot, "docs");
+        await scene.EventuallyAsync(() => Directory.Exists(remoteDocs)
+                && Directory.GetFiles(remoteDocs, SshDriver.TempPrefix + "*.part").Any(f => new FileInfo(f).Length >= 3 * MiB),
+            "the upload to be under way", cancellationToken);
+
+        relay.Freeze();
+        var frozenAt = System.Diagnostics.Stopwatch.StartNew();
+        await scene.EventuallyAsync(() => scene.Status("Remote") is { State: ServiceState.Failing, Reason: { } reason } && reason.Contains("stalled", StringComparison.Ordinal),
+            "Remote to be reported failing because the link stalled", cancellationToken, seconds: 60);
+        var noticed = frozenAt.Elapsed;
+        Assert.That(noticed, Is.LessThanOrEqualTo(TimeSpan.FromSeconds(30)), "a stall is noticed within 30 s with the default timeout-s");
+        Assert.That(File.Exists(Path.Combine(scene.RemoteRoot, "docs", "big.bin")), Is.False);
+
+        relay.Thaw();
+        await scene.EventuallyAsync(() => scene.Events<FileSynced>().Any(e => e.Service == "Remote" && e.Path == "big.bin"), "big.bin to reach the server", cancellationToken, seconds: 120);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(File.ReadAllBytes(Path.Combine(scene.RemoteRoot, "docs", "big.bin")), Is.EqualTo(content));
+            Assert.That(scene.Events<FileSynced>().Single(e => e.Service == "Remote" && e.Path == "big.bin").Resumed, Is.True, "the upload resumed where the stall cut it");
+        }
+        TestContext.Out.WriteLine($"stall noticed after {noticed.TotalSeconds:0.0} s with the default timeout-s (20)");
     }
 }
