@@ -247,12 +247,13 @@ internal sealed class RemoteFolderTree
             {
                 stats[path] = await TryStatDirectoryAsync(client, RemotePath(path), token).ConfigureAwait(false);
             }
+            // The folder's own directory denied fails the service (the exception goes on); below it, a skip.
             catch (SftpStatusException e) when (e.Code == SftpStatusCode.PermissionDenied && path.Length > 0)
             {
                 hiddenFromUs[path] = true;
             }
         }).ConfigureAwait(false);
-        if (hiddenFromUs.ContainsKey("") || stats[""] is null) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
+        if (stats.GetValueOrDefault("") is null) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
         // Every mtime seen now existed by this moment, and the listings below start after it.
         var now = Stopwatch.GetTimestamp();
 
