@@ -194,7 +194,7 @@ row "download one $big_mib MiB file (s) vs sftp get" "$t_onitu" "$t_sftp" "$(rat
 # 2b. The file renamed on the server after a download: the next sync renames the local copy (same inode: no byte
 # copied) instead of downloading it again. Compared with an unchanged sync of the same setup.
 fresh "$big_dir/down-onitu"; rm -f "$work"/big-down.state.db*
-"${onitu_sync[@]}" "$work/big-down.yml"
+"${onitu_sync[@]}" "$work/big-down.yml" >/dev/null
 inode=$(stat -c %i "$big_dir/down-onitu/big.bin")
 r_unchanged=(); r_renamed=()
 name=big.bin
@@ -208,7 +208,7 @@ done
 check_same "onitu rename" "$big_dir/src/$name" "$big_dir/down-onitu/$name"
 t_renamed=$(med "${r_renamed[*]}"); t_unchanged=$(med "${r_unchanged[*]}")
 runs "renamed ${r_renamed[*]} | unchanged ${r_unchanged[*]}"
-row "sync after a rename of the $big_mib MiB file on the server (s) vs an unchanged sync" "$t_renamed" "$t_unchanged" \
+row "sync after a server-side rename of it (s) vs unchanged" "$t_renamed" "$t_unchanged" \
   "$(rat "$t_renamed" "$t_unchanged")" "no transfer"
 rm -rf "$big_dir/src" "$big_dir/remote" "$big_dir/down-onitu"
 
