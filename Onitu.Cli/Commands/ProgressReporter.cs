@@ -12,7 +12,9 @@ internal static class ProgressReporter
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
                 var progress = engine.GetProgress();
-                var failing = engine.GetServiceStatuses().Where(s => s.State == ServiceState.Failing).Select(s => s.Name).ToList();
+                // A failing service shows why (a stalled link, a refused key), shortened to fit the line.
+                var failing = engine.GetServiceStatuses().Where(s => s.State == ServiceState.Failing)
+                    .Select(s => s.Reason is { Length: > 0 } reason ? $"{s.Name} ({Shorten(reason, 60)})" : s.Name).ToList();
                 var line = $"pending {progress.PendingJobs}, active {progress.ActiveTransfers}, done {progress.FilesSynced} " +
                            $"({FormatBytes(progress.BytesTransferred)})" + (failing.Count > 0 ? $", failing: {string.Join(", ", failing)}" : "");
                 if (progress.PendingJobs > 0 && line != lastShown)
@@ -26,6 +28,8 @@ internal static class ProgressReporter
         {
         }
     }
+
+    private static string Shorten(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     public static string FormatBytes(long bytes) => bytes switch
     {
