@@ -22,6 +22,11 @@ namespace Onitu.Drivers.Ssh;
 /// at every poll (edits come in bursts), and every other directory is listed again within the rescan interval,
 /// spread evenly over the polls.</item>
 /// </list>
+/// <para>
+/// A directory the login user may not list (permission denied) is kept in the tree as unlisted: reported skipped,
+/// its files (if any were known) neither reported removed nor changed, and listed again at every refresh until it
+/// can be. Entry names that could leave the folder (<c>..</c>, a name with a slash) are skipped and reported.
+/// </para>
 /// <para>Not thread-safe: one poll at a time.</para>
 /// </remarks>
 internal sealed class RemoteFolderTree
@@ -64,20 +69,53 @@ internal sealed class RemoteFolderTree
         /// <summary>When a listing last found a difference (Stopwatch timestamp).</summary>
         public long ChangedAt = long.MinValue / 2;
 
+        /// <summary>Why the directory could not be listed (its contents are as last known), or null.</summary>
+        public string? Unlisted;
+
         public readonly Dictionary<string, SftpAttributes> Files = new(StringComparer.Ordinal);
         public readonly HashSet<string> Directories = new(StringComparer.Ordinal);
+
+        /// <summary>Files the receiver skipped (unreadable): offered again at every refresh, so listed every time.</summary>
+        public readonly HashSet<string> Retry = new(StringComparer.Ordinal);
     }
 
     /// <summary>A temporary file of the driver seen while listing.</summary>
     public sealed record HiddenEntry(string Path, SftpAttributes Attributes);
 
+    /// <summary>A path not synced: a directory that cannot be listed, or a name the folder cannot hold.</summary>
+    public sealed record SkippedEntry(string Path, string Reason, bool IsDirectory);
+
+    /// <summary>Where a refresh reports what it found.</summary>
+    public sealed class Receiver
+    {
+        /// <summary>A new or changed file; false when the receiver skipped it (it is offered again at later listings).</summary>
+        public required Func<string, SftpAttributes, ValueTask<bool>> Changed { get; init; }
+
+        /// <summary>A file gone.</summary>
+        public required Func<string, ValueTask> Removed { get; init; }
+
+        /// <summary>A file renamed (old path, new path, attributes); null reports renames as a creation plus a removal.</summary>
+        public Func<string, string, SftpAttributes, ValueTask>? Moved { get; init; }
+
+        /// <summary>A path skipped (see <see cref="SkippedEntry"/>).</summary>
+        public Func<SkippedEntry, ValueTask>? Skipped { get; init; }
+    }
+
+    /// <summary>What a listing of one directory gave: its entries, or why it could not be listed; null when gone.</summary>
+    private sealed record Listing(IReadOnlyList<SftpDirectoryEntry>? Entries, string? Denied);
+
+    /// <summary>Whether a name can be a path segment of the folder.</summary>
+    internal static bool IsValidName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal);
+
     // ---- Loading ----------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Lists the whole tree, replacing what was known. Returns every file by relative path and the hidden
-    /// (temporary) files seen, or <see langword="null"/> when the folder's directory does not exist.
+    /// Lists the whole tree, replacing what was known. Returns every file by relative path, the hidden (temporary)
+    /// files seen and the paths skipped, or <see langword="null"/> when the folder's directory does not exist.
     /// </summary>
-    public async Task<(Dictionary<string, SftpAttributes> Files, List<HiddenEntry> Hidden)?> LoadAsync(SftpClient client, CancellationToken cancellationToken)
+    /// <exception cref="SftpStatusException">The folder's directory itself cannot be listed.</exception>
+    public async Task<(Dictionary<string, SftpAttributes> Files, List<HiddenEntry> Hidden, List<SkippedEntry> Skipped)?> LoadAsync(SftpClient client, CancellationToken cancellationToken)
     {
         SftpAttributes rootAttributes;
         try
@@ -92,8 +130,11 @@ internal sealed class RemoteFolderTree
             throw new ServiceException($"{_root} exists on the server and is not a directory.", isTransient: false);
 
         var hidden = new List<HiddenEntry>();
-        var loaded = await ListSubtreeAsync(client, "", rootAttributes.ModifiedTime, hidden, cancellationToken).ConfigureAwait(false)
+        var skipped = new List<SkippedEntry>();
+        var loaded = await ListSubtreeAsync(client, "", rootAttributes.ModifiedTime, hidden, skipped, cancellationToken).ConfigureAwait(false)
             ?? throw new RemoteFileNotFoundException($"{_root} disappeared while it was listed.");
+        if (loaded[""].Unlisted is { } denied)
+            throw new SftpStatusException(SftpStatusCode.PermissionDenied, $"The folder's directory {_root} cannot be listed: {denied}", isTransient: false);
         _directories.Clear();
         var files = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
         foreach (var (path, state) in loaded)
@@ -102,13 +143,13 @@ internal sealed class RemoteFolderTree
             foreach (var (name, attributes) in state.Files) files[Join(path, name)] = attributes;
         }
         LastListedCount = loaded.Count;
-        return (files, hidden);
+        return (files, hidden, skipped);
     }
 
     // Lists a directory and everything below it, level by level with many listings in flight. Null when the
     // directory itself is gone; subdirectories that vanish meanwhile are left out.
     private async Task<Dictionary<string, DirectoryState>?> ListSubtreeAsync(SftpClient client, string top, uint? topModifiedTime,
-        List<HiddenEntry>? hidden, CancellationToken cancellationToken)
+        List<HiddenEntry>? hidden, List<SkippedEntry> skipped, CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, DirectoryState>(StringComparer.Ordinal);
         var level = new List<(string Path, uint? ModifiedTime)> { (top, topModifiedTime) };
@@ -119,17 +160,29 @@ internal sealed class RemoteFolderTree
             var next = new List<(string, uint?)>();
             foreach (var (path, modifiedTime) in level)
             {
-                if (listings[path] is not { } entries)
+                if (listings[path] is not { } listing)
                 {
                     // Gone between its parent's listing and its own: not part of the tree.
                     if (path == top) return null;
                     result[ParentOf(path)].Directories.Remove(NameOf(path));
                     continue;
                 }
+                if (listing.Entries is not { } entries)
+                {
+                    // Kept as unlisted: listed again at every refresh, its files never taken for removed.
+                    result[path] = new DirectoryState { Unlisted = listing.Denied, ModifiedTimeSeenAt = started, ListedAt = started };
+                    skipped.Add(new SkippedEntry(path, listing.Denied!, IsDirectory: true));
+                    continue;
+                }
                 var state = new DirectoryState { ModifiedTime = modifiedTime, ModifiedTimeSeenAt = started, ListedAt = started };
                 foreach (var entry in entries)
                 {
                     var child = Join(path, entry.FileName);
+                    if (!IsValidName(entry.FileName))
+                    {
+                        skipped.Add(new SkippedEntry(child, $"the server listed the name '{entry.FileName}', which cannot be a file name in a folder", entry.Attributes.IsDirectory));
+                        continue;
+                    }
                     if (entry.FileName.StartsWith(HiddenPrefix, StringComparison.Ordinal))
                     {
                         if (entry.Attributes.IsRegularFile) hidden?.Add(new HiddenEntry(child, entry.Attributes));
@@ -153,34 +206,59 @@ internal sealed class RemoteFolderTree
 
     // ---- Refreshing -------------------------------------------------------------------------------------------
 
+    /// <summary>Refreshes, reporting renames as a creation plus a removal (see the other overload).</summary>
+    public Task RefreshAsync(SftpClient client, TimeSpan pollInterval, TimeSpan rescanInterval,
+        Func<string, SftpAttributes, ValueTask> changed, Func<string, ValueTask> removed, CancellationToken cancellationToken) =>
+        RefreshAsync(client, pollInterval, rescanInterval, new Receiver
+        {
+            Changed = async (path, attributes) =>
+            {
+                await changed(path, attributes).ConfigureAwait(false);
+                return true;
+            },
+            Removed = removed,
+        }, cancellationToken);
+
     /// <summary>
-    /// Finds what changed since the last load or refresh and reports it: <paramref name="changed"/> for a new or
-    /// modified file, <paramref name="removed"/> for a file gone (a rename is reported as both). The tree is updated
-    /// after each report, so a failed report is found again by the next refresh.
+    /// Finds what changed since the last load or refresh and reports it to <paramref name="receiver"/>: renames
+    /// first (a file gone and a new one of the same size and mtime, see <see cref="MoveMatcher"/>), then new or
+    /// modified files, then removals — what a rename moved is always known somewhere. The tree is updated after
+    /// each report, and every directory with a difference counts as unlisted until all are reported, so a failed
+    /// report is found again by the next refresh.
     /// </summary>
     /// <param name="client">The session to list with.</param>
     /// <param name="pollInterval">How often refreshes run, to spread the rescan over them.</param>
     /// <param name="rescanInterval">The longest a directory goes without being listed; zero lists every directory at every poll.</param>
-    /// <param name="changed">Reports a new or changed file.</param>
-    /// <param name="removed">Reports a removed file.</param>
+    /// <param name="receiver">Where differences go.</param>
     /// <param name="cancellationToken">Stops the refresh.</param>
     /// <exception cref="RemoteFileNotFoundException">The folder's directory itself is gone.</exception>
-    public async Task RefreshAsync(SftpClient client, TimeSpan pollInterval, TimeSpan rescanInterval,
-        Func<string, SftpAttributes, ValueTask> changed, Func<string, ValueTask> removed, CancellationToken cancellationToken)
+    public async Task RefreshAsync(SftpClient client, TimeSpan pollInterval, TimeSpan rescanInterval, Receiver receiver, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(receiver);
         if (!IsLoaded) throw new InvalidOperationException("The tree must be loaded before it is refreshed.");
 
-        // 1. Stat every known directory: a small request each, all in flight together.
+        // 1. Stat every known directory: a small request each, all in flight together. One that may not be looked
+        // at (inside an unlistable directory) is neither listed nor taken for gone.
         var stats = new ConcurrentDictionary<string, SftpAttributes?>(StringComparer.Ordinal);
+        var hiddenFromUs = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(_directories.Keys.ToList(), Throttle(cancellationToken), async (path, token) =>
         {
-            stats[path] = await TryStatDirectoryAsync(client, RemotePath(path), token).ConfigureAwait(false);
+            try
+            {
+                stats[path] = await TryStatDirectoryAsync(client, RemotePath(path), token).ConfigureAwait(false);
+            }
+            // The folder's own directory denied fails the service (the exception goes on); below it, a skip.
+            catch (SftpStatusException e) when (e.Code == SftpStatusCode.PermissionDenied && path.Length > 0)
+            {
+                hiddenFromUs[path] = true;
+            }
         }).ConfigureAwait(false);
-        if (stats[""] is null) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
+        if (stats.GetValueOrDefault("") is null) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
         // Every mtime seen now existed by this moment, and the listings below start after it.
         var now = Stopwatch.GetTimestamp();
 
-        // 2. Choose what to list: moved mtimes, unsettled listings, recent changes, then the rescan's share.
+        // 2. Choose what to list: moved mtimes, unsettled listings, recent changes, unlisted directories (tried
+        // again every time), then the rescan's share.
         var hotWindow = (long)(rescanInterval.TotalSeconds * Stopwatch.Frequency);
         var settle = (long)(SettleTime.TotalSeconds * Stopwatch.Frequency);
         var toList = new Dictionary<string, uint?>(StringComparer.Ordinal);
@@ -188,9 +266,12 @@ internal sealed class RemoteFolderTree
         var rest = new List<(string Path, long ListedAt)>();
         foreach (var (path, state) in _directories)
         {
+            if (hiddenFromUs.ContainsKey(path)) continue;
             var stat = stats[path];
             if (stat is null) gone.Add(path);
             else if (rescanInterval == TimeSpan.Zero
+                || state.Unlisted is not null
+                || state.Retry.Count > 0
                 || stat.ModifiedTime != state.ModifiedTime
                 || state.ListedAt - state.ModifiedTimeSeenAt < settle
                 || now - state.ChangedAt < hotWindow)
@@ -208,38 +289,82 @@ internal sealed class RemoteFolderTree
             foreach (var (path, _) in rest.OrderBy(r => r.ListedAt).Take(share)) toList[path] = stats[path]!.ModifiedTime;
         }
 
-        // 3. List them together, then apply parents before children (a child may be gone with its parent). New
-        // names are reported before the removals: what a rename moved is always known somewhere.
+        // 3. List them together and work out the differences, parents before children (a child may be gone with
+        // its parent), before reporting any.
         var listings = await ListManyAsync(client, toList.Keys, cancellationToken).ConfigureAwait(false);
         LastListedCount = toList.Count;
+        var plan = new RefreshPlan();
         foreach (var path in toList.Keys.OrderBy(p => p.Length).ThenBy(p => p, StringComparer.Ordinal))
         {
-            if (!_directories.TryGetValue(path, out var state)) continue; // went with an ancestor
-            if (listings[path] is not { } entries)
+            if (!_directories.TryGetValue(path, out var state) || plan.IsRemoved(path)) continue; // went with an ancestor
+            switch (listings[path])
             {
-                await RemoveSubtreeAsync(path, removed).ConfigureAwait(false);
-                continue;
+                case null:
+                    PlanRemoval(plan, path);
+                    break;
+                case { Entries: null, Denied: var denied }:
+                    state.Unlisted = denied;
+                    plan.Skipped.Add(new SkippedEntry(path, denied!, IsDirectory: true));
+                    break;
+                case { Entries: { } entries }:
+                    await PlanListingAsync(client, plan, path, state, toList[path], entries, now, cancellationToken).ConfigureAwait(false);
+                    break;
             }
-            await ApplyListingAsync(client, path, state, toList[path], entries, now, changed, removed, cancellationToken).ConfigureAwait(false);
         }
         foreach (var path in gone.OrderBy(p => p.Length))
         {
-            if (_directories.ContainsKey(path)) await RemoveSubtreeAsync(path, removed).ConfigureAwait(false);
+            if (_directories.ContainsKey(path) && !plan.IsRemoved(path)) PlanRemoval(plan, path);
         }
+
+        // 4. Report, updating the tree as each report succeeds.
+        await ReportAsync(plan, receiver).ConfigureAwait(false);
     }
 
-    private async Task ApplyListingAsync(SftpClient client, string path, DirectoryState state, uint? modifiedTime,
-        IReadOnlyList<SftpDirectoryEntry> entries, long listedAt, Func<string, SftpAttributes, ValueTask> changed,
-        Func<string, ValueTask> removed, CancellationToken cancellationToken)
+    /// <summary>The differences one refresh found, before they are reported.</summary>
+    private sealed class RefreshPlan
     {
-        // Until every difference is reported, the directory counts as unlisted: a failure makes the next refresh
-        // list it again.
-        state.ModifiedTime = null;
-        var difference = false;
+        /// <summary>Files new or changed, by path, with whether the path was unknown before (a rename candidate).</summary>
+        public readonly List<(string Path, SftpAttributes Attributes, bool IsNew)> Found = [];
+
+        /// <summary>Files gone, with their last known attributes.</summary>
+        public readonly List<(string Path, SftpAttributes Attributes)> Vanished = [];
+
+        /// <summary>Directories gone, with everything below them.</summary>
+        public readonly List<string> RemovedDirectories = [];
+
+        /// <summary>Listed directories and what their listing said, applied once every difference is reported.</summary>
+        public readonly List<(DirectoryState State, string Path, uint? ModifiedTime, long ListedAt, Dictionary<string, SftpAttributes> Files, HashSet<string> Directories, bool Difference, string? Unlisted)> Listed = [];
+
+        public readonly List<SkippedEntry> Skipped = [];
+
+        public bool IsRemoved(string path) => RemovedDirectories.Exists(d => path == d || path.StartsWith(d + "/", StringComparison.Ordinal));
+    }
+
+    private void PlanRemoval(RefreshPlan plan, string path)
+    {
+        var prefix = path + "/";
+        foreach (var (directory, state) in _directories)
+        {
+            if (directory != path && !(path.Length == 0 ? directory.Length > 0 : directory.StartsWith(prefix, StringComparison.Ordinal))) continue;
+            state.ModifiedTime = null;
+            foreach (var (name, attributes) in state.Files) plan.Vanished.Add((Join(directory, name), attributes));
+        }
+        plan.RemovedDirectories.Add(path);
+    }
+
+    private async Task PlanListingAsync(SftpClient client, RefreshPlan plan, string path, DirectoryState state, uint? modifiedTime,
+        IReadOnlyList<SftpDirectoryEntry> entries, long listedAt, CancellationToken cancellationToken)
+    {
+        var difference = state.Unlisted is not null;
         var files = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
         var directories = new Dictionary<string, uint?>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
+            if (!IsValidName(entry.FileName))
+            {
+                plan.Skipped.Add(new SkippedEntry(Join(path, entry.FileName), $"the server listed the name '{entry.FileName}', which cannot be a file name in a folder", entry.Attributes.IsDirectory));
+                continue;
+            }
             if (entry.FileName.StartsWith(HiddenPrefix, StringComparison.Ordinal)) continue;
             if (entry.Attributes.IsDirectory) directories[entry.FileName] = entry.Attributes.ModifiedTime;
             else if (entry.Attributes.IsRegularFile) files[entry.FileName] = entry.Attributes;
@@ -247,76 +372,153 @@ internal sealed class RemoteFolderTree
 
         foreach (var (name, attributes) in files)
         {
-            if (state.Files.TryGetValue(name, out var known) && SshDriver.Revision(known) == SshDriver.Revision(attributes)) continue;
-            await changed(Join(path, name), attributes).ConfigureAwait(false);
-            state.Files[name] = attributes;
+            var known = state.Files.TryGetValue(name, out var previous);
+            if (known && SshDriver.Revision(previous!) == SshDriver.Revision(attributes)) continue;
+            plan.Found.Add((Join(path, name), attributes, !known));
             difference = true;
         }
+        foreach (var (name, attributes) in state.Files)
+        {
+            if (files.ContainsKey(name)) continue;
+            plan.Vanished.Add((Join(path, name), attributes));
+            difference = true;
+        }
+        var kept = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, childModifiedTime) in directories)
         {
-            if (state.Directories.Contains(name)) continue;
-            var child = Join(path, name);
-            if (await ListSubtreeAsync(client, child, childModifiedTime, hidden: null, cancellationToken).ConfigureAwait(false) is { } added)
+            if (state.Directories.Contains(name))
             {
-                foreach (var (directory, addedState) in added.OrderBy(a => a.Key.Length))
-                {
-                    foreach (var (file, attributes) in addedState.Files)
-                        await changed(Join(directory, file), attributes).ConfigureAwait(false);
-                    _directories[directory] = addedState;
-                }
-                state.Directories.Add(name);
+                kept.Add(name);
+                continue;
             }
+            var child = Join(path, name);
             difference = true;
+            if (await ListSubtreeAsync(client, child, childModifiedTime, hidden: null, plan.Skipped, cancellationToken).ConfigureAwait(false) is not { } added)
+                continue;
+            foreach (var (directory, addedState) in added.OrderBy(a => a.Key.Length))
+            {
+                foreach (var (file, attributes) in addedState.Files) plan.Found.Add((Join(directory, file), attributes, true));
+                // Registered now, its files added as they are reported: a failed report leaves it to be listed again.
+                var listedFiles = new Dictionary<string, SftpAttributes>(addedState.Files, StringComparer.Ordinal);
+                addedState.Files.Clear();
+                var fresh = addedState.ModifiedTime;
+                addedState.ModifiedTime = null;
+                _directories[directory] = addedState;
+                plan.Listed.Add((addedState, directory, fresh, addedState.ListedAt, listedFiles, [.. addedState.Directories], false, addedState.Unlisted));
+            }
+            kept.Add(name);
         }
-
-        foreach (var name in state.Files.Keys.Where(n => !files.ContainsKey(n)).ToList())
+        foreach (var name in state.Directories)
         {
-            await removed(Join(path, name)).ConfigureAwait(false);
-            state.Files.Remove(name);
+            if (directories.ContainsKey(name)) continue;
+            PlanRemoval(plan, Join(path, name));
             difference = true;
         }
-        foreach (var name in state.Directories.Where(n => !directories.ContainsKey(n)).ToList())
-        {
-            await RemoveSubtreeAsync(Join(path, name), removed).ConfigureAwait(false);
-            difference = true;
-        }
-        state.ModifiedTime = modifiedTime;
-        state.ListedAt = listedAt;
-        if (difference) state.ChangedAt = listedAt;
+        if (difference) state.ModifiedTime = null; // until every difference is reported
+        plan.Listed.Add((state, path, modifiedTime, listedAt, files, kept, difference, null));
     }
 
-    // Forgets a directory and everything below it, reporting its files removed first.
-    private async Task RemoveSubtreeAsync(string path, Func<string, ValueTask> removed)
+    private async Task ReportAsync(RefreshPlan plan, Receiver receiver)
     {
-        var prefix = path + "/";
-        var doomed = _directories.Keys.Where(k => k == path || (path.Length == 0 ? k.Length > 0 : k.StartsWith(prefix, StringComparison.Ordinal))).ToList();
-        foreach (var directory in doomed)
+        foreach (var skipped in plan.Skipped)
         {
-            foreach (var file in _directories[directory].Files.Keys)
-                await removed(Join(directory, file)).ConfigureAwait(false);
+            if (receiver.Skipped is { } report) await report(skipped).ConfigureAwait(false);
         }
-        foreach (var directory in doomed) _directories.Remove(directory);
-        if (path.Length > 0 && _directories.TryGetValue(ParentOf(path), out var parent))
-            parent.Directories.Remove(NameOf(path));
+
+        var moves = receiver.Moved is null
+            ? []
+            : MoveMatcher.Match(plan.Vanished.Select(v => (v.Path, SshDriver.Revision(v.Attributes))),
+                plan.Found.Where(f => f.IsNew).Select(f => (f.Path, SshDriver.Revision(f.Attributes))));
+        var movedFrom = new HashSet<string>(StringComparer.Ordinal);
+        var movedTo = new HashSet<string>(StringComparer.Ordinal);
+        var found = plan.Found.ToDictionary(f => f.Path, f => f.Attributes, StringComparer.Ordinal);
+        foreach (var (from, to) in moves)
+        {
+            await receiver.Moved!(from, to, found[to]).ConfigureAwait(false);
+            movedFrom.Add(from);
+            movedTo.Add(to);
+            Forget(from);
+            Record(to, found[to]);
+        }
+        foreach (var (path, attributes, _) in plan.Found)
+        {
+            if (movedTo.Contains(path)) continue;
+            if (await receiver.Changed(path, attributes).ConfigureAwait(false)) Record(path, attributes);
+            else Skip(path);
+        }
+        foreach (var (path, _) in plan.Vanished)
+        {
+            if (movedFrom.Contains(path)) continue;
+            await receiver.Removed(path).ConfigureAwait(false);
+            Forget(path);
+        }
+
+        // Everything is reported: the tree takes the listings.
+        foreach (var directory in plan.RemovedDirectories)
+        {
+            var prefix = directory + "/";
+            foreach (var doomed in _directories.Keys.Where(k => k == directory || (directory.Length == 0 ? k.Length > 0 : k.StartsWith(prefix, StringComparison.Ordinal))).ToList())
+                _directories.Remove(doomed);
+            if (directory.Length > 0 && _directories.TryGetValue(ParentOf(directory), out var parent)) parent.Directories.Remove(NameOf(directory));
+        }
+        foreach (var (state, path, modifiedTime, listedAt, files, directories, difference, unlisted) in plan.Listed)
+        {
+            if (!_directories.ContainsKey(path)) continue;
+            foreach (var name in state.Files.Keys.Where(n => !files.ContainsKey(n)).ToList()) state.Files.Remove(name);
+            state.Retry.RemoveWhere(n => !files.ContainsKey(n));
+            state.Directories.Clear();
+            state.Directories.UnionWith(directories);
+            state.Unlisted = unlisted;
+            state.ModifiedTime = modifiedTime;
+            state.ListedAt = listedAt;
+            if (difference) state.ChangedAt = listedAt;
+        }
+    }
+
+    private void Record(string path, SftpAttributes attributes)
+    {
+        if (!_directories.TryGetValue(ParentOf(path), out var state)) return;
+        state.Files[NameOf(path)] = attributes;
+        state.Retry.Remove(NameOf(path));
+    }
+
+    /// <summary>
+    /// Forgets a file the receiver skipped (it could not be read): its directory is listed at every refresh and the
+    /// file offered again until it is taken or gone.
+    /// </summary>
+    public void Skip(string path)
+    {
+        if (!_directories.TryGetValue(ParentOf(path), out var state)) return;
+        state.Files.Remove(NameOf(path));
+        state.Retry.Add(NameOf(path));
+    }
+
+    private void Forget(string path)
+    {
+        if (_directories.TryGetValue(ParentOf(path), out var state)) state.Files.Remove(NameOf(path));
     }
 
     // ---- Helpers ----------------------------------------------------------------------------------------------
 
-    private async Task<Dictionary<string, IReadOnlyList<SftpDirectoryEntry>?>> ListManyAsync(SftpClient client, IEnumerable<string> paths, CancellationToken cancellationToken)
+    private async Task<Dictionary<string, Listing?>> ListManyAsync(SftpClient client, IEnumerable<string> paths, CancellationToken cancellationToken)
     {
-        var listings = new ConcurrentDictionary<string, IReadOnlyList<SftpDirectoryEntry>?>(StringComparer.Ordinal);
+        var listings = new ConcurrentDictionary<string, Listing?>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(paths, Throttle(cancellationToken), async (path, token) =>
         {
             try
             {
-                listings[path] = await client.ReadDirectoryAsync(RemotePath(path), token).ConfigureAwait(false);
+                listings[path] = new Listing(await client.ReadDirectoryAsync(RemotePath(path), token).ConfigureAwait(false), null);
             }
             catch (RemoteFileNotFoundException)
             {
                 listings[path] = null;
             }
+            catch (SftpStatusException e) when (e.Code == SftpStatusCode.PermissionDenied)
+            {
+                listings[path] = new Listing(null, "the login user may not list this directory (permission denied)");
+            }
         }).ConfigureAwait(false);
-        return new Dictionary<string, IReadOnlyList<SftpDirectoryEntry>?>(listings, StringComparer.Ordinal);
+        return new Dictionary<string, Listing?>(listings, StringComparer.Ordinal);
     }
 
     private static async Task<SftpAttributes?> TryStatDirectoryAsync(SftpClient client, string path, CancellationToken cancellationToken) =>

@@ -54,6 +54,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private readonly Dictionary<string, RemoteFolderTree> _trees = new(StringComparer.Ordinal);
     private readonly string _instanceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private Dictionary<string, string>? _folders;
+    private DriverException? _refused;
     private string _writerId = "";
     private int _next;
     private int _disposed;
@@ -64,7 +65,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         ArgumentNullException.ThrowIfNull(plug);
         _plug = plug;
-        _options = SshOptions.From(plug.Options);
+        _options = SshOptions.From(plug.Options, plug.BaseDirectory);
         _clients = new SftpClient?[_options.Connections];
     }
 
@@ -96,10 +97,21 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // A refused login or host key is tried once: every later call gets the same refusal without running ssh
+            // (a server with fail2ban bans a client that keeps knocking with a wrong key).
+            if (_refused is not null) throw _refused;
             var client = _clients[slot];
             if (client is null)
             {
-                client = await SftpClient.ConnectAsync(_options.Connection, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    client = await SftpClient.ConnectAsync(_options.Connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (SshConnectionException e) when (!e.IsTransient)
+                {
+                    _refused = new DriverException($"{e.Message} Not tried again until the setup is fixed and the service restarted.", e);
+                    throw _refused;
+                }
                 Volatile.Write(ref _clients[slot], client);
             }
             if (_folders is null)
@@ -306,11 +318,12 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                         await PollFolderAsync(folder.Name, cancellationToken).ConfigureAwait(false);
                     failures = 0;
                 }
-                catch (ServiceException e) when (e.IsTransient && ++failures < PollFailuresBeforeFailing)
+                catch (ServiceException e) when (e.IsTransient && e is not SshConnectionException { IsStall: true } && ++failures < PollFailuresBeforeFailing)
                 {
                     // A lost connection is reopened by the next poll; a server that stays away ends the watch,
-                    // and the engine reports the service failing with the reason and restarts it with backoff.
-                    _plug.Logger.LogWarning(e, "Polling the SSH server failed; trying again at the next poll");
+                    // and the engine reports the service failing with the reason and restarts it with backoff. A
+                    // stall ends it at once: the link is down for as long as the keep-alives already waited.
+                    _plug.Logger.LogWarning("Polling the SSH server failed ({Reason}); trying again at the next poll", e.Message);
                 }
             }
         }
@@ -320,7 +333,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     }
 
     // Lists the whole folder and reports how it differs from what the engine knows of this service; removes the
-    // temporary files earlier runs left behind.
+    // temporary files earlier runs left behind. Files renamed while Onitu was stopped are reported as moves.
     private async Task ScanFolderAsync(string folder, bool prepare, CancellationToken cancellationToken)
     {
         var root = FolderDirectory(folder);
@@ -330,7 +343,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
         await foreach (var metadata in _plug.ListFilesAsync(folder, cancellationToken: cancellationToken).ConfigureAwait(false))
             known[metadata.Path] = metadata;
-        if (loaded is not var (found, hidden))
+        if (loaded is not var (found, hidden, skipped))
         {
             if (known.Count > 0)
                 throw new ServiceException($"The directory of folder '{folder}' ({root}) is missing on the server although this service holds files in it; nothing is reported deleted until it is back.");
@@ -338,11 +351,38 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             return;
         }
 
+        foreach (var entry in skipped)
+        {
+            await ReportSkippedAsync(folder, entry.Path, entry.Reason, cancellationToken).ConfigureAwait(false);
+            // What the engine knows under a directory that cannot be listed is not gone: it is out of sight.
+            if (entry.IsDirectory)
+            {
+                foreach (var path in known.Keys.Where(p => p.StartsWith(entry.Path + "/", StringComparison.Ordinal)).ToList())
+                    known.Remove(path);
+            }
+        }
+        var fresh = new List<(string Path, SftpAttributes Attributes)>();
         foreach (var (path, attributes) in found)
         {
-            known.Remove(path, out var previous);
-            if (previous?.Revision == Revision(attributes)) { _own.TryRemove(Join(root, path), out _); continue; }
-            await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false);
+            if (known.Remove(path, out var previous) && previous.Revision == Revision(attributes)) { _own.TryRemove(Join(root, path), out _); continue; }
+            if (previous is null) fresh.Add((path, attributes));
+            else if (!await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false)) tree.Skip(path);
+        }
+        var moves = MoveMatcher.Match(known.Values.Where(m => m.Revision is not null).Select(m => (m.Path, m.Revision!)),
+            fresh.Select(f => (f.Path, Revision(f.Attributes))));
+        var movedTo = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (from, to) in moves) movedTo[to] = from;
+        foreach (var (path, attributes) in fresh)
+        {
+            if (movedTo.TryGetValue(path, out var from))
+            {
+                await ReportMovedAsync(folder, root, from, path, attributes, cancellationToken).ConfigureAwait(false);
+                known.Remove(from);
+            }
+            else if (!await ReportFoundAsync(folder, root, path, attributes, cancellationToken).ConfigureAwait(false))
+            {
+                tree.Skip(path);
+            }
         }
         foreach (var metadata in known.Values)
             await ReportRemovedAsync(folder, root, metadata.Path, cancellationToken).ConfigureAwait(false);
@@ -358,12 +398,17 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             return;
         }
         var root = FolderDirectory(folder);
+        var receiver = new RemoteFolderTree.Receiver
+        {
+            Changed = (path, attributes) => ReportFoundAsync(folder, root, path, attributes, cancellationToken),
+            Removed = path => ReportRemovedAsync(folder, root, path, cancellationToken),
+            Moved = (from, to, attributes) => ReportMovedAsync(folder, root, from, to, attributes, cancellationToken),
+            Skipped = entry => ReportSkippedAsync(folder, entry.Path, entry.Reason, cancellationToken),
+        };
         try
         {
-            await RunAsync(client => tree.RefreshAsync(client, _options.PollInterval, _options.RescanInterval,
-                (path, attributes) => ReportFoundAsync(folder, root, path, attributes, cancellationToken),
-                path => ReportRemovedAsync(folder, root, path, cancellationToken),
-                cancellationToken), cancellationToken).ConfigureAwait(false);
+            await RunAsync(client => tree.RefreshAsync(client, _options.PollInterval, _options.RescanInterval, receiver, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
         }
         catch (RemoteFileNotFoundException)
         {
@@ -372,16 +417,28 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
-    // A new or changed file seen on the server, unless it is this driver's own write.
-    private async ValueTask ReportFoundAsync(string folder, string root, string path, SftpAttributes attributes, CancellationToken cancellationToken)
+    // A new or changed file seen on the server, unless it is this driver's own write. False when it is skipped: a
+    // name the engine refuses, or a file the login user may not read.
+    private async ValueTask<bool> ReportFoundAsync(string folder, string root, string path, SftpAttributes attributes, CancellationToken cancellationToken)
     {
         var full = Join(root, path);
         if (_own.TryGetValue(full, out var own) && own.Revision == Revision(attributes))
         {
             _own.TryRemove(new KeyValuePair<string, OwnChange>(full, own));
-            return;
+            return true;
         }
-        await _plug.UpdateFileAsync(ToMetadata(folder, path, attributes), cancellationToken).ConfigureAwait(false);
+        if (!TryMetadata(folder, path, attributes, out var metadata, out var refusal))
+        {
+            await ReportSkippedAsync(folder, path, refusal, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        if (await UnreadableAsync(full, attributes, cancellationToken).ConfigureAwait(false) is { } reason)
+        {
+            await ReportSkippedAsync(folder, path, reason, cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        await _plug.UpdateFileAsync(metadata, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private async ValueTask ReportRemovedAsync(string folder, string root, string path, CancellationToken cancellationToken)
@@ -392,7 +449,74 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             _own.TryRemove(new KeyValuePair<string, OwnChange>(full, own));
             return;
         }
-        await _plug.DeleteFileAsync(new Metadata(folder, path), cancellationToken).ConfigureAwait(false);
+        if (!TryMetadata(folder, path, null, out var metadata, out _)) return; // never reported as a file either
+        await _plug.DeleteFileAsync(metadata, cancellationToken).ConfigureAwait(false);
+    }
+
+    // A rename on the server: the engine renames on the other services instead of copying the content again. A
+    // rename this driver made itself (both ends recorded) is not reported back; any other mix is reported as its
+    // two halves.
+    private async ValueTask ReportMovedAsync(string folder, string root, string from, string to, SftpAttributes attributes, CancellationToken cancellationToken)
+    {
+        var fullFrom = Join(root, from);
+        var fullTo = Join(root, to);
+        var ownFrom = _own.TryGetValue(fullFrom, out var left) && left.Revision is null;
+        var ownTo = _own.TryGetValue(fullTo, out var right) && right.Revision == Revision(attributes);
+        if (ownFrom || ownTo
+            || !TryMetadata(folder, from, null, out var source, out _)
+            || !TryMetadata(folder, to, attributes, out var destination, out _))
+        {
+            await ReportFoundAsync(folder, root, to, attributes, cancellationToken).ConfigureAwait(false);
+            await ReportRemovedAsync(folder, root, from, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await _plug.MoveFileAsync(source, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken)
+    {
+        _plug.Logger.LogDebug("Skipping {Folder}:{Path}: {Reason}", folder, path, reason);
+        return _plug.ReportSkippedAsync(folder, path, reason, cancellationToken);
+    }
+
+    // The engine's paths stay inside their folder: a name it refuses (a '..' segment sent by the server) is skipped.
+    private static bool TryMetadata(string folder, string path, SftpAttributes? attributes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Metadata? metadata, out string refusal)
+    {
+        try
+        {
+            metadata = attributes is null ? new Metadata(folder, path) : ToMetadata(folder, path, attributes);
+            refusal = "";
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            metadata = null;
+            refusal = "not a valid path in a folder: " + e.Message;
+            return false;
+        }
+    }
+
+    // A file whose mode does not let everyone read it may still be ours to read: one OPEN tells. Null when readable.
+    private async Task<string?> UnreadableAsync(string full, SftpAttributes attributes, CancellationToken cancellationToken)
+    {
+        if (attributes.Permissions is not { } mode || (mode & 0x004) != 0) return null;
+        return await RunAsync(async client =>
+        {
+            try
+            {
+                var handle = await client.OpenAsync(full, SftpOpenFlags.Read, null, cancellationToken).ConfigureAwait(false);
+                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                return null;
+            }
+            catch (SftpStatusException e) when (e.Code == SftpStatusCode.PermissionDenied)
+            {
+                return "the login user may not read this file (permission denied)";
+            }
+            catch (RemoteFileNotFoundException)
+            {
+                return null; // gone meanwhile: the next poll reports it
+            }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private void ForgetOldOwnChanges()
@@ -409,12 +533,17 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     // upload's may still resume unless it is very old; those of other writers are left alone unless very old.
     private async Task RemoveLeftoversAsync(string root, List<RemoteFolderTree.HiddenEntry> hidden, CancellationToken cancellationToken)
     {
+        if (_plug.DryRun)
+            return; // a dry run changes nothing on the store
         var now = DateTimeOffset.UtcNow;
         var ours = $".{_writerId}.";
         var removed = 0;
         foreach (var (path, attributes) in hidden)
         {
             var name = path[(path.LastIndexOf('/') + 1)..];
+            // Only temporary files (".onitu-<fid>.…"): other hidden names, such as the engine's folder marker
+            // ".onitu-folder", are never removed however old they are.
+            if (!IsTemporaryName(name)) continue;
             var mine = name.Contains(ours, StringComparison.Ordinal);
             var stale = mine && name.EndsWith(".tmp", StringComparison.Ordinal) && !name.Contains(_instanceId, StringComparison.Ordinal);
             var abandoned = attributes.ModifiedAt is { } modified && now - modified > AbandonedUploadAge;
@@ -425,6 +554,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         if (removed > 0) _plug.Logger.LogInformation("Removed {Count} leftover temporary files under {Root}", removed, root);
     }
+
+    private static bool IsTemporaryName(string name) =>
+        name.Length > TempPrefix.Length + 33 && name.StartsWith(TempPrefix, StringComparison.Ordinal) && name[TempPrefix.Length + 32] == '.'
+        && !name.AsSpan(TempPrefix.Length, 32).ContainsAnyExcept("0123456789abcdef");
 
     // ---- Reading ----------------------------------------------------------------------------------------------
 

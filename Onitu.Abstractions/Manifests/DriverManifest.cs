@@ -20,6 +20,9 @@ namespace Onitu;
 /// }
 /// </code>
 /// An option with a <c>default</c> (which may be <c>null</c>) is optional; every other option is mandatory.
+/// An integer or float option may bound its value with <c>minimum</c> and <c>maximum</c> (inclusive); a string
+/// option may give a <c>pattern</c> (a regular expression the whole value must match: anchor it with <c>^…$</c>),
+/// <c>minLength</c> and <c>maxLength</c>. A setup's value outside them is refused before anything starts.
 /// </remarks>
 public sealed class DriverManifest
 {
@@ -166,6 +169,27 @@ public sealed class ManifestOption
     /// <summary>Whether the value is a secret (password, passphrase) that must never be logged or shown.</summary>
     public bool IsSecret { get; }
 
+    /// <summary>The smallest value an integer or float option takes (inclusive), or <see langword="null"/>.</summary>
+    public double? Minimum { get; init; }
+
+    /// <summary>The largest value an integer or float option takes (inclusive), or <see langword="null"/>.</summary>
+    public double? Maximum { get; init; }
+
+    /// <summary>
+    /// A regular expression a string option's value must match (JSON Schema's <c>pattern</c>: it matches anywhere
+    /// unless anchored with <c>^…$</c>), or <see langword="null"/>.
+    /// </summary>
+    public string? Pattern { get; init; }
+
+    /// <summary>The fewest characters a string option's value has, or <see langword="null"/>.</summary>
+    public int? MinLength { get; init; }
+
+    /// <summary>The most characters a string option's value has, or <see langword="null"/>.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>Whether the option bounds its value (<see cref="Minimum"/>, <see cref="Maximum"/>, <see cref="Pattern"/>, lengths).</summary>
+    public bool HasConstraints => Minimum is not null || Maximum is not null || Pattern is not null || MinLength is not null || MaxLength is not null;
+
     internal static ManifestOption Parse(string key, JsonElement element)
     {
         var where = $"option '{key}'";
@@ -188,10 +212,65 @@ public sealed class ManifestOption
 
         var hasDefault = element.TryGetProperty("default", out var defaultElement);
         var secret = element.TryGetProperty("secret", out var secretElement) && secretElement.ValueKind == JsonValueKind.True;
+        var numeric = type is OptionType.Integer or OptionType.Float;
+        var minimum = OptionalNumber(element, "minimum", where, allowed: numeric, type);
+        var maximum = OptionalNumber(element, "maximum", where, allowed: numeric, type);
+        if (minimum > maximum)
+            throw new FormatException($"The manifest's {where} has a minimum ({minimum}) above its maximum ({maximum}).");
+        var textual = type == OptionType.String;
+        var pattern = element.TryGetProperty("pattern", out _) ? DriverManifest.OptionalString(element, "pattern") : null;
+        if (pattern is not null)
+        {
+            if (!textual)
+                throw new FormatException($"The manifest's {where} has a 'pattern' but is not a string option.");
+            try
+            {
+                _ = new System.Text.RegularExpressions.Regex(pattern);
+            }
+            catch (ArgumentException e)
+            {
+                throw new FormatException($"The manifest's {where} has a 'pattern' that is not a regular expression: {e.Message}", e);
+            }
+        }
+        var minLength = OptionalLength(element, "minLength", where, allowed: textual);
+        var maxLength = OptionalLength(element, "maxLength", where, allowed: textual);
+        if (minLength > maxLength)
+            throw new FormatException($"The manifest's {where} has a minLength ({minLength}) above its maxLength ({maxLength}).");
         return new ManifestOption(key, type,
             DriverManifest.OptionalString(element, "name"),
             DriverManifest.OptionalString(element, "description"),
-            values, hasDefault, hasDefault ? ToClr(defaultElement) : null, secret);
+            values, hasDefault, hasDefault ? ToClr(defaultElement) : null, secret)
+        {
+            Minimum = minimum,
+            Maximum = maximum,
+            Pattern = pattern,
+            MinLength = minLength,
+            MaxLength = maxLength,
+        };
+    }
+
+    private static double? OptionalNumber(JsonElement element, string property, string where, bool allowed, OptionType type)
+    {
+        if (!element.TryGetProperty(property, out var value))
+            return null;
+        if (!allowed)
+            throw new FormatException($"The manifest's {where} has a '{property}' but is not an integer or float option.");
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var number) || !double.IsFinite(number))
+            throw new FormatException($"The manifest's {where} has a '{property}' that is not a number.");
+        if (type == OptionType.Integer && number != Math.Floor(number))
+            throw new FormatException($"The manifest's {where} is an integer option with a fractional '{property}'.");
+        return number;
+    }
+
+    private static int? OptionalLength(JsonElement element, string property, string where, bool allowed)
+    {
+        if (!element.TryGetProperty(property, out var value))
+            return null;
+        if (!allowed)
+            throw new FormatException($"The manifest's {where} has a '{property}' but is not a string option.");
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var length) || length < 0)
+            throw new FormatException($"The manifest's {where} has a '{property}' that is not a whole number of characters.");
+        return length;
     }
 
     private static object? ToClr(JsonElement value) => value.ValueKind switch

@@ -37,7 +37,9 @@ internal static class ProgressReporter
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
                 var progress = await engine.GetProgressAsync(cancellationToken).ConfigureAwait(false);
-                var failing = engine.GetServiceStatuses().Where(s => s.State == ServiceState.Failing).Select(s => s.Name).ToList();
+                // A failing service shows why (a stalled link, a refused key), shortened to fit the line.
+                var failing = engine.GetServiceStatuses().Where(s => s.State == ServiceState.Failing)
+                    .Select(s => s.Reason is { Length: > 0 } reason ? $"{s.Name} ({Shorten(reason, 60)})" : s.Name).ToList();
                 var line = $"pending {progress.PendingJobs}, active {progress.ActiveTransfers}, done {progress.FilesSynced} " +
                            $"({FormatBytes(progress.BytesTransferred)})" + (failing.Count > 0 ? $", failing: {string.Join(", ", failing)}" : "");
                 if (line == lastShown || (mode == ProgressMode.Lines && progress.PendingJobs == 0))
@@ -58,6 +60,8 @@ internal static class ProgressReporter
                 output.Write("\r\u001b[K");
         }
     }
+
+    private static string Shorten(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
     public static string FormatBytes(long bytes) => bytes switch
     {

@@ -18,7 +18,7 @@ internal static class ValidateCommand
                 var setup = Setup.SetupLoader.LoadFile(file);
                 using var logging = CommonOptions.WarningLogging();
                 var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
-                var errors = Options.SetupValidator.Validate(setup, id => drivers.Find(id)?.Manifest, drivers.Ids, out _);
+                var errors = Options.SetupValidator.Validate(setup, drivers, out _);
                 if (errors.Count > 0)
                 {
                     foreach (var error in errors)

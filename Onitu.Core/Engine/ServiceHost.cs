@@ -7,7 +7,8 @@ namespace Onitu.Engine;
 /// <summary>
 /// Runs and supervises one service: creates its driver, runs the startup scan, then watches; a driver that throws
 /// is logged with the service's name, marked failing with the reason, and restarted with exponential backoff,
-/// while the other services go on.
+/// while the other services go on — except after a <see cref="DriverException"/> (misconfigured, refused), which
+/// leaves it failing until it is restarted.
 /// </summary>
 internal sealed partial class ServiceHost : IAsyncDisposable
 {
@@ -21,12 +22,17 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     private int _consecutiveTransferFailures;
     private double _throughput = double.NaN;
 
-    public ServiceHost(SyncCoordinator coordinator, IDriverFactory factory, ServicePlug plug)
+    /// <param name="coordinator">The engine's shared parts.</param>
+    /// <param name="factory">Creates the driver (again after a failure that disposed it).</param>
+    /// <param name="plug">The service's plug.</param>
+    /// <param name="driver">The driver already created for the service, if any.</param>
+    public ServiceHost(SyncCoordinator coordinator, IDriverFactory factory, ServicePlug plug, IDriver? driver = null)
     {
         _coordinator = coordinator;
         _factory = factory;
         Plug = plug;
         _markers = new FolderMarkers(coordinator, plug.ServiceName);
+        Driver = driver;
         _logger = coordinator.LoggerFactory.CreateLogger($"Onitu.Services.{plug.ServiceName}");
         Status = new ServiceStatus(plug.ServiceName, factory.Manifest.Id, ServiceState.Stopped, null, coordinator.Clock.GetUtcNow());
     }
@@ -79,19 +85,33 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             {
                 // A stop (loop ends) or a restart asked after repeated failures (loop rescans).
             }
+            catch (DriverException e)
+            {
+                // Misconfigured or refused (a rejected key): retrying cannot help until the setup changes, and
+                // hammering a server with refused logins gets the user banned. Failing until restarted.
+                SetState(ServiceState.Failing, e.Message);
+                Log.ServiceFailedPermanently(_logger, Name, e.Message);
+                Log.ServiceFailureDetail(_logger, Name, e);
+                _firstScan.TrySetResult();
+                await SafeDisposeDriverAsync().ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                break;
+            }
             catch (Exception e)
             {
                 attempt++;
                 var delay = _coordinator.Options.RetryDelay(attempt);
                 SetState(ServiceState.Failing, e.Message);
-                // A store's failure is said in its message; a stack trace only helps with a driver's bug.
-                Log.ServiceFailing(_logger, Name, delay, e.Message, e is ServiceException ? null : e);
+                // The reason says what happened; where in the code is for --verbose (debug level).
+                Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
+                Log.ServiceFailureDetail(_logger, Name, e);
                 _firstScan.TrySetResult();
-                if (e is DriverException && Driver is not null)
-                {
-                    // A broken driver instance is not reused.
-                    await SafeDisposeDriverAsync().ConfigureAwait(false);
-                }
                 try
                 {
                     await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);

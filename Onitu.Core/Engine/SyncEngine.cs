@@ -73,14 +73,17 @@ public sealed partial class SyncEngine : IAsyncDisposable
         loggerFactory ??= NullLoggerFactory.Instance;
         clock ??= TimeProvider.System;
         var setup = options.Setup ?? SetupLoader.LoadFile(options.SetupFile!);
-        var errors = SetupValidator.Validate(setup, id => drivers.Find(id)?.Manifest, drivers.Ids, out var optionsByService);
+        var errors = SetupValidator.Validate(setup, drivers, out var optionsByService);
         if (errors.Count > 0)
             throw new SetupException(errors);
 
         var store = MetadataStore.Open(options.DatabasePath ?? DefaultDatabasePath(setup), loggerFactory.CreateLogger<SyncEngine>());
+        var hosts = new Dictionary<string, ServiceHost>(StringComparer.Ordinal);
+        var createErrors = new List<SetupError>();
         try
         {
             var coordinator = new SyncCoordinator(store, new RefereeRules(setup), options, clock, loggerFactory) { DryRun = dryRun };
+            hosts = coordinator.Hosts;
             var engine = new SyncEngine(setup, coordinator, drivers);
             foreach (var service in setup.Services)
             {
@@ -90,14 +93,40 @@ public sealed partial class SyncEngine : IAsyncDisposable
                     [.. service.Folders.Select(f => new FolderMapping(f.Folder, f.Path))],
                     optionsByService[service.Name], setup.BaseDirectory,
                     loggerFactory.CreateLogger($"Onitu.Drivers.{service.Driver}.{service.Name}"));
-                coordinator.Hosts[service.Name] = new ServiceHost(coordinator, factory, plug);
+                coordinator.Hosts[service.Name] = new ServiceHost(coordinator, factory, plug, CreateDriver(factory, plug, service, setup, createErrors));
             }
+            if (createErrors.Count > 0)
+                throw new SetupException(createErrors);
             return engine;
         }
         catch
         {
+            foreach (var host in hosts.Values)
+                host.DisposeAsync().AsTask().GetAwaiter().GetResult();
             store.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
+        }
+    }
+
+    // A driver that refuses its options when created is a setup error like a manifest's refusal: reported before
+    // anything starts, not retried.
+    private static IDriver? CreateDriver(IDriverFactory factory, ServicePlug plug, ServiceSetup service, OnituSetup setup, List<SetupError> errors)
+    {
+        try
+        {
+            return factory.Create(plug);
+        }
+        catch (DriverException e)
+        {
+            errors.Add(new SetupError(setup.SourceFile, service.OptionsLine > 0 ? service.OptionsLine : service.Line > 0 ? service.Line : (int?)null,
+                $"services.{service.Name}.options", $"the driver '{service.Driver}' refused the options of service '{service.Name}': {e.Message}"));
+            return null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Any other failure is the driver's bug, not the setup's: the service tries again when it starts and
+            // reports it there, while the others run.
+            return null;
         }
     }
 

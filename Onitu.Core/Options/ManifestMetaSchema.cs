@@ -49,7 +49,12 @@ internal static class ManifestMetaSchema
                   "description": "Makes the option optional; may be null.",
                   "type": ["integer", "number", "boolean", "string", "null"]
                 },
-                "secret": { "description": "The value is a password or a passphrase: never shown or logged.", "type": "boolean" }
+                "secret": { "description": "The value is a password or a passphrase: never shown or logged.", "type": "boolean" },
+                "minimum": { "description": "The smallest value of an integer or float option (inclusive).", "type": "number" },
+                "maximum": { "description": "The largest value of an integer or float option (inclusive).", "type": "number" },
+                "pattern": { "description": "A regular expression a string option's value must match (anchor it with ^...$).", "type": "string" },
+                "minLength": { "description": "The fewest characters of a string option's value.", "type": "integer", "minimum": 0 },
+                "maxLength": { "description": "The most characters of a string option's value.", "type": "integer", "minimum": 0 }
               },
               "oneOf": [
                 { "properties": { "type": { "enum": ["enumerate"] } }, "required": ["values"] },

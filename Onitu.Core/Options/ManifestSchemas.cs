@@ -56,6 +56,13 @@ public static class ManifestSchemas
                 if (nullable)
                     property.Enumeration.Add(null);
             }
+            if (option.Minimum is { } minimum)
+                property.Minimum = (decimal)minimum;
+            if (option.Maximum is { } maximum)
+                property.Maximum = (decimal)maximum;
+            property.Pattern = option.Pattern;
+            property.MinLength = option.MinLength;
+            property.MaxLength = option.MaxLength;
             if (option.IsSecret)
                 property.ExtensionData = new Dictionary<string, object?> { ["x-secret"] = true };
             schema.Properties[key] = property;
@@ -100,7 +107,12 @@ public static class ManifestSchemas
         {
             try
             {
-                _ = DriverManifest.Parse(json);
+                var manifest = DriverManifest.Parse(json);
+                foreach (var option in manifest.Options.Values)
+                {
+                    if (option.Default is not null && OptionConstraints.Violation(option, option.Default) is { } violation)
+                        errors.Add($"$.options.{option.Key}.default: the default {violation}");
+                }
             }
             catch (FormatException e)
             {
@@ -197,7 +209,7 @@ public static class ManifestSchemas
                     : $"{path}: 'values' only belongs to enumerate options, this one is '{type}'{line}";
             case ValidationErrorKind.NoAdditionalPropertiesAllowed:
                 string[] known = isOption
-                    ? ["name", "description", "type", "values", "default", "secret"]
+                    ? ["name", "description", "type", "values", "default", "secret", "minimum", "maximum", "pattern", "minLength", "maxLength"]
                     : ["id", "name", "description", "entryType", "options"];
                 return $"{path}: unknown property '{error.Property}'{NameSuggestion.Hint(error.Property ?? string.Empty, known)}; "
                     + $"known properties: {string.Join(", ", known)}{line}";
@@ -209,6 +221,8 @@ public static class ManifestSchemas
                 return $"{path}: must be an object{line}";
             case ValidationErrorKind.ArrayExpected:
                 return $"{path}: must be a list{line}";
+            case ValidationErrorKind.NumberTooSmall:
+                return $"{path}: must not be negative{line}";
             case ValidationErrorKind.StringTooShort:
                 return $"{path}: must not be empty{line}";
             case ValidationErrorKind.TooFewItems:

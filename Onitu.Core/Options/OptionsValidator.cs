@@ -141,6 +141,10 @@ public sealed class OptionsValidator
                 return $"unknown option '{key}' ({(nearest is null ? string.Empty : $"did you mean '{nearest}'?; ")}{known})";
             case var _ when option is not null:
                 input.TryGetValue(key, out var value);
+                // A value of the right type outside the manifest's bounds (a nullable option's error says only
+                // that no type matched): say which bound.
+                if (value is not null && TryConvert(value, option.Type, out var typed) && OptionConstraints.Violation(option, typed) is { } rule)
+                    return $"option '{key}' {rule}{Got(option, value)}";
                 return option.Type == OptionType.Enumerate
                     ? $"option '{key}' must be {Expected(option)}{(option.IsSecret ? Got(option, value) : $"; got {Show(value)}")}"
                     : $"option '{key}' must be {Expected(option)}{Got(option, value)}";

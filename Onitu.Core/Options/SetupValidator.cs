@@ -20,8 +20,30 @@ public static class SetupValidator
     public static IReadOnlyList<SetupError> Validate(OnituSetup setup, Func<string, DriverManifest?> findDriver,
         IEnumerable<string> knownDrivers, out IReadOnlyDictionary<string, DriverOptions> optionsByService)
     {
-        ArgumentNullException.ThrowIfNull(setup);
         ArgumentNullException.ThrowIfNull(findDriver);
+        return Validate(setup, findDriver, _ => null, knownDrivers, out optionsByService);
+    }
+
+    /// <summary>
+    /// Validates every service of <paramref name="setup"/> against its driver's manifest, then, for the services
+    /// whose options passed, asks a factory that implements <see cref="IDriverOptionsValidator"/> what its manifest
+    /// cannot say (a file that must exist, balanced quotes).
+    /// </summary>
+    /// <param name="setup">The setup.</param>
+    /// <param name="drivers">The installed drivers.</param>
+    /// <param name="optionsByService">The typed options (defaults filled in) of every service that is valid, by service name.</param>
+    /// <returns>Every problem, with the setup file, the line and the key; empty when the setup is valid.</returns>
+    public static IReadOnlyList<SetupError> Validate(OnituSetup setup, Drivers.DriverCatalog drivers,
+        out IReadOnlyDictionary<string, DriverOptions> optionsByService)
+    {
+        ArgumentNullException.ThrowIfNull(drivers);
+        return Validate(setup, id => drivers.Find(id)?.Manifest, id => drivers.Find(id) as IDriverOptionsValidator, drivers.Ids, out optionsByService);
+    }
+
+    private static IReadOnlyList<SetupError> Validate(OnituSetup setup, Func<string, DriverManifest?> findDriver,
+        Func<string, IDriverOptionsValidator?> findChecks, IEnumerable<string> knownDrivers, out IReadOnlyDictionary<string, DriverOptions> optionsByService)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
         ArgumentNullException.ThrowIfNull(knownDrivers);
         var known = knownDrivers.ToList();
         var errors = new List<SetupError>();
@@ -40,6 +62,12 @@ public static class SetupValidator
             }
 
             var (validated, problems) = Validator.ValidateCore(manifest, service.Options, service.OptionTexts);
+            if (validated is not null && findChecks(service.Driver) is { } checks)
+            {
+                problems = DriverChecks(checks, validated, setup.BaseDirectory);
+                if (problems.Count > 0)
+                    validated = null;
+            }
             foreach (var problem in problems)
             {
                 var given = problem.Option is not null && service.Options.ContainsKey(problem.Option);
@@ -67,6 +95,25 @@ public static class SetupValidator
         foreach (var manifest in drivers)
             byId.TryAdd(manifest.Id, manifest);
         return Validate(setup, id => byId.GetValueOrDefault(id), byId.Keys.Order(StringComparer.Ordinal), out optionsByService);
+    }
+
+    // What the driver's own check says, phrased like the manifest's problems; a check that throws is a problem too.
+    private static List<OptionProblem> DriverChecks(IDriverOptionsValidator checks, DriverOptions options, string baseDirectory)
+    {
+        var problems = new List<OptionProblem>();
+        try
+        {
+            foreach (var problem in checks.ValidateOptions(options, baseDirectory) ?? [])
+            {
+                var option = problem.Option is { } key && options.ContainsKey(key) ? key : null;
+                problems.Add(new OptionProblem(option, option is null ? problem.Message : $"option '{option}' {problem.Message}"));
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            problems.Add(new OptionProblem(null, $"the driver's check of its options failed: {e.Message}"));
+        }
+        return problems;
     }
 
     private static int? LineOr(int line, int fallback) => line > 0 ? line : fallback > 0 ? fallback : null;

@@ -38,6 +38,9 @@ public sealed class SftpClient : IAsyncDisposable
 
     private const int StandardErrorTail = 4096;
 
+    // Silence, with requests waiting, beyond which a lost connection counts as a stall rather than a close.
+    private static readonly TimeSpan StallSilence = TimeSpan.FromSeconds(2);
+
     // Replies larger than this (DATA of a read) get pooled buffers, returned once their bytes are copied out.
     private const int PooledReplyThreshold = 4096;
 
@@ -59,6 +62,8 @@ public sealed class SftpClient : IAsyncDisposable
     private Task _readLoop = Task.CompletedTask;
     private Task _writeLoop = Task.CompletedTask;
     private volatile Exception? _failure;
+    // When the server was last heard from, or when a wait for it began (a request sent while none was pending).
+    private long _lastHeard = Stopwatch.GetTimestamp();
     private int _nextId;
     private int _disposed;
 
@@ -695,6 +700,7 @@ public sealed class SftpClient : IAsyncDisposable
             return Task.FromCanceled<Response>(cancellationToken);
         }
         var reply = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_pending.IsEmpty) Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
         _pending[id] = reply;
         // Registered before the check: a failure that lands after it finds this request and fails it.
         if (_failure is not null || !_outgoing.Writer.TryWrite(packet))
@@ -768,6 +774,7 @@ public sealed class SftpClient : IAsyncDisposable
                 var pooled = length > PooledReplyThreshold;
                 var body = pooled ? ArrayPool<byte>.Shared.Rent((int)length) : new byte[length];
                 input.ReadExactly(body, 0, (int)length);
+                Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
                 Dispatch(new Response(body, (int)length, pooled));
             }
         }
@@ -805,6 +812,9 @@ public sealed class SftpClient : IAsyncDisposable
         }
         else
         {
+            // Requests waiting while nothing came back for a while: the link stalled (ssh's keep-alives gave up).
+            var silence = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastHeard));
+            var waiting = !_pending.IsEmpty;
             using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
             {
                 try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
@@ -813,10 +823,13 @@ public sealed class SftpClient : IAsyncDisposable
             await Task.WhenAny(_standardErrorLoop, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
             var standardError = StandardErrorText();
             var exit = _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh closed its output";
-            var detail = standardError.Length > 0 ? $"{exit}: {standardError}" : exit + ".";
+            var detail = standardError.Length > 0 ? $"{exit}: {SshConnectionException.Reduce(standardError)}" : exit + ".";
+            var stalled = standardError.Contains("Timeout, server", StringComparison.Ordinal) || (waiting && silence >= StallSilence);
             failure = new SshConnectionException(
-                $"The SSH connection to {_options.Host} failed or was lost ({detail})",
-                standardError, isTransient: !SshConnectionException.IsPermanent(standardError), cause);
+                stalled
+                    ? $"The SSH connection to {_options.Host} stalled: nothing received for {silence.TotalSeconds:0} s while requests waited ({detail})"
+                    : $"The SSH connection to {_options.Host} failed or was lost ({detail})",
+                standardError, isTransient: !SshConnectionException.IsPermanent(standardError), cause) { IsStall = stalled };
         }
 
         Interlocked.CompareExchange(ref _failure, failure, null);

@@ -34,11 +34,21 @@ public sealed record SftpConnectionOptions
     /// <summary>The ssh executable: a path, or a name looked up in PATH.</summary>
     public string SshPath { get; init; } = "ssh";
 
-    /// <summary>Further arguments for ssh, placed before the host (for instance <c>-o</c> options or <c>-F</c>).</summary>
+    /// <summary>
+    /// Further arguments for ssh (for instance <c>-o</c> options or <c>-F</c>). They come before the driver's tunable
+    /// defaults (keep-alives, connect timeout), so they win over them: ssh keeps the first value of an option. The
+    /// host-key checking and batch mode the other properties ask for come first and cannot be overridden.
+    /// </summary>
     public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
-    /// <summary>Seconds between keep-alives; a server silent for three of them is declared lost.</summary>
-    public int ServerAliveIntervalSeconds { get; init; } = 15;
+    /// <summary>
+    /// Seconds of silence from the server after which ssh sends a keep-alive; after <see cref="ServerAliveCountMax"/>
+    /// unanswered ones it drops the connection (a stall is noticed within about (count + 1) × interval).
+    /// </summary>
+    public int ServerAliveIntervalSeconds { get; init; } = 5;
+
+    /// <summary>How many unanswered keep-alives end the connection.</summary>
+    public int ServerAliveCountMax { get; init; } = 3;
 
     /// <summary>How many READ or WRITE requests one transfer keeps outstanding.</summary>
     public int MaxOutstandingRequests { get; init; } = 64;
@@ -51,7 +61,7 @@ public sealed record SftpConnectionOptions
     public int? RequestSize { get; init; }
 
     /// <summary>How long connecting (ssh's authentication and the INIT/VERSION exchange) may take.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>The ssh command line (without the executable) these options give.</summary>
     /// <exception cref="ArgumentException">The host or user would be read as an option.</exception>
@@ -68,13 +78,18 @@ public sealed record SftpConnectionOptions
         args.Add("-o"); args.Add("BatchMode=yes");
         args.Add("-o"); args.Add("StrictHostKeyChecking=" + (KnownHostsPolicy == KnownHostsPolicy.Strict ? "yes" : "accept-new"));
         if (KnownHostsFile is not null) { args.Add("-o"); args.Add("UserKnownHostsFile=" + KnownHostsFile); }
+        // The user's options before the tunable defaults: ssh keeps the first value, so theirs win.
+        args.AddRange(ExtraArguments);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
         if (ServerAliveIntervalSeconds > 0)
         {
-            args.Add("-o"); args.Add("ServerAliveInterval=" + ServerAliveIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            args.Add("-o"); args.Add("ServerAliveInterval=" + ServerAliveIntervalSeconds.ToString(invariant));
+            args.Add("-o"); args.Add("ServerAliveCountMax=" + Math.Max(1, ServerAliveCountMax).ToString(invariant));
         }
+        // ssh's own bound on the TCP connection and the key exchange (a frozen link would hang them).
+        args.Add("-o"); args.Add("ConnectTimeout=" + Math.Max(1, (int)Math.Ceiling(ConnectTimeout.TotalSeconds)).ToString(invariant));
         // No terminal, no forwarding: a pure subsystem channel.
         args.Add("-T"); args.Add("-x"); args.Add("-a");
-        args.AddRange(ExtraArguments);
         args.Add("-s"); args.Add(Host); args.Add("sftp");
         return args;
     }

@@ -21,10 +21,21 @@ public class SftpConnectionTests
         Assert.That(options.BuildArguments(), Is.EqualTo(new[]
         {
             "-p", "2222", "-l", "me", "-i", "/k", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
-            "-o", "UserKnownHostsFile=/kh", "-o", "ServerAliveInterval=15", "-T", "-x", "-a",
-            "-o", "Compression=yes", "-s", "example.org", "sftp",
+            "-o", "UserKnownHostsFile=/kh", "-o", "Compression=yes",
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=20", "-T", "-x", "-a",
+            "-s", "example.org", "sftp",
         }));
         Assert.That(new SftpConnectionOptions { Host = "h" }.BuildArguments(), Does.Contain("StrictHostKeyChecking=yes"));
+    }
+
+    [Test]
+    public void The_users_ssh_options_come_before_the_drivers_tunable_defaults()
+    {
+        // ssh keeps the first value it reads for an option: the user's keep-alive must precede the driver's.
+        var arguments = new SftpConnectionOptions { Host = "h", ExtraArguments = ["-o", "ServerAliveInterval=2"] }.BuildArguments().ToList();
+        Assert.That(arguments.IndexOf("ServerAliveInterval=2"), Is.LessThan(arguments.IndexOf("ServerAliveInterval=5")));
+        Assert.That(arguments.IndexOf("ServerAliveInterval=2"), Is.GreaterThan(arguments.IndexOf("StrictHostKeyChecking=yes")),
+            "host-key checking is not the user's to loosen through ssh-options");
     }
 
     [TestCase("-oProxyCommand=evil")]

@@ -114,6 +114,7 @@ public class SshDriverTests
         var abandonedPart = Old(Temp($"{Guid.NewGuid():N}.{writer}.part"));
         var foreignRecent = Temp($"{Guid.NewGuid():N}.feedf00d.01234567-89abcdef.tmp");
         var foreignAbandoned = Old(Temp($"{Guid.NewGuid():N}.feedf00d.part"));
+        var oldMarker = Old(Temp("folder")); // the engine's folder marker, however old, is no temporary file
 
         await using (var second = CreateDriver(plug: plug))
         {
@@ -127,6 +128,7 @@ public class SshDriverTests
             Assert.That(File.Exists(abandonedPart), Is.False);
             Assert.That(File.Exists(foreignRecent), Is.True, "another writer's upload may be under way");
             Assert.That(File.Exists(foreignAbandoned), Is.False);
+            Assert.That(File.Exists(oldMarker), Is.True, "the folder marker is never removed");
         });
         Assert.That(plug.KnownFiles(), Is.Empty, "temporary files are never reported as files");
     }

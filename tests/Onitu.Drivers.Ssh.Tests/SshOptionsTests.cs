@@ -19,7 +19,7 @@ public class SshOptionsTests
         var manifest = new SshDriverFactory().Manifest;
         Assert.That(manifest.Id, Is.EqualTo("ssh"));
         Assert.That(manifest.EntryType, Is.EqualTo(typeof(SshDriverFactory).FullName));
-        Assert.That(manifest.Options.Where(o => o.Value.IsMandatory).Select(o => o.Key), Is.EquivalentTo(new[] { "host", "user", "root" }));
+        Assert.That(manifest.Options.Where(o => o.Value.IsMandatory).Select(o => o.Key), Is.EquivalentTo(new[] { "host" }), "user and root default to ssh's choice and the login directory, as docs/ssh.md says");
         Assert.That(manifest.Options["known-hosts-policy"].Values, Is.EqualTo(new[] { "strict", "accept-new" }));
         Assert.That(manifest.Options["port"].Default, Is.EqualTo(22L));
         Assert.That(manifest.Options["request-size"].Default, Is.EqualTo(0L));

@@ -279,6 +279,59 @@ public sealed class SshdFixture : IAsyncDisposable
         return result;
     }
 
+    /// <summary>A known_hosts line with the server's host key for 127.0.0.1:<paramref name="port"/> (a relay in front of it).</summary>
+    public string KnownHostsLine(int port) => $"[127.0.0.1]:{port} {HostKeyLine(Path.Combine(Directory, "host_ed25519.pub"))}";
+
+    /// <summary>A known_hosts line that gives 127.0.0.1:<paramref name="port"/> another key than the server's: a changed host key.</summary>
+    public string ChangedKnownHostsLine(int port) => $"[127.0.0.1]:{port} {HostKeyLine(WrongIdentityFile + ".pub")}";
+
+    /// <summary>The name of the second, unprivileged login user <see cref="UnprivilegedUserAsync"/> creates.</summary>
+    public const string UnprivilegedUser = "onitu-test-nobody";
+
+    /// <summary>
+    /// Creates (once) a second login user without privileges, accepted with <see cref="IdentityFile"/>, and returns
+    /// a fresh directory it owns under <see cref="DataDirectory"/>. Tests of what a login user may not read need it:
+    /// the tests themselves run as root, who reads everything. Ignores the test when not running as root.
+    /// </summary>
+    public async Task<string> UnprivilegedDirectoryAsync()
+    {
+        if (Environment.UserName != "root") Assert.Ignore("Creating a second login user needs root.");
+        await UserLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var (exists, _) = await RunAsync("id", ["-u", UnprivilegedUser], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            if (exists != 0)
+            {
+                var (code, output) = await RunAsync("useradd", ["--system", "--no-create-home", "--shell", "/bin/sh", UnprivilegedUser], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                if (code != 0 && code != 9) throw new InvalidOperationException($"useradd failed ({code}): {output}");
+            }
+            // A new account is locked ('!' password), and sshd refuses locked accounts even for keys: no password.
+            var (unlock, unlockOutput) = await RunAsync("usermod", ["-p", "*", UnprivilegedUser], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            if (unlock != 0) throw new InvalidOperationException($"usermod failed ({unlock}): {unlockOutput}");
+            // sshd reads authorized_keys as the user: the way to it must be open to them.
+            var (chmod, chmodOutput) = await RunAsync("chmod", ["go+x", Directory, DataDirectory], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            if (chmod == 0) (chmod, chmodOutput) = await RunAsync("chmod", ["go+r", Path.Combine(Directory, "authorized_keys")], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            if (chmod != 0) throw new InvalidOperationException($"chmod failed ({chmod}): {chmodOutput}");
+        }
+        finally
+        {
+            UserLock.Release();
+        }
+        var home = System.IO.Directory.CreateDirectory(Path.Combine(DataDirectory, "nobody-" + Guid.NewGuid().ToString("N")[..12])).FullName;
+        var (chown, chownOutput) = await RunAsync("chown", [UnprivilegedUser, home], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (chown != 0) throw new InvalidOperationException($"chown failed ({chown}): {chownOutput}");
+        return home;
+    }
+
+    private static readonly SemaphoreSlim UserLock = new(1, 1);
+
+    /// <summary>Gives <paramref name="path"/> and everything below it to <see cref="UnprivilegedUser"/>.</summary>
+    public static async Task GiveToUnprivilegedUserAsync(string path)
+    {
+        var (code, output) = await RunAsync("chown", ["-R", UnprivilegedUser, path], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        if (code != 0) throw new InvalidOperationException($"chown failed ({code}): {output}");
+    }
+
     public string SshdLog()
     {
         lock (_log) return _log.ToString();
