@@ -16,6 +16,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     private readonly IDriverFactory _factory;
     private readonly ILogger _logger;
     private readonly FolderMarkers _markers;
+    private DriverException? _brokenBy;
     private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private CancellationTokenSource? _restart;
@@ -54,6 +55,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     public async Task RunAsync(bool watch, CancellationToken cancellationToken)
     {
         var attempt = 0;
+        Volatile.Write(ref _brokenBy, null);
         while (!cancellationToken.IsCancellationRequested)
         {
             using var restart = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -83,24 +85,17 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             }
             catch (OperationCanceledException) when (restart.IsCancellationRequested)
             {
-                // A stop (loop ends) or a restart asked after repeated failures (loop rescans).
+                // A stop (loop ends) or a restart asked after repeated failures (loop rescans), or a transfer that
+                // found the driver broken (ReportTransferFailure).
+                if (Volatile.Read(ref _brokenBy) is { } broken && !cancellationToken.IsCancellationRequested)
+                {
+                    await FailUntilRestartedAsync(broken, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
             }
             catch (DriverException e)
             {
-                // Misconfigured or refused (a rejected key): retrying cannot help until the setup changes, and
-                // hammering a server with refused logins gets the user banned. Failing until restarted.
-                SetState(ServiceState.Failing, e.Message);
-                Log.ServiceFailedPermanently(_logger, Name, e.Message);
-                Log.ServiceFailureDetail(_logger, Name, e);
-                _firstScan.TrySetResult();
-                await SafeDisposeDriverAsync().ConfigureAwait(false);
-                try
-                {
-                    await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                await FailUntilRestartedAsync(e, cancellationToken).ConfigureAwait(false);
                 break;
             }
             catch (Exception e)
@@ -154,11 +149,44 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             await _markers.EnsureAsync(driver, Plug.Folders, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Records a transfer that failed on this service; too many in a row restart it (rescan).</summary>
+    /// <summary>
+    /// Misconfigured, refused (a rejected key) or broken (a handler breaking the contract): retrying cannot help
+    /// until the setup or the driver changes, and hammering a server with refused logins gets the user banned.
+    /// The service stays failing until it is restarted.
+    /// </summary>
+    private async Task FailUntilRestartedAsync(DriverException e, CancellationToken cancellationToken)
+    {
+        SetState(ServiceState.Failing, e.Message);
+        Log.ServiceFailedPermanently(_logger, Name, e.Message);
+        Log.ServiceFailureDetail(_logger, Name, e);
+        _firstScan.TrySetResult();
+        await SafeDisposeDriverAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Records a transfer that failed on this service; too many in a row restart it (rescan). A
+    /// <see cref="DriverException"/> fails it until restarted, as one from its scan does: a driver that broke its
+    /// contract in a transfer (a write without a revision) must not be healed by a rescan into a pass that "succeeded".
+    /// </summary>
     public void ReportTransferFailure(Exception exception)
     {
+        if (exception is DriverException broken)
+        {
+            Volatile.Write(ref _brokenBy, broken);
+            SetState(ServiceState.Failing, broken.Message);
+            lock (_lock)
+                _restart?.Cancel();
+            return;
+        }
         var failures = Interlocked.Increment(ref _consecutiveTransferFailures);
-        if (exception is DriverException || failures >= _coordinator.Options.FailuresBeforeRestart)
+        if (failures >= _coordinator.Options.FailuresBeforeRestart)
         {
             Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
             Log.ServiceRestartAfterFailures(_logger, Name, failures);

@@ -282,8 +282,16 @@ public sealed partial class SyncEngine : IAsyncDisposable
     private async Task RunAsync(bool watch, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        // Before any scan: files already known that the setup now sends somewhere new get their jobs.
-        await Reconciler.RunIfChangedAsync(_coordinator, Setup, cancellationToken).ConfigureAwait(false);
+        // Before any scan: files already known that the setup now sends somewhere new get their jobs. A stop during
+        // this pass is a stop like any other (the next start runs it again: the fingerprint is recorded at its end).
+        try
+        {
+            await Reconciler.RunIfChangedAsync(_coordinator, Setup, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
         // Each on its own: a driver's scan may run synchronously for a long time and must not hold up the others.
         var tasks = new List<Task> { Task.Run(() => _scheduler.RunAsync(cancellationToken), CancellationToken.None) };
         tasks.AddRange(_coordinator.Hosts.Values.Select(h => Task.Run(() => RunServiceAsync(h, watch, cancellationToken), CancellationToken.None)));
