@@ -47,6 +47,12 @@ internal static partial class Log
     [LoggerMessage(2011, LogLevel.Information, "The setup changed since the last run: {Count} copies of known files are due to services that lack them")]
     public static partial void ReconciledOnStart(ILogger logger, long count);
 
+    [LoggerMessage(3020, LogLevel.Error, "The transfer scheduler failed; restarting it in {Delay}: {Reason}")]
+    public static partial void SchedulerFailed(ILogger logger, TimeSpan delay, string reason, Exception exception);
+
+    [LoggerMessage(3021, LogLevel.Error, "A {Kind} job to {Target} failed outside its own handling (it runs again): {Reason}")]
+    public static partial void JobCrashed(ILogger logger, string kind, string target, string reason, Exception exception);
+
     [LoggerMessage(3001, LogLevel.Debug, "{Kind} {Folder}:{Path} to {Target} (version {Version})")]
     public static partial void JobStarting(ILogger logger, string kind, string folder, string path, string target, long version);
 

@@ -17,6 +17,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FolderMarkers _markers;
     private DriverException? _brokenBy;
+    private readonly Lock _stateLock = new();
     private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private CancellationTokenSource? _restart;
@@ -208,11 +209,18 @@ internal sealed partial class ServiceHost : IAsyncDisposable
 
     private void SetState(ServiceState state, string? reason)
     {
-        var previous = Status;
-        if (previous.State == state && previous.Reason == reason)
-            return;
-        Status = new ServiceStatus(Name, _factory.Manifest.Id, state, reason, _coordinator.Clock.GetUtcNow());
-        _coordinator.Events.Publish(new ServiceStateChanged(Status.Since, Name, state, reason));
+        // The service's loop, transfers reporting failures and control calls change the state from several
+        // threads: the compare and the write are one step, and each change is published once.
+        ServiceStatus changed;
+        lock (_stateLock)
+        {
+            var previous = Status;
+            if (previous.State == state && previous.Reason == reason)
+                return;
+            changed = new ServiceStatus(Name, _factory.Manifest.Id, state, reason, _coordinator.Clock.GetUtcNow());
+            Status = changed;
+        }
+        _coordinator.Events.Publish(new ServiceStateChanged(changed.Since, Name, state, reason));
         if (state == ServiceState.Running)
             _coordinator.Scheduler?.Signal();
     }

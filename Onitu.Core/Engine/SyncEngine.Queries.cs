@@ -79,7 +79,7 @@ public sealed partial class SyncEngine
     {
         var pending = await ToListAsync(_coordinator.Store.QueryAsync("SELECT count(*) FROM jobs", _ => { }, r => r.GetInt64(0), cancellationToken),
             cancellationToken).ConfigureAwait(false);
-        return new SyncProgress(pending[0], _scheduler.ActiveCount, _executor.BytesTransferred, _executor.JobsCompleted);
+        return new SyncProgress(pending[0], _scheduler.ActiveCount, _executor.BytesTransferred, _executor.JobsCompleted) { SchedulerFault = _scheduler.Fault };
     }
 
     /// <summary>What the service named <paramref name="service"/> holds and did.</summary>

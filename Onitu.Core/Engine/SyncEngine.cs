@@ -263,7 +263,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
     /// <summary>How much work is pending and done.</summary>
     public SyncProgress GetProgress() => new(
         _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs"), _scheduler.ActiveCount,
-        _executor.BytesTransferred, _executor.JobsCompleted);
+        _executor.BytesTransferred, _executor.JobsCompleted) { SchedulerFault = _scheduler.Fault };
 
     /// <summary>
     /// Streams the engine's events until <paramref name="cancellationToken"/> fires, the engine stops

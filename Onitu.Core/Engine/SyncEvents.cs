@@ -16,6 +16,7 @@ namespace Onitu;
 [JsonDerivedType(typeof(TransferFailed), "transferFailed")]
 [JsonDerivedType(typeof(FileSkipped), "fileSkipped")]
 [JsonDerivedType(typeof(ServiceStateChanged), "serviceStateChanged")]
+[JsonDerivedType(typeof(EngineFaulted), "engineFaulted")]
 public abstract record SyncEvent(DateTimeOffset Time);
 
 /// <summary>A file's current version was written to a service.</summary>
@@ -45,6 +46,12 @@ public sealed record TransferFailed(DateTimeOffset Time, string Service, string 
 /// synced until the cause goes away.
 /// </summary>
 public sealed record FileSkipped(DateTimeOffset Time, string Service, string Folder, string Path, string Reason) : SyncEvent(Time);
+
+/// <summary>
+/// A part of the engine itself failed (<paramref name="Component"/>: the transfer scheduler, a job's task) and restarts
+/// with backoff; its work stays persisted and is picked up again.
+/// </summary>
+public sealed record EngineFaulted(DateTimeOffset Time, string Component, string Reason) : SyncEvent(Time);
 
 /// <summary>A service changed state (started, failing, stopped).</summary>
 public sealed record ServiceStateChanged(DateTimeOffset Time, string Service, ServiceState State, string? Reason) : SyncEvent(Time);
@@ -76,7 +83,14 @@ public sealed record ServiceStatus(string Name, string Driver, ServiceState Stat
 /// <param name="ActiveTransfers">Jobs running now.</param>
 /// <param name="BytesTransferred">Bytes written to targets since the engine started.</param>
 /// <param name="FilesSynced">Jobs completed since the engine started.</param>
-public sealed record SyncProgress(long PendingJobs, int ActiveTransfers, long BytesTransferred, long FilesSynced);
+public sealed record SyncProgress(long PendingJobs, int ActiveTransfers, long BytesTransferred, long FilesSynced)
+{
+    /// <summary>
+    /// Why the engine's transfer scheduler last failed, while it has not recovered (it restarts itself with backoff);
+    /// <see langword="null"/> when it runs normally.
+    /// </summary>
+    public string? SchedulerFault { get; init; }
+}
 
 /// <summary>The outcome of a one-shot <see cref="SyncEngine.SyncOnceAsync"/>.</summary>
 /// <param name="FilesSynced">Jobs completed in this pass.</param>

@@ -28,6 +28,7 @@ internal sealed class TransferScheduler
     private readonly ConcurrentDictionary<(Guid Fid, string Target), long> _changedSince = new();
     private long _changeSequence;
     private long _cursor;
+    private string? _fault;
     private bool _lapDispatched;
 
     public TransferScheduler(SyncCoordinator coordinator, TransferExecutor executor)
@@ -60,51 +61,96 @@ internal sealed class TransferScheduler
         Signal();
     }
 
+    /// <summary>Why the dispatch loop last failed, until a lap succeeds again; null when it runs normally.</summary>
+    public string? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>
+    /// Runs the dispatch loop until <paramref name="cancellationToken"/> fires. The loop is supervised: a failure
+    /// (the store unreadable for a moment, a bug) is logged, published as <see cref="EngineFaulted"/>, shown in
+    /// <see cref="Fault"/>, and the loop starts again after a backoff; nothing is lost, since every job is persisted.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var running = new ConcurrentDictionary<Task, byte>();
-        try
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            while (!cancellationToken.IsCancellationRequested)
+            try
             {
-                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                ScheduledJob? job;
+                await DispatchAsync(running, () => Volatile.Write(ref _fault, null), cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                failures++;
+                var delay = _coordinator.Options.RetryDelay(failures);
+                Volatile.Write(ref _fault, e.Message);
+                Diagnostics.Log.SchedulerFailed(_coordinator.Logger, delay, e.Message, e);
+                _coordinator.Events.Publish(new EngineFaulted(_coordinator.Clock.GetUtcNow(), "transfer scheduler", e.Message));
+                _candidates.Clear(); // read ahead before the failure: read again
                 try
                 {
-                    job = FindRunnableJob();
+                    await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
                 }
-                catch
+                catch (OperationCanceledException)
                 {
-                    _slots.Release();
-                    throw;
                 }
-                if (job is null)
-                {
-                    _slots.Release();
-                    await WaitForSignalAsync(cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                var flight = new InFlightJob(job, cancellationToken);
-                _inFlight[(job.Job.Fid, job.Job.Target)] = flight;
-                var task = RunJobAsync(flight);
-                running.TryAdd(task, 0);
-                _ = task.ContinueWith(t => running.TryRemove(t, out _), TaskScheduler.Default);
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
         }
         // Transfers stopped by a shutdown keep their saved offsets and resume at the next start.
         await Task.WhenAll(running.Keys).ConfigureAwait(false);
     }
 
-    private async Task RunJobAsync(InFlightJob flight)
+    private async Task DispatchAsync(ConcurrentDictionary<Task, byte> running, Action lapSucceeded, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            ScheduledJob? job;
+            try
+            {
+                job = FindRunnableJob();
+            }
+            catch
+            {
+                _slots.Release();
+                throw;
+            }
+            lapSucceeded();
+            if (job is null)
+            {
+                _slots.Release();
+                await WaitForSignalAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var flight = new InFlightJob(job, cancellationToken);
+            _inFlight[(job.Job.Fid, job.Job.Target)] = flight;
+            var task = RunJobAsync(flight, cancellationToken);
+            running.TryAdd(task, 0);
+            // RunJobAsync never faults (it reports its own failures), so removing it is all that is left to do.
+            _ = task.ContinueWith(t => running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task RunJobAsync(InFlightJob flight, CancellationToken stopping)
     {
         try
         {
             await Task.Yield();
             await _executor.ExecuteAsync(flight).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // The executor reports a job's failures itself; what escapes it (the store failing while it recorded
+            // one) is logged and published here, never dropped. The job's row is untouched and is run again.
+            Diagnostics.Log.JobCrashed(_coordinator.Logger, flight.Job.Kind.ToString(), flight.Job.Target, e.Message, e);
+            _coordinator.Events.Publish(new EngineFaulted(_coordinator.Clock.GetUtcNow(), "transfer", e.Message));
         }
         finally
         {
