@@ -11,7 +11,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// Revisions are <c>{size}-{last write time in UTC ticks}</c>. Chunked uploads resume from their temporary file
 /// (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy
+public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -78,6 +78,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         foreach (var folder in present)
             await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(FileState.TryRead(Resolve(metadata)) is { } state ? state.ToMetadata(metadata.Folder, metadata.Path) : null);
     }
 
     /// <inheritdoc />

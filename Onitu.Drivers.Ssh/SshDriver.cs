@@ -24,7 +24,7 @@ namespace Onitu.Drivers.Ssh;
 /// random part; a chunked upload's <c>.part</c> name is stable so that it can be resumed after a restart.
 /// </para>
 /// </remarks>
-public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove
+public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, IFileStat
 {
     internal const string TempPrefix = ".onitu-";
 
@@ -558,6 +558,14 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private static bool IsTemporaryName(string name) =>
         name.Length > TempPrefix.Length + 33 && name.StartsWith(TempPrefix, StringComparison.Ordinal) && name[TempPrefix.Length + 32] == '.'
         && !name.AsSpan(TempPrefix.Length, 32).ContainsAnyExcept("0123456789abcdef");
+
+    /// <inheritdoc />
+    public async ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var path = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var attributes = await RunAsync(client => TryStatAsync(client, path, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return attributes is null ? null : ToMetadata(metadata.Folder, metadata.Path, attributes);
+    }
 
     // ---- Reading ----------------------------------------------------------------------------------------------
 

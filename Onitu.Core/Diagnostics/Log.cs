@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(2011, LogLevel.Information, "The setup changed since the last run: {Count} copies of known files are due to services that lack them")]
     public static partial void ReconciledOnStart(ILogger logger, long count);
 
+    [LoggerMessage(3022, LogLevel.Information, "{Folder}:{Path} changed on {Source} while it was read (revision {Read}, now {Now}): not recorded, its new revision is sent instead")]
+    public static partial void SourceChangedWhileRead(ILogger logger, string folder, string path, string source, string? read, string now);
+
     [LoggerMessage(3020, LogLevel.Error, "The transfer scheduler failed; restarting it in {Delay}: {Reason}")]
     public static partial void SchedulerFailed(ILogger logger, TimeSpan delay, string reason, Exception exception);
 

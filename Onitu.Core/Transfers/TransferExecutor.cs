@@ -142,27 +142,42 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         var resumed = false;
         // A chunked upload interrupted part-way resumes where it stopped rather than starting over as a copy.
         var resumable = chunked && job.Started && job.Offset > 0;
-        if (Options.UseNativeCopy && !resumable && !coordinator.Bandwidth.IsLimited
-            && targetDriver is INativeCopy copier && copier.CanCopyFrom(sourceDriver))
+        var verified = new SourceVerification(this, source, sourceDriver, readMetadata);
+        try
         {
-            await Call(target, () => DriverResults.RequireRevisionAsync(copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token), writeMetadata, "CopyFromAsync")).ConfigureAwait(false);
-            CountBytes(target, file.Size);
-        }
-        else if (chunked)
-        {
-            resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
-                target, (IChunkedWriter)targetDriver, chunkSize).ConfigureAwait(false);
-        }
-        else
-        {
-            var content = await Call(source, () => sourceDriver.OpenReadAsync(readMetadata, token)).ConfigureAwait(false);
-            await using (content.ConfigureAwait(false))
+            if (Options.UseNativeCopy && !resumable && !coordinator.Bandwidth.IsLimited
+                && targetDriver is INativeCopy copier && copier.CanCopyFrom(sourceDriver))
             {
-                var attributed = new CountingReadStream(new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name),
-                    bytes => CountBytes(target, bytes));
-                await Call(target, () => DriverResults.RequireRevisionAsync(targetDriver.UploadFileAsync(writeMetadata, attributed, token), writeMetadata, "UploadFileAsync")).ConfigureAwait(false);
+                await Call(target, () => DriverResults.RequireRevisionAsync(copier.CopyFromAsync(sourceDriver, readMetadata, writeMetadata, token), writeMetadata, "CopyFromAsync")).ConfigureAwait(false);
+                CountBytes(target, file.Size);
+            }
+            else if (chunked)
+            {
+                resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
+                    target, (IChunkedWriter)targetDriver, chunkSize, verified).ConfigureAwait(false);
+            }
+            else
+            {
+                var content = await Call(source, () => sourceDriver.OpenReadAsync(readMetadata, token)).ConfigureAwait(false);
+                await using (content.ConfigureAwait(false))
+                {
+                    var attributed = new CountingReadStream(new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name),
+                        bytes => CountBytes(target, bytes));
+                    var checkedAtEnd = new VerifyAtEndStream(attributed, verified, token);
+                    await Call(target, () => DriverResults.RequireRevisionAsync(targetDriver.UploadFileAsync(writeMetadata, checkedAtEnd, token), writeMetadata, "UploadFileAsync")).ConfigureAwait(false);
+                }
             }
         }
+        catch (Exception) when (verified.Changed)
+        {
+            // The source changed while it was read: the target kept its previous content (the failed end of the
+            // stream stopped the write before its rename), and the new revision, reported, has its own job.
+            return;
+        }
+        // A copy whose end the source could not be checked at (a native copy, a target that stopped reading at the
+        // size) is checked now: if the source changed, the copy is not recorded and the new revision replaces it.
+        if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
+            return;
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         source.ReportTransferSuccess(file.Size, elapsed);
@@ -178,7 +193,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
 
     /// <summary>Sends the file chunk by chunk, resuming a previous attempt at its saved offset; returns whether it resumed.</summary>
     private async Task<bool> UploadChunksAsync(InFlightJob flight, JobRecord job, FileRecord file, Onitu.Metadata readMetadata,
-        Onitu.Metadata writeMetadata, ServiceHost source, IChunkedReader reader, ServiceHost target, IChunkedWriter writer, int chunkSize)
+        Onitu.Metadata writeMetadata, ServiceHost source, IChunkedReader reader, ServiceHost target, IChunkedWriter writer, int chunkSize,
+        SourceVerification verified)
     {
         var token = flight.Token;
         long offset = 0;
@@ -233,6 +249,12 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 CountBytes(target, read);
                 offset = at + read;
                 await SaveProgressAsync(flight, job, offset, chunkSize).ConfigureAwait(false);
+            }
+            if (!await verified.SourceUnchangedAsync(token).ConfigureAwait(false))
+            {
+                // Chunks of two revisions must never become the file: the partial upload goes.
+                await writer.AbortUploadAsync(writeMetadata, CancellationToken.None).ConfigureAwait(false);
+                throw new SourceChangedException();
             }
             await Call(target, () => DriverResults.RequireRevisionAsync(writer.EndUploadAsync(writeMetadata, token), writeMetadata, "EndUploadAsync")).ConfigureAwait(false);
             return resumed;
@@ -407,6 +429,9 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         }, CancellationToken.None).ConfigureAwait(false);
     }
 
+    internal void SourceChanged(ServiceHost source, Onitu.Metadata read, Onitu.Metadata? current) =>
+        Log.SourceChangedWhileRead(coordinator.Logger, read.Folder, read.Path, source.Name, read.Revision, current?.Revision ?? "gone");
+
     // ---- failures -------------------------------------------------------------------------------------------
 
     private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure, bool reported = false)
@@ -490,6 +515,70 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 throw new ServiceCallException(service, e);
             }
         }
+    }
+}
+
+/// <summary>
+/// The check, at the end of a transfer, that its source still holds the revision it was read at (<see cref="IFileStat"/>).
+/// When it does not, the source's new state is reported as its driver would, which gives the file a new version and
+/// rewrites the job: the transfer is not recorded, and the new content is sent instead.
+/// </summary>
+internal sealed class SourceVerification(TransferExecutor executor, ServiceHost source, IDriver driver, Onitu.Metadata read)
+{
+    /// <summary>Whether the check ran.</summary>
+    public bool Checked { get; private set; }
+
+    /// <summary>Whether it found the source changed.</summary>
+    public bool Changed { get; private set; }
+
+    public async Task<bool> SourceUnchangedAsync(CancellationToken cancellationToken)
+    {
+        Checked = true;
+        if (driver is not IFileStat stat)
+            return true;
+        Onitu.Metadata? current;
+        try
+        {
+            current = await stat.StatAsync(read, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new ServiceCallException(source.Name, e);
+        }
+        if (current is not null && current.Revision == read.Revision)
+            return true;
+
+        Changed = true;
+        executor.SourceChanged(source, read, current);
+        if (current is null)
+            await source.Plug.DeleteFileAsync(read, CancellationToken.None).ConfigureAwait(false);
+        else
+            await source.Plug.UpdateFileAsync(current, CancellationToken.None).ConfigureAwait(false);
+        return false;
+    }
+}
+
+/// <summary>The source changed during a transfer (see <see cref="SourceVerification"/>); what was written is not kept.</summary>
+internal sealed class SourceChangedException() : OnituException("The source changed while it was read.");
+
+/// <summary>
+/// Checks the source when its content has been read to the end, before the target's handler sees the end and commits:
+/// a failed check fails the read, so the target drops its temporary file and keeps its previous content.
+/// </summary>
+internal sealed class VerifyAtEndStream(Stream inner, SourceVerification verification, CancellationToken cancellationToken) : ReadOnlyStreamWrapper(inner)
+{
+    // A synchronous reader gets no check at the end (that would block on I/O); the transfer checks after the write.
+    public override int Read(byte[] buffer, int offset, int count) => Inner.Read(buffer, offset, count);
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken readCancellation = default)
+    {
+        var read = await Inner.ReadAsync(buffer, readCancellation).ConfigureAwait(false);
+        if (read == 0 && buffer.Length > 0 && !verification.Checked
+            && !await verification.SourceUnchangedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new SourceChangedException();
+        }
+        return read;
     }
 }
 
