@@ -338,18 +338,25 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         var root = FolderDirectory(folder);
         var tree = new RemoteFolderTree(root) { HiddenPrefix = TempPrefix };
-        var loaded = await RunAsync(client => tree.LoadAsync(client, cancellationToken), cancellationToken).ConfigureAwait(false);
-
+        // What the engine knows is read before the server is listed: a file this driver writes meanwhile (the engine
+        // uploads while a poll rescans) then shows as found, not as known-but-missing, which would read as a deletion.
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
         await foreach (var metadata in _plug.ListFilesAsync(folder, cancellationToken: cancellationToken).ConfigureAwait(false))
             known[metadata.Path] = metadata;
-        if (loaded is not var (found, hidden, skipped))
+        var loaded = await RunAsync(client => tree.LoadAsync(client, cancellationToken), cancellationToken).ConfigureAwait(false);
+        if (loaded is null)
         {
             if (known.Count > 0)
                 throw new ServiceException($"The directory of folder '{folder}' ({root}) is missing on the server although this service holds files in it; nothing is reported deleted until it is back.");
-            if (prepare) await RunAsync(c => MakeDirectoriesAsync(c, root, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return;
+            if (!prepare || _plug.DryRun)
+                return;
+            // Created empty, and watched from now on: without its tree, the first poll would rescan while the engine
+            // already uploads into it.
+            await RunAsync(c => MakeDirectoriesAsync(c, root, cancellationToken), cancellationToken).ConfigureAwait(false);
+            loaded = await RunAsync(client => tree.LoadAsync(client, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
+        if (loaded is not var (found, hidden, skipped))
+            return;
 
         foreach (var entry in skipped)
         {

@@ -241,7 +241,10 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     {
         var outcome = new ChangeOutcome();
         var now = clock.GetUtcNow();
-        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt >= file.ModifiedAt
+        // The later write wins; equal times are decided by the services' names (ordinal, the greater wins), never by
+        // which report happened to arrive first, so that every run and every order of scans decides alike.
+        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt > file.ModifiedAt
+            || (metadata.ModifiedAt == file.ModifiedAt && string.CompareOrdinal(service, file.Origin) > 0)
             // A service that cannot be written to can never receive the other content; its own write must win.
             || !referee.CanWrite(service, metadata.Folder);
 
@@ -346,9 +349,9 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         // Transfers of the old location are pointless now.
         foreach (var job in tx.GetJobs(source.Fid))
         {
-            if (job.Kind != JobKind.Delete)
+            if (job.Kind is not (JobKind.Delete or JobKind.AbortUpload))
             {
-                tx.DeleteJob(job.Fid, job.Target);
+                tx.DropJob(job.Fid, job.Target);
                 outcome.TouchedJobs.Add((job.Fid, job.Target));
             }
         }
@@ -494,9 +497,9 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>
     private static void DropJobsOf(StoreTransaction tx, Guid fid, string service, ChangeOutcome outcome)
     {
-        if (tx.GetJob(fid, service) is not null)
+        if (tx.GetJob(fid, service) is { Kind: not JobKind.AbortUpload })
         {
-            tx.DeleteJob(fid, service);
+            tx.DropJob(fid, service);
             outcome.TouchedJobs.Add((fid, service));
         }
     }
@@ -508,7 +511,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         {
             if (job.Kind is JobKind.Upload or JobKind.Move && job.Version < currentVersion)
             {
-                tx.DeleteJob(job.Fid, job.Target);
+                tx.DropJob(job.Fid, job.Target);
                 outcome.TouchedJobs.Add((job.Fid, job.Target));
             }
         }

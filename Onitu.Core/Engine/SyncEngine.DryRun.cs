@@ -93,6 +93,7 @@ public sealed partial class SyncEngine
             """
             SELECT j.kind, j.target, f.folder, f.path, j.preserve_as, m.path
             FROM jobs j JOIN files f ON f.fid = j.fid LEFT JOIN files m ON m.fid = j.move_from
+            WHERE j.kind <> 3 -- an abandoned partial upload's cleanup is no change a user plans for
             ORDER BY f.folder, f.path, j.target
             """,
             _ => { },

@@ -24,6 +24,11 @@ internal enum JobKind
     Delete = 1,
     /// <summary>Move the target's copy of another fid (<see cref="JobRecord.MoveFrom"/>) to this file's path.</summary>
     Move = 2,
+    /// <summary>
+    /// Drop the partial file an upload left on the target (<see cref="IChunkedWriter.AbortUploadAsync"/>): what a
+    /// started upload becomes when it is no longer wanted, so its partial file does not stay behind.
+    /// </summary>
+    AbortUpload = 3,
 }
 
 /// <summary>A persisted unit of work (a row of <c>jobs</c>).</summary>

@@ -160,6 +160,18 @@ internal sealed class StoreTransaction : IDisposable
 
     public void DeleteJob(Guid fid, string target) => NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target);
 
+    /// <summary>
+    /// Removes the job of <paramref name="fid"/> for <paramref name="target"/>, except that a started upload becomes an
+    /// <see cref="JobKind.AbortUpload"/>: its partial file on the target is dropped rather than left behind.
+    /// </summary>
+    public void DropJob(Guid fid, string target)
+    {
+        NonQuery("UPDATE jobs SET kind = $2, offset = 0, attempts = 0, not_before = 0, last_error = NULL " +
+                 "WHERE fid = $0 AND target = $1 AND kind = $3 AND started = 1",
+            Key(fid), target, (int)JobKind.AbortUpload, (int)JobKind.Upload);
+        NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1 AND kind <> $2", Key(fid), target, (int)JobKind.AbortUpload);
+    }
+
     /// <summary>Records upload progress; false when the job was superseded meanwhile.</summary>
     public bool SaveProgress(long id, long version, long offset, int chunkSize) => NonQuery(
         "UPDATE jobs SET offset = $2, started = 1, chunk_size = $3 WHERE id = $0 AND version = $1", id, version, offset, chunkSize) == 1;

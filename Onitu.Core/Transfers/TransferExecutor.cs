@@ -37,6 +37,12 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             {
                 case JobKind.Upload when file.Deleted || file.Version != job.Version:
                     // A newer change no longer sends this version here (deleted, or not for this target any more).
+                    if (job.Started)
+                        await AbortPartialAsync(file, target).ConfigureAwait(false);
+                    await Store.WriteAsync(tx => tx.DeleteJob(job.Id, job.Version)).ConfigureAwait(false);
+                    break;
+                case JobKind.AbortUpload:
+                    await AbortPartialAsync(file, target).ConfigureAwait(false);
                     await Store.WriteAsync(tx => tx.DeleteJob(job.Id, job.Version)).ConfigureAwait(false);
                     break;
                 case JobKind.Upload:
@@ -344,6 +350,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             await Store.WriteAsync(tx => tx.ClearPreserve(job.Id, job.Version)).ConfigureAwait(false);
         }
         return moved;
+    }
+
+    /// <summary>Drops the partial file an upload no longer wanted left on its target.</summary>
+    private static async Task AbortPartialAsync(FileRecord file, ServiceHost target)
+    {
+        if (target.Driver is IChunkedWriter writer)
+            await Call(target, () => writer.AbortUploadAsync(ToMetadata(file, null, null), CancellationToken.None)).ConfigureAwait(false);
     }
 
     // ---- deletions and moves ------------------------------------------------------------------------------------
