@@ -70,11 +70,12 @@ internal static class ContentIdentity
     private static async Task<string?> TryHashAsync(SyncCoordinator coordinator, string service, Onitu.Metadata metadata,
         CancellationToken cancellationToken)
     {
-        if (!coordinator.Hosts.TryGetValue(service, out var host) || host.Driver is not { } driver)
+        if (!coordinator.Hosts.TryGetValue(service, out var host) || host.LeaseDriver() is not { } lease)
             return null;
+        using var leased = lease;
         try
         {
-            var content = await driver.OpenReadAsync(metadata, cancellationToken).ConfigureAwait(false);
+            var content = await lease.Driver.OpenReadAsync(metadata, cancellationToken).ConfigureAwait(false);
             await using (content.ConfigureAwait(false))
                 return await HashAsync(content, cancellationToken).ConfigureAwait(false);
         }

@@ -17,6 +17,9 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FolderMarkers _markers;
     private DriverException? _brokenBy;
+    private int _driverUsers;
+    // A transfer stuck in a driver call must not hold the service's shutdown forever.
+    private static readonly TimeSpan DriverReleaseTimeout = TimeSpan.FromSeconds(30);
     private readonly Lock _stateLock = new();
     private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
@@ -87,12 +90,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             catch (OperationCanceledException) when (restart.IsCancellationRequested)
             {
                 // A stop (loop ends) or a restart asked after repeated failures (loop rescans), or a transfer that
-                // found the driver broken (ReportTransferFailure).
-                if (Volatile.Read(ref _brokenBy) is { } broken && !cancellationToken.IsCancellationRequested)
-                {
-                    await FailUntilRestartedAsync(broken, cancellationToken).ConfigureAwait(false);
-                    break;
-                }
+                // found the driver broken (ReportTransferFailure, handled below).
             }
             catch (DriverException e)
             {
@@ -121,6 +119,12 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             {
                 lock (_lock)
                     _restart = null;
+            }
+            // A transfer found the driver broken: whether the driver's own call ended by cancellation or returned.
+            if (Volatile.Read(ref _brokenBy) is { } broken && !cancellationToken.IsCancellationRequested)
+            {
+                await FailUntilRestartedAsync(broken, cancellationToken).ConfigureAwait(false);
+                break;
             }
         }
         SetState(ServiceState.Stopped, null);
@@ -225,8 +229,39 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             _coordinator.Scheduler?.Signal();
     }
 
+    /// <summary>
+    /// Borrows the driver for the calls of one job (dispose the lease when done): a driver is disposed only once no
+    /// job uses it, so a service failing or stopping never pulls it from under a transfer. Null when there is none.
+    /// </summary>
+    public DriverLease? LeaseDriver()
+    {
+        Interlocked.Increment(ref _driverUsers);
+        if (Driver is { } driver)
+            return new DriverLease(this, driver);
+        Interlocked.Decrement(ref _driverUsers);
+        return null;
+    }
+
+    /// <summary>A borrowed driver; see <see cref="LeaseDriver"/>.</summary>
+    public sealed class DriverLease(ServiceHost host, IDriver driver) : IDisposable
+    {
+        private int _released;
+
+        public IDriver Driver { get; } = driver;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                Interlocked.Decrement(ref host._driverUsers);
+        }
+    }
+
     private async Task SafeDisposeDriverAsync()
     {
+        // New jobs no longer start on this service (it is failing or stopped); those under way finish or fail first.
+        var waited = Stopwatch.StartNew();
+        while (Volatile.Read(ref _driverUsers) > 0 && waited.Elapsed < DriverReleaseTimeout)
+            await Task.Delay(10).ConfigureAwait(false);
         var driver = Driver;
         Driver = null;
         if (driver is null)

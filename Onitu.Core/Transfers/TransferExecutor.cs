@@ -29,6 +29,10 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         if (!coordinator.Hosts.TryGetValue(job.Target, out var target) || !target.IsReady)
             return;
 
+        // The target's driver stays open until this job is done, even if the service fails meanwhile.
+        using var targetLease = target.LeaseDriver();
+        if (targetLease is null)
+            return;
         Log.JobStarting(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, job.Version);
         using var activity = OnituTelemetry.StartTransfer(job.Kind.ToString(), file.Folder, file.Path, job.Target);
         try
@@ -114,6 +118,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         {
             try
             {
+                using var sourceLease = source.LeaseDriver()
+                    ?? throw new ServiceCallException(source.Name, new ServiceException($"Service '{source.Name}' is not running.", isTransient: true));
                 await TransferAsync(flight, job, file, sourceReplica, source, target, expected).ConfigureAwait(false);
                 return;
             }

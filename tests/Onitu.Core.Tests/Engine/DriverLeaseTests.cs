@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Onitu.Drivers.LocalStorage;
+
+namespace Onitu.Core.Tests.Engine;
+
+/// <summary>A driver is disposed only once no job uses it, even when its service fails in the middle of a transfer.</summary>
+public class DriverLeaseTests
+{
+    [Test]
+    public async Task A_service_failing_during_a_transfer_disposes_its_driver_only_after_the_transfer()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices().Replace("driver: local_storage\n    options:\n      root: B",
+            "driver: gated\n    options:\n      root: B", StringComparison.Ordinal));
+        var gated = new GatedFactory();
+        h.Write("A", "docs/a.txt", "first");
+        h.Write("A", "docs/b.txt", "second");
+        var options = new SyncEngineOptions { SetupFile = h.SetupFile, RetryBaseDelay = TimeSpan.FromMilliseconds(100), MaxRetryDelay = TimeSpan.FromSeconds(1) };
+        await using var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), gated], NullLoggerFactory.Instance);
+        await engine.StartAsync();
+
+        try
+        {
+        // One upload to B is held inside the driver; the other breaks the driver's contract, which fails B for good.
+        await gated.Holding.Task.WaitAsync(SyncHarness.Timeout());
+        await SyncHarness.EventuallyAsync(() => engine.GetServiceStatuses().Single(s => s.Name == "B").State == ServiceState.Failing,
+            "B failing");
+        await Task.Delay(200);
+        Assert.That(gated.Driver!.DisposedWhileBusy, Is.False);
+        Assert.That(gated.Driver.Disposed, Is.False, "not disposed while an upload still runs in it");
+
+        gated.Release.TrySetResult();
+        await SyncHarness.EventuallyAsync(() => gated.Driver.Disposed, "disposed once the upload returned");
+        Assert.That(gated.Driver.DisposedWhileBusy, Is.False);
+        }
+        finally
+        {
+            gated.Release.TrySetResult(); // a failed assertion must not leave the upload held forever
+        }
+        await engine.StopAsync();
+    }
+
+    private sealed class GatedFactory : IDriverFactory
+    {
+        private readonly LocalStorageDriverFactory _inner = new();
+
+        public TaskCompletionSource Holding { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public GatedDriver? Driver { get; private set; }
+
+        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"gated\"", StringComparison.Ordinal));
+
+        private static string LocalManifestJson()
+        {
+            using var stream = typeof(LocalStorageDriverFactory).Assembly.GetManifestResourceStream(LocalStorageDriverFactory.ManifestResourceName)!;
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+
+        public IDriver Create(IPlug plug) => Driver = new GatedDriver((LocalStorageDriver)_inner.Create(plug), this);
+    }
+
+    private sealed class GatedDriver(LocalStorageDriver inner, GatedFactory factory) : IDriver
+    {
+        private int _busy;
+
+        public bool Disposed { get; private set; }
+        public bool DisposedWhileBusy { get; private set; }
+
+        public Task ScanAsync(CancellationToken cancellationToken) => inner.ScanAsync(cancellationToken);
+        public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+        public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+        public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+
+        public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+        {
+            if (metadata.Path == "b.txt")
+                throw new DriverException("a broken handler"); // fails the service until restarted
+            if (metadata.Path != "a.txt")
+            {
+                await inner.UploadFileAsync(metadata, content, cancellationToken).ConfigureAwait(false); // the folder marker
+                return;
+            }
+            Interlocked.Increment(ref _busy);
+            try
+            {
+                factory.Holding.TrySetResult();
+                await factory.Release.Task.ConfigureAwait(false);
+                await inner.UploadFileAsync(metadata, content, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _busy);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            DisposedWhileBusy |= Volatile.Read(ref _busy) > 0;
+            Disposed = true;
+            await inner.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
