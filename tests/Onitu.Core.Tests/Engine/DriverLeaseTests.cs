@@ -13,15 +13,15 @@ public class DriverLeaseTests
             "driver: gated\n    options:\n      root: B", StringComparison.Ordinal));
         var gated = new GatedFactory();
         h.Write("A", "docs/a.txt", "first");
-        h.Write("A", "docs/b.txt", "second");
         var options = new SyncEngineOptions { SetupFile = h.SetupFile, RetryBaseDelay = TimeSpan.FromMilliseconds(100), MaxRetryDelay = TimeSpan.FromSeconds(1) };
         await using var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), gated], NullLoggerFactory.Instance);
         await engine.StartAsync();
 
         try
         {
-        // One upload to B is held inside the driver; the other breaks the driver's contract, which fails B for good.
+        // One upload to B is held inside the driver; then another breaks the driver's contract, which fails B for good.
         await gated.Holding.Task.WaitAsync(SyncHarness.Timeout());
+        h.Write("A", "docs/b.txt", "second");
         await SyncHarness.EventuallyAsync(() => engine.GetServiceStatuses().Single(s => s.Name == "B").State == ServiceState.Failing,
             "B failing");
         await Task.Delay(200);
