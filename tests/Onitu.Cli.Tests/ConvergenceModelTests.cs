@@ -59,12 +59,12 @@ public class ConvergenceModelTests
     public async Task Three_services_converge_and_lose_no_new_content_under_random_edits_kills_and_lost_databases()
     {
         var replay = Environment.GetEnvironmentVariable("ONITU_MODEL_SEED");
-        var scenarios = int.TryParse(Environment.GetEnvironmentVariable("ONITU_MODEL_SCENARIOS"), CultureInfo.InvariantCulture, out var n) ? n : 6;
+        var scenarios = int.TryParse(Environment.GetEnvironmentVariable("ONITU_MODEL_SCENARIOS"), CultureInfo.InvariantCulture, out var n) ? n : 12;
         var seeds = replay is not null
             ? [ulong.Parse(replay, CultureInfo.InvariantCulture)]
             : Enumerable.Range(0, scenarios).Select(_ => (ulong)System.Random.Shared.NextInt64(1, long.MaxValue)).ToList();
         // The CI-sized run stops starting scenarios after its budget; a longer run is asked for explicitly.
-        var budget = replay is null && scenarios <= 6 ? TimeSpan.FromSeconds(100) : TimeSpan.FromHours(2);
+        var budget = replay is null && scenarios <= 12 ? TimeSpan.FromSeconds(90) : TimeSpan.FromHours(2);
         using var timeout = new CancellationTokenSource(budget + TimeSpan.FromMinutes(2));
         var cancellationToken = timeout.Token;
         var started = DateTime.UtcNow;
