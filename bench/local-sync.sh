@@ -25,6 +25,18 @@ if [ -n "${BASELINE_REF:-}" ]; then
   git -C "$repo" worktree remove --force "$work/baseline-src"
   baseline=("dotnet" "$work/baseline-bin/onitu.dll")
 fi
+# With BASELINE_REF: times a fresh sync of setup $2 (destination $3) with this onitu and the baseline's, alternating.
+against_baseline() { # $1 label, $2 setup name, $3 destination directory
+  [ ${#baseline[@]} -gt 0 ] || return 0
+  local r_base=() r_now=()
+  for _ in $(seq "$reps"); do
+    rm -rf "$3" "$work/$2".state.db*; sync; r_base+=("$(elapsed "${baseline[@]}" sync "$work/$2.yml" --quiet)")
+    rm -rf "$3" "$work/$2".state.db*; sync; r_now+=("$(elapsed "${onitu[@]}" sync "$work/$2.yml" --quiet)")
+  done
+  local t_base t_now
+  t_base=$(echo "${r_base[*]}" | median); t_now=$(echo "${r_now[*]}" | median)
+  row "$1 (s) vs onitu@$BASELINE_REF" "$t_now" "$t_base" "$(ratio "$t_now" "$t_base")" "<= 1.1"
+}
 
 setup_for() { # setup file syncing folder $1 (read) to $2 (write)
   cat > "$work/$3.yml" <<YAML
@@ -69,15 +81,7 @@ if [ ${#r_rclone[@]} -gt 0 ]; then
   row "initial sync, $files x 4 KiB (s) vs rclone sync" "$t_onitu" "$t_rclone" "$(ratio "$t_onitu" "$t_rclone")" "(report)"
 fi
 
-if [ ${#baseline[@]} -gt 0 ]; then
-  r_base=(); r_now=()
-  for _ in $(seq "$reps"); do
-    rm -rf "$work/small-onitu" "$work"/small.state.db*; sync; r_base+=("$(elapsed "${baseline[@]}" sync "$work/small.yml" --quiet)")
-    rm -rf "$work/small-onitu" "$work"/small.state.db*; sync; r_now+=("$(elapsed "${onitu[@]}" sync "$work/small.yml" --quiet)")
-  done
-  t_base=$(echo "${r_base[*]}" | median); t_now=$(echo "${r_now[*]}" | median)
-  row "initial sync, $files x 4 KiB (s) vs onitu@$BASELINE_REF" "$t_now" "$t_base" "$(ratio "$t_now" "$t_base")" "<= 1.1"
-fi
+against_baseline "initial sync, $files x 4 KiB" small "$work/small-onitu"
 
 # 1b. First pairing: both trees already hold the same files and there is no state (a first run on existing copies, a
 # lost state database). Onitu reads both sides to compare contents; the fair peer is rsync comparing checksums.
@@ -112,15 +116,7 @@ cmp "$work/big/big.bin" "$work/big-onitu/big.bin" || echo "WARNING: big file dif
 t_cp=$(echo "${r_cp[*]}" | median); t_onitu3=$(echo "${r_onitu[*]}" | median)
 echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
 row "one $big_mib MiB file (s) vs cp" "$t_onitu3" "$t_cp" "$(ratio "$t_onitu3" "$t_cp")" "<= 1.3"
-if [ ${#baseline[@]} -gt 0 ]; then
-  r_base=(); r_now=()
-  for _ in $(seq "$reps"); do
-    rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_base+=("$(elapsed "${baseline[@]}" sync "$work/big.yml" --quiet)")
-    rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_now+=("$(elapsed "${onitu[@]}" sync "$work/big.yml" --quiet)")
-  done
-  t_base=$(echo "${r_base[*]}" | median); t_now=$(echo "${r_now[*]}" | median)
-  row "one $big_mib MiB file (s) vs onitu@$BASELINE_REF" "$t_now" "$t_base" "$(ratio "$t_now" "$t_base")" "<= 1.1"
-fi
+against_baseline "one $big_mib MiB file" big "$work/big-onitu"
 # The same file already on both sides, no state: a first pairing hashes both copies.
 rm -f "$work"/big.state.db*; sync
 t_pair=$(timed big-pairing "${onitu[@]}" sync "$work/big.yml" --quiet)

@@ -68,18 +68,10 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         var readable = referee.CanRead(service, metadata.Folder)
             && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType);
 
-        if (file is null || file.Deleted)
+        if (file.Deleted)
         {
-            // A new file, or one recreated after a deletion: an edit always beats a deletion.
-            var created = NewVersion(metadata, (file?.Version ?? 0) + 1, service);
-            tx.UpsertFile(created);
-            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, extra));
-            var outcome = new ChangeOutcome();
-            DropJobsOf(tx, metadata.Fid, service, outcome);
-            if (readable)
-                ScheduleUploads(tx, created, service, outcome, preserveOn: null);
-            SeparateFileFromDirectory(tx, created, outcome);
-            return outcome;
+            // A file recreated after a deletion: an edit always beats a deletion.
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: readable, newPath: true);
         }
 
         if (replica is { Holds: true } && replica.Version == file.Version)
@@ -105,13 +97,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
                 }
                 return undo;
             }
-            var updated = NewVersion(metadata, file.Version + 1, service);
-            tx.UpsertFile(updated);
-            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, updated.Version, metadata.Revision, extra));
-            var outcome = new ChangeOutcome();
-            DropJobsOf(tx, metadata.Fid, service, outcome);
-            ScheduleUploads(tx, updated, service, outcome, preserveOn: null);
-            return outcome;
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: true, newPath: false);
         }
 
         // The service holds a copy whose relation to the current version is unknown (it never received it, or the
@@ -136,14 +122,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         {
             // The current version came from a service Onitu does not read (a mirror's own file, first seen there): it
             // was never synced, so the first readable content takes the path, and the mirror receives it.
-            var taken = NewVersion(metadata, file.Version + 1, service);
-            tx.UpsertFile(taken);
-            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, taken.Version, metadata.Revision, extra));
-            var outcome = new ChangeOutcome();
-            DropJobsOf(tx, metadata.Fid, service, outcome);
-            ScheduleUploads(tx, taken, service, outcome, preserveOn: null);
-            SeparateFileFromDirectory(tx, taken, outcome);
-            return outcome;
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: true, newPath: true);
         }
 
         if (!readable)
@@ -154,6 +133,26 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         }
 
         return ApplyConflict(tx, service, metadata, file, replica, extra);
+    }
+
+    /// <summary>
+    /// Records what <paramref name="service"/> reported as the file's new current version and, when
+    /// <paramref name="send"/>, sends it where the rules say; <paramref name="newPath"/> when the path was not live
+    /// before (a file/directory clash can only arise then).
+    /// </summary>
+    private ChangeOutcome ApplyNewVersion(StoreTransaction tx, string service, Onitu.Metadata metadata, long version, string? extra,
+        bool send, bool newPath)
+    {
+        var current = NewVersion(metadata, version, service);
+        tx.UpsertFile(current);
+        tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, current.Version, metadata.Revision, extra));
+        var outcome = new ChangeOutcome();
+        DropJobsOf(tx, metadata.Fid, service, outcome);
+        if (send)
+            ScheduleUploads(tx, current, service, outcome, preserveOn: null);
+        if (newPath)
+            SeparateFileFromDirectory(tx, current, outcome);
+        return outcome;
     }
 
     /// <summary>A file Onitu never saw: no replica, no job can exist for it yet.</summary>

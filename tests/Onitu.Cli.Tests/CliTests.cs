@@ -3,32 +3,11 @@ using Microsoft.Data.Sqlite;
 
 namespace Onitu.Cli.Tests;
 
-public class CliTests
+public class CliTests : ScratchTest
 {
-    private string _dir = null!;
-
-    [SetUp]
-    public void CreateScratch()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void RemoveScratch()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
     private string WriteSetup(string yaml, string name = "setup.yml")
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         File.WriteAllText(path, yaml);
         return path;
     }
@@ -52,23 +31,23 @@ public class CliTests
     public async Task Sync_copies_and_exits_zero()
     {
         var setup = WriteSetup(TwoFolders);
-        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
-        File.WriteAllText(Path.Combine(_dir, "A/docs/hello.txt"), "hello");
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/hello.txt"), "hello");
 
-        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+        using var run = await OnituProcess.RunAsync(Dir, "sync", setup, "--quiet");
 
         Assert.That(run.ExitCode, Is.Zero, run.Output);
-        Assert.That(File.ReadAllText(Path.Combine(_dir, "B/docs/hello.txt")), Is.EqualTo("hello"));
-        Assert.That(File.Exists(Path.Combine(_dir, "setup.state.db")), Is.True, "the state database defaults beside the setup");
+        Assert.That(File.ReadAllText(Path.Combine(Dir, "B/docs/hello.txt")), Is.EqualTo("hello"));
+        Assert.That(File.Exists(Path.Combine(Dir, "setup.state.db")), Is.True, "the state database defaults beside the setup");
     }
 
     [Test]
     public async Task Sync_exits_non_zero_when_a_service_fails()
     {
         var setup = WriteSetup(TwoFolders);
-        File.WriteAllText(Path.Combine(_dir, "B"), "a file where B's root directory should be");
+        File.WriteAllText(Path.Combine(Dir, "B"), "a file where B's root directory should be");
 
-        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+        using var run = await OnituProcess.RunAsync(Dir, "sync", setup, "--quiet");
 
         Assert.That(run.ExitCode, Is.EqualTo(2), run.Output);
         Assert.That(run.StandardError, Does.Contain("'B'"));
@@ -77,7 +56,7 @@ public class CliTests
     [Test]
     public async Task Validate_accepts_a_good_setup()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "validate", WriteSetup(TwoFolders));
+        using var run = await OnituProcess.RunAsync(Dir, "validate", WriteSetup(TwoFolders));
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         Assert.That(run.StandardOutput, Does.Contain("valid"));
     }
@@ -85,7 +64,7 @@ public class CliTests
     [Test]
     public async Task A_missing_setup_file_is_named()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "sync", Path.Combine(_dir, "nope.yml"));
+        using var run = await OnituProcess.RunAsync(Dir, "sync", Path.Combine(Dir, "nope.yml"));
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.StandardError, Does.Contain("nope.yml"));
     }
@@ -94,7 +73,7 @@ public class CliTests
     public async Task Bad_yaml_is_reported_with_its_line()
     {
         var setup = WriteSetup("name: broken\nfolders:\n  docs: {}\nservices:\n  A: [unclosed\n");
-        using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+        using var run = await OnituProcess.RunAsync(Dir, "validate", setup);
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.StandardError, Does.Contain("setup.yml:").And.Match(@"setup\.yml:[5-6]"));
     }
@@ -116,13 +95,13 @@ public class CliTests
             """);
         foreach (var command in new[] { "validate", "sync" })
         {
-            using var run = await OnituProcess.RunAsync(_dir, command, setup);
+            using var run = await OnituProcess.RunAsync(Dir, command, setup);
             Assert.That(run.ExitCode, Is.EqualTo(1), $"{command}: {run.Output}");
             Assert.That(run.StandardError, Does.Contain(expected).And.Contain("S"), command);
         }
         if (expected == "dropbox_v9")
         {
-            using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+            using var run = await OnituProcess.RunAsync(Dir, "validate", setup);
             Assert.That(run.StandardError, Does.Contain("local_storage"), "the error lists the installed drivers");
         }
     }
@@ -130,7 +109,7 @@ public class CliTests
     [Test]
     public async Task Drivers_lists_the_built_in_local_storage_and_ssh_drivers_and_their_options()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+        using var run = await OnituProcess.RunAsync(Dir, "drivers");
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         Assert.That(run.StandardOutput, Does.Contain("local_storage").And.Contain("root"));
         Assert.That(run.StandardOutput, Does.Contain("ssh").And.Contain("known-hosts-policy"));
@@ -139,7 +118,7 @@ public class CliTests
     [Test]
     public async Task Help_shows_every_command_including_drivers_install_and_remove()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "--help");
+        using var run = await OnituProcess.RunAsync(Dir, "--help");
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         foreach (var command in new[] { "run", "sync", "validate", "drivers", "drivers install", "drivers remove" })
             Assert.That(run.StandardOutput, Does.Contain(command), $"'onitu --help' does not mention '{command}':\n{run.StandardOutput}");
@@ -153,7 +132,7 @@ public class CliTests
             .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
         var packageVersion = informational.Split('+')[0];
 
-        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+        using var run = await OnituProcess.RunAsync(Dir, "drivers");
 
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         Assert.That(run.StandardOutput, Does.Contain($"local_storage {packageVersion} — ").And.Contain($"ssh {packageVersion} — "), run.StandardOutput);
@@ -163,7 +142,7 @@ public class CliTests
     [Test]
     public async Task Drivers_keeps_its_columns_on_long_option_names()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "drivers");
+        using var run = await OnituProcess.RunAsync(Dir, "drivers");
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         var lines = run.StandardOutput.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         foreach (var manifest in new[] { new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory().Manifest, new Onitu.Drivers.Ssh.SshDriverFactory().Manifest })
@@ -186,18 +165,18 @@ public class CliTests
     public async Task Sync_is_quiet_by_default_and_logs_with_verbose()
     {
         var setup = WriteSetup(TwoFolders);
-        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
-        File.WriteAllText(Path.Combine(_dir, "A/docs/one.txt"), "one");
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/one.txt"), "one");
 
-        using (var quiet = await OnituProcess.RunAsync(_dir, "sync", setup))
+        using (var quiet = await OnituProcess.RunAsync(Dir, "sync", setup))
         {
             Assert.That(quiet.ExitCode, Is.Zero, quiet.Output);
             Assert.That(quiet.StandardOutput, Does.Match(@"^1 changes propagated \(3 B\) in \d+\.\d+ s, 0 left\.\s*$"), "the summary, and nothing else, on stdout");
             Assert.That(quiet.StandardError, Does.Not.Contain("info:").And.Not.Contain("dbug:"), "no log below warnings without --verbose");
         }
 
-        File.WriteAllText(Path.Combine(_dir, "A/docs/two.txt"), "two");
-        using var verbose = await OnituProcess.RunAsync(_dir, "sync", setup, "--verbose");
+        File.WriteAllText(Path.Combine(Dir, "A/docs/two.txt"), "two");
+        using var verbose = await OnituProcess.RunAsync(Dir, "sync", setup, "--verbose");
         Assert.That(verbose.ExitCode, Is.Zero, verbose.Output);
         Assert.That(verbose.StandardError, Does.Contain("info:"), "--verbose logs the engine's information messages");
         Assert.That(verbose.StandardOutput, Does.StartWith("1 changes propagated"));
@@ -207,15 +186,15 @@ public class CliTests
     public async Task A_transfer_killed_mid_way_resumes_from_its_saved_offset()
     {
         var setup = WriteSetup(TwoFolders);
-        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
-        Directory.CreateDirectory(Path.Combine(_dir, "B/docs"));
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        Directory.CreateDirectory(Path.Combine(Dir, "B/docs"));
         var content = new byte[8 * 1024 * 1024];
         new Random(42).NextBytes(content);
-        File.WriteAllBytes(Path.Combine(_dir, "A/docs/big.bin"), content);
-        var database = Path.Combine(_dir, "setup.state.db");
+        File.WriteAllBytes(Path.Combine(Dir, "A/docs/big.bin"), content);
+        var database = Path.Combine(Dir, "setup.state.db");
 
         // 8 MiB at 2 MiB/s in 256 KiB chunks: the transfer is under way for about four seconds.
-        using (var slow = OnituProcess.Start(_dir, "run", setup, "--bwlimit", "2MiB", "--chunk-size", "256KiB", "--quiet"))
+        using (var slow = OnituProcess.Start(Dir, "run", setup, "--bwlimit", "2MiB", "--chunk-size", "256KiB", "--quiet"))
         {
             var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
             while (SavedOffset(database) < 1024 * 1024)
@@ -228,24 +207,24 @@ public class CliTests
         }
         var offsetAtKill = SavedOffset(database);
         Assert.That(offsetAtKill, Is.GreaterThan(0).And.LessThan(content.Length), "killed mid-transfer");
-        Assert.That(File.Exists(Path.Combine(_dir, "B/docs/big.bin")), Is.False, "a partial transfer never shows under the real name");
+        Assert.That(File.Exists(Path.Combine(Dir, "B/docs/big.bin")), Is.False, "a partial transfer never shows under the real name");
 
-        using var resume = await OnituProcess.RunAsync(_dir, "sync", setup, "--chunk-size", "256KiB", "--verbose");
+        using var resume = await OnituProcess.RunAsync(Dir, "sync", setup, "--chunk-size", "256KiB", "--verbose");
 
         Assert.That(resume.ExitCode, Is.Zero, resume.Output);
         Assert.That(resume.Output, Does.Match(@"Resuming docs:big\.bin to B at offset [1-9]\d*"));
-        Assert.That(SHA256.HashData(File.ReadAllBytes(Path.Combine(_dir, "B/docs/big.bin"))), Is.EqualTo(SHA256.HashData(content)));
+        Assert.That(SHA256.HashData(File.ReadAllBytes(Path.Combine(Dir, "B/docs/big.bin"))), Is.EqualTo(SHA256.HashData(content)));
     }
 
     [Test]
     public async Task Run_stops_gracefully_on_ctrl_c()
     {
         var setup = WriteSetup(TwoFolders);
-        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
-        using var run = OnituProcess.Start(_dir, "run", setup);
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        using var run = OnituProcess.Start(Dir, "run", setup);
         var deadline = DateTime.UtcNow.AddSeconds(30 * OnituProcess.TimeUnit);
-        File.WriteAllText(Path.Combine(_dir, "A/docs/live.txt"), "live");
-        while (!File.Exists(Path.Combine(_dir, "B/docs/live.txt")))
+        File.WriteAllText(Path.Combine(Dir, "A/docs/live.txt"), "live");
+        while (!File.Exists(Path.Combine(Dir, "B/docs/live.txt")))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), run.Output);
             await Task.Delay(50);
@@ -260,10 +239,10 @@ public class CliTests
     public async Task Run_with_api_serves_the_rest_api_and_the_status_page_and_stops_on_sigterm()
     {
         var setup = WriteSetup(TwoFolders);
-        Directory.CreateDirectory(Path.Combine(_dir, "A/docs"));
-        File.WriteAllText(Path.Combine(_dir, "A/docs/hello.txt"), "hello");
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/hello.txt"), "hello");
         var port = FreePort();
-        using var run = OnituProcess.Start(_dir, "run", setup, "--api", $"127.0.0.1:{port}");
+        using var run = OnituProcess.Start(Dir, "run", setup, "--api", $"127.0.0.1:{port}");
         var deadline = DateTime.UtcNow.AddSeconds(30 * OnituProcess.TimeUnit);
         while (!run.StandardError.Contains("Status page:", StringComparison.Ordinal))
         {
@@ -271,7 +250,7 @@ public class CliTests
             Assert.That(run.HasExited, Is.False, run.Output);
             await Task.Delay(50);
         }
-        var tokenFile = Path.Combine(_dir, "setup.state.db.api-token");
+        var tokenFile = Path.Combine(Dir, "setup.state.db.api-token");
         var token = File.ReadAllText(tokenFile).Trim();
         Assert.That(run.StandardError, Does.Contain($"http://127.0.0.1:{port}/#token={token}"));
 
@@ -299,7 +278,7 @@ public class CliTests
     public async Task Run_with_a_wrong_api_address_names_the_flag()
     {
         var setup = WriteSetup(TwoFolders);
-        using var run = await OnituProcess.RunAsync(_dir, "run", setup, "--api", "127.0.0.1:99999");
+        using var run = await OnituProcess.RunAsync(Dir, "run", setup, "--api", "127.0.0.1:99999");
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.StandardError, Does.Contain("--api").And.Contain("99999"));
     }

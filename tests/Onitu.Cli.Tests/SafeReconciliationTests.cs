@@ -6,33 +6,12 @@ namespace Onitu.Cli.Tests;
 /// The situations users meet off the happy path, run with the real <c>onitu</c> process on real folders: an
 /// unmounted disk, a mass deletion, a lost or corrupt state database, two processes on one database.
 /// </summary>
-public class SafeReconciliationTests
+public class SafeReconciliationTests : ScratchTest
 {
-    private string _dir = null!;
-
-    [SetUp]
-    public void CreateScratch()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-safety", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void RemoveScratch()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
     /// <summary>A on <c>A/docs</c>, B with the folder mapped directly on its root (a mount point).</summary>
     private string WriteSetup()
     {
-        var path = Path.Combine(_dir, "setup.yml");
+        var path = Path.Combine(Dir, "setup.yml");
         File.WriteAllText(path, """
             name: safety
             folders:
@@ -52,19 +31,19 @@ public class SafeReconciliationTests
 
     private void WriteFiles(string directory, int count, int seed = 0)
     {
-        Directory.CreateDirectory(Path.Combine(_dir, directory));
+        Directory.CreateDirectory(Path.Combine(Dir, directory));
         for (var i = 0; i < count; i++)
         {
             var bytes = new byte[100 + i];
             new Random(seed + i).NextBytes(bytes);
-            File.WriteAllBytes(Path.Combine(_dir, directory, $"f{i:D3}.bin"), bytes);
+            File.WriteAllBytes(Path.Combine(Dir, directory, $"f{i:D3}.bin"), bytes);
         }
     }
 
     /// <summary>The user files of a directory (the engine's marker excluded) with their SHA-256.</summary>
     private SortedDictionary<string, string> Tree(string directory)
     {
-        var root = Path.Combine(_dir, directory);
+        var root = Path.Combine(Dir, directory);
         var tree = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (!Directory.Exists(root))
             return tree;
@@ -79,7 +58,7 @@ public class SafeReconciliationTests
     }
 
     private async Task<OnituProcess> SyncAsync(string setup, params string[] extra) =>
-        await OnituProcess.RunAsync(_dir, ["sync", setup, "--quiet", .. extra]);
+        await OnituProcess.RunAsync(Dir, ["sync", setup, "--quiet", .. extra]);
 
     [Test]
     public async Task An_empty_mount_point_deletes_nothing_and_fails_its_service()
@@ -88,12 +67,12 @@ public class SafeReconciliationTests
         WriteFiles("A/docs", 50);
         using (var first = await SyncAsync(setup))
             Assert.That(first.ExitCode, Is.Zero, first.Output);
-        Assert.That(File.Exists(Path.Combine(_dir, "mnt", ".onitu-folder")), "the engine marks the folder's root");
+        Assert.That(File.Exists(Path.Combine(Dir, "mnt", ".onitu-folder")), "the engine marks the folder's root");
         var before = Tree("A/docs");
 
         // The disk did not mount: its mount point is an empty directory.
-        Directory.Delete(Path.Combine(_dir, "mnt"), recursive: true);
-        Directory.CreateDirectory(Path.Combine(_dir, "mnt"));
+        Directory.Delete(Path.Combine(Dir, "mnt"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(Dir, "mnt"));
         using var run = await SyncAsync(setup);
 
         Assert.That(run.ExitCode, Is.EqualTo(2), run.Output);
@@ -113,9 +92,9 @@ public class SafeReconciliationTests
         var before = Tree("A/docs");
 
         // An empty mount point that someone "repaired" by recreating the marker.
-        Directory.Delete(Path.Combine(_dir, "mnt"), recursive: true);
-        Directory.CreateDirectory(Path.Combine(_dir, "mnt"));
-        File.WriteAllText(Path.Combine(_dir, "mnt", ".onitu-folder"), "");
+        Directory.Delete(Path.Combine(Dir, "mnt"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(Dir, "mnt"));
+        File.WriteAllText(Path.Combine(Dir, "mnt", ".onitu-folder"), "");
         using var refused = await SyncAsync(setup);
 
         Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
@@ -134,13 +113,13 @@ public class SafeReconciliationTests
 
         // 3 of 20: ordinary work.
         foreach (var i in new[] { 0, 1, 2 })
-            File.Delete(Path.Combine(_dir, $"A/docs/f{i:D3}.bin"));
+            File.Delete(Path.Combine(Dir, $"A/docs/f{i:D3}.bin"));
         using (var small = await SyncAsync(setup))
             Assert.That(small.ExitCode, Is.Zero, small.Output);
         Assert.That(Tree("mnt"), Has.Count.EqualTo(17));
 
         // Everything else at once: refused, nothing deleted on B, exit 2.
-        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "A/docs"), "f*.bin"))
+        foreach (var file in Directory.GetFiles(Path.Combine(Dir, "A/docs"), "f*.bin"))
             File.Delete(file);
         using (var refused = await SyncAsync(setup))
         {
@@ -165,7 +144,7 @@ public class SafeReconciliationTests
             Assert.That(first.ExitCode, Is.Zero, first.Output);
 
         foreach (var i in new[] { 0, 1, 2 })
-            File.Delete(Path.Combine(_dir, $"A/docs/f{i:D3}.bin"));
+            File.Delete(Path.Combine(Dir, $"A/docs/f{i:D3}.bin"));
         using (var refused = await SyncAsync(setup))
         {
             Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
@@ -188,7 +167,7 @@ public class SafeReconciliationTests
 
         for (var round = 0; round < 2; round++)
         {
-            File.Delete(Path.Combine(_dir, "setup.state.db"));
+            File.Delete(Path.Combine(Dir, "setup.state.db"));
             using var again = await SyncAsync(setup);
             Assert.That(again.ExitCode, Is.Zero, again.Output);
             Assert.That(again.StandardOutput, Does.Contain("0 changes propagated"), $"round {round}");
@@ -202,7 +181,7 @@ public class SafeReconciliationTests
     {
         var setup = WriteSetup();
         WriteFiles("A/docs", 3);
-        using var running = OnituProcess.Start(_dir, "run", setup, "--quiet");
+        using var running = OnituProcess.Start(Dir, "run", setup, "--quiet");
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
@@ -231,7 +210,7 @@ public class SafeReconciliationTests
     {
         var setup = WriteSetup();
         WriteFiles("A/docs", 3);
-        var database = Path.Combine(_dir, "setup.state.db");
+        var database = Path.Combine(Dir, "setup.state.db");
         File.WriteAllText(database, "this is not a database, it was overwritten by mistake " + new string('x', 4096));
 
         using var run = await SyncAsync(setup);
@@ -251,12 +230,12 @@ public class SafeReconciliationTests
         using (var first = await SyncAsync(setup))
             Assert.That(first.ExitCode, Is.Zero, first.Output);
 
-        File.WriteAllText(Path.Combine(_dir, "A/docs/new.txt"), "new on A");
-        File.Delete(Path.Combine(_dir, "A/docs/f000.bin"));
-        File.Move(Path.Combine(_dir, "A/docs/f001.bin"), Path.Combine(_dir, "A/docs/renamed.bin"));
-        File.WriteAllText(Path.Combine(_dir, "A/docs/f002.bin"), "edited on A");
-        File.WriteAllText(Path.Combine(_dir, "mnt/f002.bin"), "edited on B");
-        var database = Path.Combine(_dir, "setup.state.db");
+        File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "new on A");
+        File.Delete(Path.Combine(Dir, "A/docs/f000.bin"));
+        File.Move(Path.Combine(Dir, "A/docs/f001.bin"), Path.Combine(Dir, "A/docs/renamed.bin"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/f002.bin"), "edited on A");
+        File.WriteAllText(Path.Combine(Dir, "mnt/f002.bin"), "edited on B");
+        var database = Path.Combine(Dir, "setup.state.db");
         var before = (A: Tree("A/docs"), B: Tree("mnt"), Db: Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(database))));
 
         using var dry = await SyncAsync(setup, "--dry-run");
@@ -272,7 +251,7 @@ public class SafeReconciliationTests
         Assert.That(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(database))), Is.EqualTo(before.Db), "the state database is untouched");
 
         // And a guard's refusal shows in the plan, with exit code 2.
-        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "A/docs"), "f*.bin"))
+        foreach (var file in Directory.GetFiles(Path.Combine(Dir, "A/docs"), "f*.bin"))
             File.Delete(file);
         using var refused = await SyncAsync(setup, "--dry-run");
         Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
@@ -285,14 +264,14 @@ public class SafeReconciliationTests
     {
         var setup = WriteSetup();
         WriteFiles("A/docs", 2000);
-        var database = Path.Combine(_dir, "setup.state.db");
+        var database = Path.Combine(Dir, "setup.state.db");
 
-        using (var killed = OnituProcess.Start(_dir, "sync", setup, "--quiet"))
+        using (var killed = OnituProcess.Start(Dir, "sync", setup, "--quiet"))
         {
             // Killed in the middle: some files renamed into place on B, some recorded, some neither.
             var deadline = DateTime.UtcNow.AddSeconds(60 * OnituProcess.TimeUnit);
             while (!killed.HasExited && DateTime.UtcNow < deadline
-                   && (!Directory.Exists(Path.Combine(_dir, "mnt")) || Directory.GetFiles(Path.Combine(_dir, "mnt")).Length < 300))
+                   && (!Directory.Exists(Path.Combine(Dir, "mnt")) || Directory.GetFiles(Path.Combine(Dir, "mnt")).Length < 300))
             {
                 await Task.Delay(5);
             }

@@ -5,28 +5,12 @@ namespace Onitu.Cli.Tests;
 /// issue lists is refused with exit code 1, naming the service and the option — by <c>validate</c>, and by
 /// <c>sync</c> before it connects anywhere.
 /// </summary>
-public class SshOptionValidationTests
+public class SshOptionValidationTests : ScratchTest
 {
-    private string _dir = null!;
-
     [SetUp]
-    public void CreateScratch()
+    public void WriteTestKey()
     {
-        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_dir);
-        File.WriteAllText(Path.Combine(_dir, "id_test"), "not a real key: only its existence is checked\n");
-    }
-
-    [TearDown]
-    public void RemoveScratch()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        File.WriteAllText(Path.Combine(Dir, "id_test"), "not a real key: only its existence is checked\n");
     }
 
     // /bin/sh stands in for ssh: validation must not depend on the machine having an OpenSSH client.
@@ -51,7 +35,7 @@ public class SshOptionValidationTests
 
     private string WriteFile(string name, string text)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         File.WriteAllText(path, text);
         return path;
     }
@@ -59,7 +43,7 @@ public class SshOptionValidationTests
     [Test]
     public async Task A_good_ssh_setup_is_valid_without_user_or_root()
     {
-        using var run = await OnituProcess.RunAsync(_dir, "validate", WriteSetup());
+        using var run = await OnituProcess.RunAsync(Dir, "validate", WriteSetup());
         Assert.That(run.ExitCode, Is.Zero, run.Output);
     }
 
@@ -75,7 +59,7 @@ public class SshOptionValidationTests
     public async Task An_invalid_option_is_refused_naming_the_service_and_the_option(string line, string option, string rule)
     {
         var setup = WriteSetup(line);
-        using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+        using var run = await OnituProcess.RunAsync(Dir, "validate", setup);
         Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
         Assert.That(run.StandardError, Does.Contain($"services.nas.options.{option}").And.Contain(rule), run.Output);
         Assert.That(run.StandardError, Does.Contain("setup.yml:"), "the error gives the file and line");
@@ -87,7 +71,7 @@ public class SshOptionValidationTests
     {
         var setup = WriteSetup();
         File.WriteAllText(setup, File.ReadAllText(setup).Replace("host: files.example.org", "host: " + host));
-        using var run = await OnituProcess.RunAsync(_dir, "validate", setup);
+        using var run = await OnituProcess.RunAsync(Dir, "validate", setup);
         Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
         Assert.That(run.StandardError, Does.Contain("services.nas.options.host").And.Contain(rule), run.Output);
     }
@@ -97,41 +81,20 @@ public class SshOptionValidationTests
     [TestCase("port: 70000", "port")]
     public async Task Sync_refuses_before_connecting_with_exit_code_1(string line, string option)
     {
-        using var run = await OnituProcess.RunAsync(_dir, "sync", WriteSetup(line));
+        using var run = await OnituProcess.RunAsync(Dir, "sync", WriteSetup(line));
         Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
         Assert.That(run.StandardError, Does.Contain($"services.nas.options.{option}"), run.Output);
-        Assert.That(Directory.Exists(Path.Combine(_dir, "local")), Is.False, "nothing started: the local service did not even scan");
+        Assert.That(Directory.Exists(Path.Combine(Dir, "local")), Is.False, "nothing started: the local service did not even scan");
     }
 }
 
 /// <summary>A failing service is reported in words; its stack trace is for <c>--verbose</c> only.</summary>
-public class FailureOutputTests
+public class FailureOutputTests : ScratchTest
 {
-    private string _dir = null!;
-
-    [SetUp]
-    public void CreateScratch()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(_dir);
-    }
-
-    [TearDown]
-    public void RemoveScratch()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
     [Test]
     public async Task A_failing_service_prints_no_stack_trace_unless_verbose()
     {
-        var setup = Path.Combine(_dir, "setup.yml");
+        var setup = Path.Combine(Dir, "setup.yml");
         File.WriteAllText(setup, """
             name: failing
             folders:
@@ -146,14 +109,14 @@ public class FailureOutputTests
                 options: { root: B }
                 folders: { docs: docs }
             """);
-        File.WriteAllText(Path.Combine(_dir, "B"), "a file where B's root directory should be");
+        File.WriteAllText(Path.Combine(Dir, "B"), "a file where B's root directory should be");
 
-        using var quiet = await OnituProcess.RunAsync(_dir, "sync", setup);
+        using var quiet = await OnituProcess.RunAsync(Dir, "sync", setup);
         Assert.That(quiet.ExitCode, Is.EqualTo(2), quiet.Output);
         Assert.That(quiet.StandardError, Does.Contain("Service B is failing"), quiet.Output);
         Assert.That(quiet.StandardError, Does.Not.Match(@"\bat Onitu\.[\w.]+\("), "no stack trace without --verbose");
 
-        using var verbose = await OnituProcess.RunAsync(_dir, "sync", setup, "--verbose");
+        using var verbose = await OnituProcess.RunAsync(Dir, "sync", setup, "--verbose");
         Assert.That(verbose.StandardError, Does.Match(@"\bat Onitu\.[\w.]+\("), "--verbose shows where the failure came from");
     }
 }
