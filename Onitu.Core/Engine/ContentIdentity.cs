@@ -49,6 +49,25 @@ internal static class ContentIdentity
         return new ContentCheck(file.Version, current, Same: newcomer is not null && newcomer == current);
     }
 
+    /// <summary>
+    /// Hashes content as a transfer streams it anyway (a few percent of a copy's CPU at ~7 GB/s), so that the version it
+    /// carries has a known hash before two copies of it ever meet.
+    /// </summary>
+    public sealed class Accumulator
+    {
+        private readonly XxHash128 _hash = new();
+        private long _bytes;
+
+        public void Append(ReadOnlySpan<byte> data)
+        {
+            _hash.Append(data);
+            _bytes += data.Length;
+        }
+
+        /// <summary>The hash, when exactly <paramref name="size"/> bytes went through in order; else null (unknown).</summary>
+        public string? Finish(long size) => _bytes == size ? Algorithm + Convert.ToHexStringLower(_hash.GetCurrentHash()) : null;
+    }
+
     /// <summary>Hashes a stream's whole content.</summary>
     public static async Task<string> HashAsync(Stream content, CancellationToken cancellationToken)
     {

@@ -155,6 +155,9 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         // A chunked upload interrupted part-way resumes where it stopped rather than starting over as a copy.
         var resumable = chunked && job.Started && job.Offset > 0;
         var verified = new SourceVerification(this, source, sourceDriver, readMetadata);
+        // The content's hash, recorded when the bytes pass through the engine from the start (not a native or resumed copy).
+        var hash = new ContentIdentity.Accumulator();
+        var hashed = false;
         try
         {
             if (Options.UseNativeCopy && !resumable && !coordinator.Bandwidth.IsLimited
@@ -166,7 +169,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             else if (chunked)
             {
                 resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
-                    target, (IChunkedWriter)targetDriver, chunkSize, verified).ConfigureAwait(false);
+                    target, (IChunkedWriter)targetDriver, chunkSize, verified, hash).ConfigureAwait(false);
+                hashed = !resumed;
             }
             else
             {
@@ -175,7 +179,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 {
                     var attributed = new CountingReadStream(new SourceAttributingStream(coordinator.Bandwidth.Wrap(content), source.Name),
                         bytes => CountBytes(target, bytes));
-                    var checkedAtEnd = new VerifyAtEndStream(attributed, verified, token);
+                    var checkedAtEnd = new VerifyAtEndStream(new HashingReadStream(attributed, hash), verified, token);
+                    hashed = true;
                     await Call(target, () => DriverResults.RequireRevisionAsync(targetDriver.UploadFileAsync(writeMetadata, checkedAtEnd, token), writeMetadata, "UploadFileAsync")).ConfigureAwait(false);
                 }
             }
@@ -196,6 +201,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata));
+            if (hashed && hash.Finish(file.Size) is { } contentHash)
+                tx.SetFileHash(file.Fid, job.Version, contentHash);
             outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);
@@ -206,7 +213,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
     /// <summary>Sends the file chunk by chunk, resuming a previous attempt at its saved offset; returns whether it resumed.</summary>
     private async Task<bool> UploadChunksAsync(InFlightJob flight, JobRecord job, FileRecord file, Onitu.Metadata readMetadata,
         Onitu.Metadata writeMetadata, ServiceHost source, IChunkedReader reader, ServiceHost target, IChunkedWriter writer, int chunkSize,
-        SourceVerification verified)
+        SourceVerification verified, ContentIdentity.Accumulator hash)
     {
         var token = flight.Token;
         long offset = 0;
@@ -256,6 +263,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
                 if (at + read < file.Size)
                     pendingRead = ReadAt(at + read, buffers[current]);
 
+                if (!resumed)
+                    hash.Append(chunk.Span); // chunks go in order from offset 0: the hash of the whole content
                 await coordinator.Bandwidth.WaitAsync(read, token).ConfigureAwait(false);
                 await Call(target, () => writer.UploadChunkAsync(writeMetadata, at, chunk, token)).ConfigureAwait(false);
                 CountBytes(target, read);
@@ -579,6 +588,24 @@ internal sealed class SourceVerification(TransferExecutor executor, ServiceHost 
 
 /// <summary>The source changed during a transfer (see <see cref="SourceVerification"/>); what was written is not kept.</summary>
 internal sealed class SourceChangedException() : OnituException("The source changed while it was read.");
+
+/// <summary>Feeds what is read through it to a content hash (see <see cref="ContentIdentity.Accumulator"/>).</summary>
+internal sealed class HashingReadStream(Stream inner, ContentIdentity.Accumulator hash) : ReadOnlyStreamWrapper(inner)
+{
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var read = Inner.Read(buffer, offset, count);
+        hash.Append(buffer.AsSpan(offset, read));
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        hash.Append(buffer.Span[..read]);
+        return read;
+    }
+}
 
 /// <summary>
 /// Checks the source when its content has been read to the end, before the target's handler sees the end and commits:
