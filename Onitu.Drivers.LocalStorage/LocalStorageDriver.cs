@@ -113,6 +113,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         cancellationToken.ThrowIfCancellationRequested();
         var fullPath = Resolve(metadata);
+        RefuseLinkedRead(metadata, fullPath);
         try
         {
             return ValueTask.FromResult<Stream>(new FileStream(fullPath, new FileStreamOptions
@@ -137,6 +138,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var fullPath = Resolve(metadata);
+        RefuseLinkedRead(metadata, fullPath);
         try
         {
             using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
@@ -219,7 +221,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
+        var target = await ResolveForChangeAsync(metadata, action, cancellationToken);
         var temp = TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
@@ -307,8 +309,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
         var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
@@ -325,16 +327,19 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <inheritdoc />
     public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         _uploads.Close(metadata.Fid);
-        TryDelete(temp);
+        var target = Resolve(metadata);
+        // Through a link no partial file was ever made (every upload call refuses it), and none is removed.
+        if (_layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
+            return;
+        TryDelete(TempFiles.ForChunkedUpload(target, metadata.Fid, await WriterIdAsync(cancellationToken)));
     }
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
+        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken);
         var folder = _layout.GetFolder(metadata.Folder);
         FileState current;
         try
@@ -373,9 +378,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
-        var sourcePath = Resolve(source);
+        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken);
         var sourceFolder = _layout.GetFolder(source.Folder);
-        var destinationPath = Resolve(destination);
+        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
         FileState moved;
@@ -454,11 +459,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         var written = FileState.TryRead(temp)
             ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
         FileState? current;
+        string? linked;
         using (await _locks.AcquireAsync(target, cancellationToken))
         {
-            current = FileState.TryRead(target);
+            // Looked at again just before the rename: a link may have appeared while the content was written.
+            linked = FindLink(metadata, target, "write");
+            current = linked is null ? FileState.TryRead(target) : null;
             // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
-            if (current is null || current.Value.Revision == metadata.Revision)
+            if (linked is null && (current is null || current.Value.Revision == metadata.Revision))
             {
                 _ownChanges.RecordWrite(target, written.Revision);
                 try
@@ -476,7 +484,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             }
         }
         TryDelete(temp);
-        throw await ReportChangedAsync("write", metadata, current.Value, cancellationToken);
+        if (linked is not null)
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)
@@ -493,8 +503,48 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         return _layout.GetFullPath(metadata);
     }
 
-    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid, await WriterIdAsync(cancellationToken));
+    /// <summary>
+    /// Resolves the path of a file about to be written, renamed or deleted, refusing one that passes through a
+    /// symbolic link (or is one): the refusal is reported as a skipped path and thrown as
+    /// <see cref="PathRefusedException"/>, which fails this one job, not the service.
+    /// </summary>
+    private async ValueTask<string> ResolveForChangeAsync(Metadata metadata, string action, CancellationToken cancellationToken)
+    {
+        var fullPath = Resolve(metadata);
+        if (FindLink(metadata, fullPath, action) is { } link)
+            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken);
+        return fullPath;
+    }
+
+    private string? FindLink(Metadata metadata, string fullPath, string action)
+    {
+        try
+        {
+            return _layout.GetFolder(metadata.Folder).FindLink(fullPath);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw action == "read" ? ReadError(e, metadata, fullPath) : WriteError(e, action, metadata);
+        }
+    }
+
+    private async Task<PathRefusedException> RefuseThroughLinkAsync(string action, Metadata metadata, string link, CancellationToken cancellationToken)
+    {
+        Log.RefusedThroughLink(_plug.Logger, action, metadata, link);
+        await _plug.ReportSkippedAsync(metadata.Folder, metadata.Path,
+            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken);
+        return new PathRefusedException(
+            $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
+    }
+
+    private void RefuseLinkedRead(Metadata metadata, string fullPath)
+    {
+        if (FindLink(metadata, fullPath, "read") is { } link)
+            throw new PathRefusedException($"Refused to read {metadata}: {link} is a symbolic link, and Onitu does not read through links.");
+    }
+
+    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken, string action = "upload") =>
+        TempFiles.ForChunkedUpload(await ResolveForChangeAsync(metadata, action, cancellationToken), metadata.Fid, await WriterIdAsync(cancellationToken));
 
     /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
     private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)

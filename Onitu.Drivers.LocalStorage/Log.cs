@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(2002, LogLevel.Debug, "Resuming the upload of {File} after {Offset} bytes")]
     public static partial void UploadResumed(ILogger logger, Metadata file, long offset);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Refused to {Action} {File}: {Link} is a symbolic link, and Onitu never writes, renames or deletes through a link")]
+    public static partial void RefusedThroughLink(ILogger logger, string action, Metadata file, string link);
 }

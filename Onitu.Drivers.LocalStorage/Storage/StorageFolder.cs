@@ -40,6 +40,38 @@ internal sealed class StorageFolder
     /// <summary>Returns the full path of a file's metadata, checked like <see cref="GetFullPath(string)"/>.</summary>
     public string GetFullPath(Metadata metadata) => GetFullPath(metadata.Path);
 
+    /// <summary>
+    /// Returns the first symbolic link (or other reparse point) on the way from the folder's directory to
+    /// <paramref name="fullPath"/>, the entry itself included, or null when there is none. Every parent is looked at,
+    /// as Syncthing does: a text check cannot see that <c>docs/escape</c> leads elsewhere. The folder's directory
+    /// itself may be a link: the setup chose it.
+    /// </summary>
+    /// <exception cref="IOException">An entry on the way cannot be looked at.</exception>
+    public string? FindLink(string fullPath)
+    {
+        if (!IsStrictlyInside(fullPath))
+            return null;
+        var separator = _prefix.Length - 1;
+        while (separator < fullPath.Length)
+        {
+            var next = fullPath.IndexOf(Path.DirectorySeparatorChar, separator + 1);
+            var entry = next < 0 ? fullPath : fullPath[..next];
+            switch (NativeStat.LStat(entry).Kind)
+            {
+                case EntryKind.Link:
+                    return entry;
+                case EntryKind.Missing:
+                    return null; // nothing below a missing entry exists yet; what the write creates is a directory
+                case EntryKind.File or EntryKind.Other when next >= 0:
+                    return null; // the write fails on its own ("not a directory")
+            }
+            if (next < 0)
+                return null;
+            separator = next;
+        }
+        return null;
+    }
+
     /// <summary>Whether <paramref name="fullPath"/> lies inside the folder's directory (not the directory itself).</summary>
     public bool IsStrictlyInside(string fullPath) =>
         fullPath.Length > _prefix.Length && fullPath.StartsWith(_prefix, Paths.Comparison);
@@ -85,6 +117,9 @@ internal sealed class StorageFolder
         var directory = Path.GetDirectoryName(fullPath);
         while (directory is not null && IsStrictlyInside(directory))
         {
+            // Directory.Delete unlinks a link to a directory: the user's link is not ours to remove.
+            if (Paths.IsLink(directory))
+                return;
             try
             {
                 System.IO.Directory.Delete(directory, recursive: false);
