@@ -8,8 +8,9 @@ namespace Onitu.Drivers.LocalStorage;
 /// in the target's directory, then a rename), refusing to overwrite or delete a version the engine has not seen.
 /// </summary>
 /// <remarks>
-/// Revisions are <c>{size}-{last write time in UTC ticks}</c>. Chunked uploads resume from their temporary file
-/// (named after the fid) across restarts. Every member is thread-safe.
+/// Revisions are <c>{size}-{last write time in UTC ticks}.{nanoseconds below the tick}-{inode}</c> (without the
+/// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
+/// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
 public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy
 {
@@ -349,7 +350,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 if (FileState.TryRead(target) is not { } state)
                     return; // already gone: deleting is idempotent
                 current = state;
-                if (current.Revision == metadata.Revision)
+                if (current.Matches(metadata.Revision))
                 {
                     _ownChanges.RecordDelete(target);
                     try
@@ -369,7 +370,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             throw WriteError(e, "delete", metadata);
         }
         // An edit the engine has not seen beats a deletion.
-        if (current.Revision != metadata.Revision)
+        if (!current.Matches(metadata.Revision))
             throw await ReportChangedAsync("delete", metadata, current, cancellationToken);
         folder.RemoveEmptyParents(target);
     }
@@ -391,9 +392,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             {
                 moved = FileState.TryRead(sourcePath)
                     ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
-                if (moved.Revision != source.Revision)
+                if (!moved.Matches(source.Revision))
                     refused = (source, moved);
-                else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && existing.Revision != destination.Revision)
+                else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && !existing.Matches(destination.Revision))
                     refused = (destination, existing);
                 else if (!string.Equals(sourcePath, destinationPath, StringComparison.Ordinal))
                     moved = Move(sourcePath, destinationPath, moved);
@@ -466,7 +467,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             linked = FindLink(metadata, target, "write");
             current = linked is null ? FileState.TryRead(target) : null;
             // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
-            if (linked is null && (current is null || current.Value.Revision == metadata.Revision))
+            if (linked is null && (current is null || current.Value.Matches(metadata.Revision)))
             {
                 _ownChanges.RecordWrite(target, written.Revision);
                 try

@@ -66,7 +66,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
                 continue;
             }
             known.Remove(path, out var previous);
-            if (previous?.Revision == state.Revision || ownChanges.IsOwn(fullPath, state))
+            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state))
                 continue;
             await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken));
             updated++;

@@ -101,11 +101,9 @@ public abstract class DriverTestBase
         return bytes;
     }
 
-    protected static string DiskRevision(string fullPath)
-    {
-        var info = new FileInfo(fullPath);
-        return $"{info.Length}-{info.LastWriteTimeUtc.Ticks}";
-    }
+    /// <summary>The revision the driver gives the file on disk now (see <see cref="RevisionTests"/> for its form).</summary>
+    protected static string DiskRevision(string fullPath) =>
+        FileState.TryRead(fullPath)?.Revision ?? throw new AssertionException($"{fullPath} is not a file");
 
     protected static string Hash(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
 
