@@ -30,6 +30,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly OwnChanges _ownChanges = new();
     private readonly PathLocks _locks = new();
     private readonly OpenUploads _uploads = new();
+    // The file system of each folder's staging directory, by folder name, once it exists.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ulong> _stagingDevices = new(StringComparer.Ordinal);
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
     private readonly ChangeProcessor _processor;
@@ -50,7 +52,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         _plug = plug;
         _options = LocalStorageOptions.From(plug.Options);
         _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
-        _scanner = new FolderScanner(plug, _ownChanges);
+        _scanner = new FolderScanner(plug, _ownChanges, () => Volatile.Read(ref _writerId), _instanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
         _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
@@ -60,6 +62,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        // Known before the scan meets temporary files, without creating one (a dry run changes nothing).
+        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken) is { } stored)
+            Interlocked.CompareExchange(ref _writerId, stored, null);
         var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
         {
@@ -223,7 +228,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
         var target = await ResolveForChangeAsync(metadata, action, cancellationToken);
-        var temp = TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId);
+        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
         try
@@ -330,10 +335,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
-        // Through a link no partial file was ever made (every upload call refuses it), and none is removed.
-        if (_layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
+        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken);
+        // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
+        if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
             return;
-        TryDelete(TempFiles.ForChunkedUpload(target, metadata.Fid, await WriterIdAsync(cancellationToken)));
+        TryDelete(temp);
     }
 
     /// <inheritdoc />
@@ -472,8 +478,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 _ownChanges.RecordWrite(target, written.Revision);
                 try
                 {
-                    RemoveIfEmptyDirectory(target);
-                    File.Move(temp, target, overwrite: true);
+                    WithDirectory(target, () =>
+                    {
+                        RemoveIfEmptyDirectory(target);
+                        File.Move(temp, target, overwrite: true);
+                        return true;
+                    });
                 }
                 catch
                 {
@@ -544,8 +554,60 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             throw new PathRefusedException($"Refused to read {metadata}: {link} is a symbolic link, and Onitu does not read through links.");
     }
 
-    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken, string action = "upload") =>
-        TempFiles.ForChunkedUpload(await ResolveForChangeAsync(metadata, action, cancellationToken), metadata.Fid, await WriterIdAsync(cancellationToken));
+    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
+        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken), whole: false, cancellationToken);
+
+    /// <summary>
+    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
+    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
+    /// staging directory cannot be made.
+    /// </summary>
+    private async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
+    {
+        var writerId = await WriterIdAsync(cancellationToken);
+        if (StagingDirectoryFor(_layout.GetFolder(metadata.Folder), target) is { } staging)
+        {
+            return whole
+                ? TempFiles.StagedWhole(staging, metadata.Fid, writerId, _instanceId)
+                : TempFiles.StagedChunked(staging, metadata.Fid, writerId);
+        }
+        return whole
+            ? TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId)
+            : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
+    }
+
+    private string? StagingDirectoryFor(StorageFolder folder, string target)
+    {
+        var staging = folder.StagingDirectory;
+        try
+        {
+            if (!_stagingDevices.TryGetValue(folder.Name, out var device))
+            {
+                var stat = NativeStat.LStat(staging);
+                if (stat.Kind == EntryKind.Missing)
+                {
+                    Directory.CreateDirectory(staging);
+                    TempFiles.Hide(staging);
+                    stat = NativeStat.LStat(staging);
+                }
+                if (stat.Kind != EntryKind.Directory)
+                    return null; // a user's file or link of that name: stage beside each target instead
+                device = _stagingDevices.GetOrAdd(folder.Name, stat.Device);
+            }
+            // The nearest directory of the target that exists: the rest is created on its file system.
+            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
+            {
+                var stat = NativeStat.LStat(directory);
+                if (stat.Kind != EntryKind.Missing)
+                    return stat.Device == device ? staging : null;
+            }
+            return staging;
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            return null; // the write beside the target fails on its own if the disk is the trouble
+        }
+    }
 
     /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
     private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)

@@ -56,5 +56,5 @@ internal sealed class ChangeBatch
     }
 
     private static string? UserPath(StorageFolder folder, string fullPath) =>
-        !TempFiles.IsTempPath(fullPath) && folder.TryGetRelativePath(fullPath, out var path) ? path : null;
+        !TempFiles.IsTempPath(fullPath) && !folder.IsStaging(fullPath) && folder.TryGetRelativePath(fullPath, out var path) ? path : null;
 }

@@ -83,6 +83,8 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
                 await ReportUpdateAsync(batch, folder, path, fullPath, state, cancellationToken);
             return;
         }
+        if (Paths.IsLink(fullPath))
+            await plug.ReportSkippedAsync(folder.Name, path, FolderScanner.LinkReason, cancellationToken);
         if (Directory.Exists(fullPath))
         {
             // A directory that appeared (created, or moved in from outside): files may have landed in it before the

@@ -15,19 +15,22 @@ internal static class DiskWalker
     };
 
     /// <summary>
-    /// Yields each entry under <paramref name="directory"/> that is not a directory — regular files, and the symbolic
-    /// links and special files a scan names as skipped — with what <c>lstat</c> says of it, skipping temporary files
-    /// and never descending into a linked directory (which could loop or leave the folder). An absent directory yields
-    /// nothing.
+    /// Yields each entry under <paramref name="directory"/> of <paramref name="folder"/> that is not a directory —
+    /// regular files, and the symbolic links and special files a scan names as skipped — with what <c>lstat</c> says
+    /// of it, never descending into a linked directory (which could loop or leave the folder) nor into the staging
+    /// directory. An absent directory yields nothing.
     /// </summary>
-    public static IEnumerable<(string FullPath, EntryStat Stat)> EnumerateEntries(string directory)
+    public static IEnumerable<(string FullPath, EntryStat Stat)> EnumerateEntries(StorageFolder folder, string directory)
     {
+        var root = folder.Directory;
         var entries = new FileSystemEnumerable<(string, EntryStat)>(directory, Transform, Options)
         {
             // IsDirectory and the name come from the directory listing itself; no stat per file is spent here.
-            ShouldIncludePredicate = static (ref FileSystemEntry entry) =>
-                (!entry.IsDirectory || IsLink(ref entry)) && !TempFiles.IsTempName(entry.FileName),
-            ShouldRecursePredicate = static (ref FileSystemEntry entry) => !IsLink(ref entry),
+            ShouldIncludePredicate = static (ref FileSystemEntry entry) => !entry.IsDirectory || IsLink(ref entry),
+            // Not into links, nor into the driver's staging directory at the folder's root (one of that name deeper
+            // down is a user's).
+            ShouldRecursePredicate = (ref FileSystemEntry entry) => !IsLink(ref entry)
+                && !(entry.FileName.SequenceEqual(TempFiles.StagingDirectoryName) && entry.Directory.Equals(root, Paths.Comparison)),
         };
 
         using var enumerator = entries.GetEnumerator();
@@ -43,16 +46,6 @@ internal static class DiskWalker
                 yield break; // the directory vanished while we listed it: the watcher reports the rest
             }
             yield return enumerator.Current;
-        }
-    }
-
-    /// <summary>The regular files under <paramref name="directory"/>, with their state (see <see cref="EnumerateEntries"/>).</summary>
-    public static IEnumerable<(string FullPath, FileState State)> EnumerateFiles(string directory)
-    {
-        foreach (var (fullPath, stat) in EnumerateEntries(directory))
-        {
-            if (FileState.From(stat) is { } state)
-                yield return (fullPath, state);
         }
     }
 

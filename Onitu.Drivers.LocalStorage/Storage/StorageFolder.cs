@@ -23,6 +23,27 @@ internal sealed class StorageFolder
     /// <summary>The folder's directory: a full path without a trailing separator.</summary>
     public string Directory { get; }
 
+    /// <summary>The driver's staging directory for temporary files, at the folder's root (see <see cref="TempFiles"/>).</summary>
+    public string StagingDirectory => _prefix + TempFiles.StagingDirectoryName;
+
+    /// <summary>Whether <paramref name="fullPath"/> is the staging directory or lies in it.</summary>
+    public bool IsStaging(string fullPath)
+    {
+        var staging = StagingDirectory;
+        return fullPath.StartsWith(staging, Paths.Comparison)
+            && (fullPath.Length == staging.Length || fullPath[staging.Length] == Path.DirectorySeparatorChar);
+    }
+
+    /// <summary>
+    /// The part of <paramref name="fullPath"/> below the folder's directory, with <c>/</c> separators, as it is — for
+    /// naming an entry that <see cref="TryGetRelativePath"/> refuses.
+    /// </summary>
+    public string RawRelativePath(string fullPath)
+    {
+        var relative = IsStrictlyInside(fullPath) ? fullPath[_prefix.Length..] : fullPath;
+        return Path.DirectorySeparatorChar == '/' ? relative : relative.Replace(Path.DirectorySeparatorChar, '/');
+    }
+
     /// <summary>Returns the full path of <paramref name="relativePath"/> inside the folder.</summary>
     /// <exception cref="DriverException">The path would lead outside the folder's directory.</exception>
     public string GetFullPath(string relativePath)

@@ -87,4 +87,29 @@ public class IntegrityTests
             Assert.That(run.StandardOutput, Does.Contain("skipped"), run.Output);
         });
     }
+
+    [Test]
+    [Platform(Exclude = "Win", Reason = "Symbolic links need a privilege, and a backslash is a separator, on Windows.")]
+    public async Task Sync_counts_and_names_every_path_it_skips_and_stages_nothing_a_user_could_collide_with()
+    {
+        var setup = Setup();
+        Write(A("plain.txt"), "plain");
+        Directory.CreateSymbolicLink(A("linked"), _outside);
+        var lookAlike = $".onitu-{Guid.NewGuid():N}.part";
+        Write(A(lookAlike), "a user's file with an unlucky name");
+        Write(A("back\\slash.txt"), "a name Onitu cannot carry");
+
+        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllText(B("plain.txt")), Is.EqualTo("plain"), run.Output);
+            Assert.That(run.StandardOutput, Does.Contain("3 skipped"), run.Output);
+            Assert.That(run.StandardError, Does.Contain("skipped: A docs:linked: a symbolic link"), run.Output);
+            Assert.That(run.StandardError, Does.Contain($"skipped: A docs:{lookAlike}: named like a temporary file"), run.Output);
+            Assert.That(run.StandardError, Does.Contain("skipped: A docs:back\\slash.txt"), run.Output);
+            Assert.That(Directory.GetFiles(B(""), "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(B(""), f)),
+                Is.EquivalentTo(new[] { "plain.txt", ".onitu-folder" }), "B holds the synced file and the folder marker; the staging directory is empty");
+        });
+    }
 }

@@ -219,6 +219,34 @@ public class WatchTests : DriverTestBase
     }
 
     [Test]
+    public async Task Watcher_ignores_the_staging_directory()
+    {
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+
+        var staged = Write(Path.Combine(DocsDir, TempFiles.StagingDirectoryName, $"{Guid.NewGuid():N}.0a1b2c3d.part"), "partial");
+        File.AppendAllText(staged, "more");
+        File.Delete(staged);
+
+        await SettleAsync(DocsDir);
+        Assert.That(Plug.Calls(mark).Where(c => c.File.Path.StartsWith(".onitu-", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    [Platform(Exclude = "Win", Reason = "Creating symbolic links needs a privilege on Windows.")]
+    public async Task Watcher_names_a_new_symbolic_link_as_skipped()
+    {
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+        var target = Write(Path.Combine(Root, "elsewhere.txt"), "outside");
+
+        File.CreateSymbolicLink(Path.Combine(DocsDir, "link.txt"), target);
+
+        var skip = await Plug.WaitForAsync(c => c.Kind == CallKind.Skip && c.File.Path == "link.txt", mark);
+        Assert.That(skip.File.Extra["skip-reason"], Does.Contain("symbolic link"));
+    }
+
+    [Test]
     public async Task Watcher_coalesces_a_burst_of_writes_to_one_file()
     {
         await StartWatchingAsync();

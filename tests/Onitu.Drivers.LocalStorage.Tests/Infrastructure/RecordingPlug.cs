@@ -158,6 +158,7 @@ public sealed class RecordingPlug : IPlug
     {
         var skipped = new Metadata(folder, path);
         skipped.Extra["skip-reason"] = reason;
+        skipped.Extra["skip-path"] = path; // as reported: Metadata normalizes a backslash into a separator
         Record(new PlugCall(CallKind.Skip, skipped), () => { });
         return ValueTask.CompletedTask;
     }
