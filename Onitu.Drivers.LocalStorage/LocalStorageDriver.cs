@@ -69,7 +69,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         foreach (var folder in _layout.Folders)
         {
             if (await _scanner.PrepareAsync(folder, cancellationToken))
+            {
                 present.Add(folder);
+                if (!_plug.DryRun)
+                    Leftovers.SweepStaging(folder, Volatile.Read(ref _writerId), _instanceId, _plug.Logger);
+            }
         }
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
         try
@@ -303,6 +307,17 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         {
             // Another call ended or aborted this upload while the chunk was on its way.
             throw new ServiceException($"The upload of {metadata} was closed while a chunk was written.", isTransient: true, e);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            // A partial upload left on a full disk keeps it full until a later sync succeeds: give the space back now.
+            _uploads.Close(metadata.Fid);
+            var size = FileState.TryRead(temp)?.Size ?? 0;
+            TryDelete(temp);
+            Log.PartialRemovedOnFullDisk(_plug.Logger, metadata, size);
+            throw new ServiceException(
+                $"No space left on the disk to write a chunk of {metadata}; its partial upload ({size} bytes) was removed to give the space back, and the upload starts over when retried: {e.Message}",
+                isTransient: true, e);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -706,6 +721,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     private static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    // ENOSPC (28 on Linux and macOS, where .NET puts the errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
+    private static bool IsDiskFull(IOException e) =>
+        e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
 
     private static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
     {

@@ -111,6 +111,8 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         return (updated, deleted);
     }
 
+    private const string Prefix = ".onitu-";
+
     /// <summary>Why a symbolic link is skipped.</summary>
     public const string LinkReason = "a symbolic link: Onitu does not follow links, nor sync them";
 
@@ -123,9 +125,16 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         var name = Path.GetFileName(fullPath.AsSpan());
         if (TempFiles.IsTempName(name))
         {
-            return IsOwnTemp(name)
-                ? ""
-                : "named like a temporary file of Onitu (.onitu-<id>.part): not synced; one Onitu left behind is removed once stale";
+            if (IsOwnTemp(name))
+                return "";
+            // An earlier version's leftover (or another engine's) that no upload can use any more goes.
+            if (!plug.DryRun && Leftovers.IsStale(TempFiles.Parse(name[Prefix.Length..])!, new DateTime(stat.MtimeTicks, DateTimeKind.Utc), writerId(), instanceId)
+                && Leftovers.TryRemove(fullPath, plug.Logger))
+            {
+                Log.LeftoverRemoved(plug.Logger, fullPath);
+                return "";
+            }
+            return "named like a temporary file of Onitu (.onitu-<id>.part): not synced; one Onitu left behind is removed once stale";
         }
         return stat.Kind switch
         {
@@ -140,7 +149,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     // A temporary file beside its target (a target on another file system) that this service made.
     private bool IsOwnTemp(ReadOnlySpan<char> name)
     {
-        var parsed = TempFiles.Parse(name[".onitu-".Length..]);
+        var parsed = TempFiles.Parse(name[Prefix.Length..]);
         return parsed?.FirstId is { } id && (parsed.Whole ? id == instanceId : id == writerId());
     }
 
