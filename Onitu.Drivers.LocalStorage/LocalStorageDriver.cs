@@ -4,8 +4,9 @@ namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
 /// The local storage driver: syncs folders of a local disk. A startup scan reports what changed while Onitu was
-/// stopped, a file system watcher reports changes live, and every write lands atomically (a hidden temporary file
-/// in the target's directory, then a rename), refusing to overwrite or delete a version the engine has not seen.
+/// stopped, a file system watcher reports changes live, and every write lands atomically (a temporary file in the
+/// folder's staging directory, then a rename), refusing to overwrite or delete a version the engine has not seen, and
+/// to write, rename or delete through a symbolic link.
 /// </summary>
 /// <remarks>
 /// Revisions are <c>{size}-{last write time in UTC ticks}.{nanoseconds below the tick}-{inode}</c> (without the
@@ -30,8 +31,6 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly OwnChanges _ownChanges = new();
     private readonly PathLocks _locks = new();
     private readonly OpenUploads _uploads = new();
-    // The file system of each folder's staging directory, by folder name, once it exists.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ulong> _stagingDevices = new(StringComparer.Ordinal);
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
     private readonly ChangeProcessor _processor;
@@ -596,19 +595,17 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         var staging = folder.StagingDirectory;
         try
         {
-            if (!_stagingDevices.TryGetValue(folder.Name, out var device))
+            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
+            var stagingStat = NativeStat.LStat(staging);
+            if (stagingStat.Kind == EntryKind.Missing)
             {
-                var stat = NativeStat.LStat(staging);
-                if (stat.Kind == EntryKind.Missing)
-                {
-                    Directory.CreateDirectory(staging);
-                    TempFiles.Hide(staging);
-                    stat = NativeStat.LStat(staging);
-                }
-                if (stat.Kind != EntryKind.Directory)
-                    return null; // a user's file or link of that name: stage beside each target instead
-                device = _stagingDevices.GetOrAdd(folder.Name, stat.Device);
+                Directory.CreateDirectory(staging);
+                TempFiles.Hide(staging);
+                stagingStat = NativeStat.LStat(staging);
             }
+            if (stagingStat.Kind != EntryKind.Directory)
+                return null; // a user's file or link of that name: stage beside each target instead
+            var device = stagingStat.Device;
             // The nearest directory of the target that exists: the rest is created on its file system.
             for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
             {

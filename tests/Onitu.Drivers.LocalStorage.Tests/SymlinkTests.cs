@@ -150,6 +150,29 @@ public class SymlinkTests : DriverTestBase
     }
 
     [Test]
+    public async Task A_staging_directory_that_is_a_link_is_not_written_through()
+    {
+        var staging = Path.Combine(DocsDir, TempFiles.StagingDirectoryName);
+        Directory.CreateSymbolicLink(staging, _outside);
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+
+        await driver.UploadFileAsync(Meta("docs", "f.txt"), new MemoryStream("inside"u8.ToArray()), Token);
+        var chunked = Meta("docs", "c.bin");
+        await driver.StartUploadAsync(chunked, Token);
+        await driver.UploadChunkAsync(chunked, 0, new byte[10], Token);
+        await driver.EndUploadAsync(chunked, Token);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllText(Path.Combine(DocsDir, "f.txt")), Is.EqualTo("inside"));
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "c.bin")), Is.EqualTo(new byte[10]));
+            Assert.That(Outside(), Is.Empty, "staged beside the targets instead");
+            Assert.That(new DirectoryInfo(staging).LinkTarget, Is.EqualTo(_outside));
+        });
+    }
+
+    [Test]
     public async Task A_regular_nested_write_still_works_beside_a_link()
     {
         await using var driver = CreateDriver();
