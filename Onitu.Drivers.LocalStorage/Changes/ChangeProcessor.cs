@@ -56,6 +56,8 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             await GuardAsync(folder, newPath, () => RenamedAsync(batch, folder, oldPath, newPath, cancellationToken));
         foreach (var ((folder, path), created) in batch.Paths)
             await GuardAsync(folder, path, () => PathChangedAsync(batch, folder, path, created, cancellationToken));
+        foreach (var (folder, fullPath) in batch.Unsynced)
+            await GuardAsync(folder, fullPath, () => scanner.ReportUnsyncedAsync(folder, fullPath, cancellationToken));
         foreach (var folder in batch.Rescans.Union(monitor.TakeRescanRequests()))
             await scanner.ScanAsync(folder, directory: null, cancellationToken);
     }

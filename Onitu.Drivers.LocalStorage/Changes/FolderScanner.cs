@@ -67,8 +67,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             if (!folder.TryGetRelativePath(fullPath, out var path))
             {
                 Log.UnrepresentableName(plug.Logger, fullPath);
-                await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath),
-                    "the name cannot be carried as an Onitu path (a backslash in a name, or a name that normalizing would change)", cancellationToken));
+                await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken));
                 continue;
             }
             if (SkipReason(path, fullPath, stat) is { } reason)
@@ -112,6 +111,27 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     }
 
     private const string Prefix = ".onitu-";
+
+    /// <summary>
+    /// Names an entry the watcher saw that is not to be synced (a look-alike of a temporary file, a name Onitu cannot
+    /// carry), as a scan would; nothing when it is gone again or is this driver's own temporary file.
+    /// </summary>
+    public async Task ReportUnsyncedAsync(StorageFolder folder, string fullPath, CancellationToken cancellationToken)
+    {
+        var stat = NativeStat.LStat(fullPath);
+        if (stat.Kind is EntryKind.Missing or EntryKind.Directory)
+            return;
+        if (!folder.TryGetRelativePath(fullPath, out var path))
+        {
+            await plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken);
+            return;
+        }
+        if (SkipReason(path, fullPath, stat) is { Length: > 0 } reason)
+            await plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken);
+    }
+
+    private const string UnrepresentableReason =
+        "the name cannot be carried as an Onitu path (a backslash in a name, or a name that normalizing would change)";
 
     /// <summary>Why a symbolic link is skipped.</summary>
     public const string LinkReason = "a symbolic link: Onitu does not follow links, nor sync them";
