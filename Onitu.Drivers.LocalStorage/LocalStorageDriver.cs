@@ -4,12 +4,14 @@ namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
 /// The local storage driver: syncs folders of a local disk. A startup scan reports what changed while Onitu was
-/// stopped, a file system watcher reports changes live, and every write lands atomically (a hidden temporary file
-/// in the target's directory, then a rename), refusing to overwrite or delete a version the engine has not seen.
+/// stopped, a file system watcher reports changes live, and every write lands atomically (a temporary file in the
+/// folder's staging directory, then a rename), refusing to overwrite or delete a version the engine has not seen, and
+/// to write, rename or delete through a symbolic link.
 /// </summary>
 /// <remarks>
-/// Revisions are <c>{size}-{last write time in UTC ticks}</c>. Chunked uploads resume from their temporary file
-/// (named after the fid) across restarts. Every member is thread-safe.
+/// Revisions are <c>{size}-{last write time in UTC ticks}.{nanoseconds below the tick}-{inode}</c> (without the
+/// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
+/// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
 public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
 {
@@ -49,7 +51,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         _plug = plug;
         _options = LocalStorageOptions.From(plug.Options);
         _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
-        _scanner = new FolderScanner(plug, _ownChanges);
+        _scanner = new FolderScanner(plug, _ownChanges, () => Volatile.Read(ref _writerId), _instanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
         _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
@@ -59,11 +61,18 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        // Known before the scan meets temporary files, without creating one (a dry run changes nothing).
+        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken) is { } stored)
+            Interlocked.CompareExchange(ref _writerId, stored, null);
         var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
         {
             if (await _scanner.PrepareAsync(folder, cancellationToken))
+            {
                 present.Add(folder);
+                if (!_plug.DryRun)
+                    Leftovers.SweepStaging(folder, Volatile.Read(ref _writerId), _instanceId, _plug.Logger);
+            }
         }
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
         try
@@ -120,6 +129,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         cancellationToken.ThrowIfCancellationRequested();
         var fullPath = Resolve(metadata);
+        RefuseLinkedRead(metadata, fullPath);
         try
         {
             return ValueTask.FromResult<Stream>(new FileStream(fullPath, new FileStreamOptions
@@ -144,6 +154,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var fullPath = Resolve(metadata);
+        RefuseLinkedRead(metadata, fullPath);
         try
         {
             using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
@@ -226,8 +237,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
-        var temp = TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId);
+        var target = await ResolveForChangeAsync(metadata, action, cancellationToken);
+        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
         try
@@ -303,6 +314,17 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             // Another call ended or aborted this upload while the chunk was on its way.
             throw new ServiceException($"The upload of {metadata} was closed while a chunk was written.", isTransient: true, e);
         }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            // A partial upload left on a full disk keeps it full until a later sync succeeds: give the space back now.
+            _uploads.Close(metadata.Fid);
+            var size = FileState.TryRead(temp)?.Size ?? 0;
+            TryDelete(temp);
+            Log.PartialRemovedOnFullDisk(_plug.Logger, metadata, size);
+            throw new ServiceException(
+                $"No space left on the disk to write a chunk of {metadata}; its partial upload ({size} bytes) was removed to give the space back, and the upload starts over when retried: {e.Message}",
+                isTransient: true, e);
+        }
         catch (Exception e) when (IsIoError(e))
         {
             throw WriteError(e, "write a chunk of", metadata);
@@ -314,8 +336,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
         var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
@@ -332,8 +354,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <inheritdoc />
     public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
         _uploads.Close(metadata.Fid);
+        var target = Resolve(metadata);
+        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken);
+        // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
+        if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
+            return;
         TryDelete(temp);
     }
 
@@ -341,7 +367,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = Resolve(metadata);
+        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken);
         var folder = _layout.GetFolder(metadata.Folder);
         FileState current;
         try
@@ -351,7 +377,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 if (FileState.TryRead(target) is not { } state)
                     return; // already gone: deleting is idempotent
                 current = state;
-                if (current.Revision == metadata.Revision)
+                if (current.Matches(metadata.Revision))
                 {
                     _ownChanges.RecordDelete(target);
                     try
@@ -371,7 +397,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             throw WriteError(e, "delete", metadata);
         }
         // An edit the engine has not seen beats a deletion.
-        if (current.Revision != metadata.Revision)
+        if (!current.Matches(metadata.Revision))
             throw await ReportChangedAsync("delete", metadata, current, cancellationToken);
         folder.RemoveEmptyParents(target);
     }
@@ -380,9 +406,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
-        var sourcePath = Resolve(source);
+        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken);
         var sourceFolder = _layout.GetFolder(source.Folder);
-        var destinationPath = Resolve(destination);
+        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
         FileState moved;
@@ -393,9 +419,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             {
                 moved = FileState.TryRead(sourcePath)
                     ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
-                if (moved.Revision != source.Revision)
+                if (!moved.Matches(source.Revision))
                     refused = (source, moved);
-                else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && existing.Revision != destination.Revision)
+                else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && !existing.Matches(destination.Revision))
                     refused = (destination, existing);
                 else if (!string.Equals(sourcePath, destinationPath, StringComparison.Ordinal))
                     moved = Move(sourcePath, destinationPath, moved);
@@ -461,17 +487,24 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         var written = FileState.TryRead(temp)
             ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
         FileState? current;
+        string? linked;
         using (await _locks.AcquireAsync(target, cancellationToken))
         {
-            current = FileState.TryRead(target);
+            // Looked at again just before the rename: a link may have appeared while the content was written.
+            linked = FindLink(metadata, target, "write");
+            current = linked is null ? FileState.TryRead(target) : null;
             // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
-            if (current is null || current.Value.Revision == metadata.Revision)
+            if (linked is null && (current is null || current.Value.Matches(metadata.Revision)))
             {
                 _ownChanges.RecordWrite(target, written.Revision);
                 try
                 {
-                    RemoveIfEmptyDirectory(target);
-                    File.Move(temp, target, overwrite: true);
+                    WithDirectory(target, () =>
+                    {
+                        RemoveIfEmptyDirectory(target);
+                        File.Move(temp, target, overwrite: true);
+                        return true;
+                    });
                 }
                 catch
                 {
@@ -483,7 +516,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             }
         }
         TryDelete(temp);
-        throw await ReportChangedAsync("write", metadata, current.Value, cancellationToken);
+        if (linked is not null)
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)
@@ -500,8 +535,98 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         return _layout.GetFullPath(metadata);
     }
 
+    /// <summary>
+    /// Resolves the path of a file about to be written, renamed or deleted, refusing one that passes through a
+    /// symbolic link (or is one): the refusal is reported as a skipped path and thrown as
+    /// <see cref="PathRefusedException"/>, which fails this one job, not the service.
+    /// </summary>
+    private async ValueTask<string> ResolveForChangeAsync(Metadata metadata, string action, CancellationToken cancellationToken)
+    {
+        var fullPath = Resolve(metadata);
+        if (FindLink(metadata, fullPath, action) is { } link)
+            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken);
+        return fullPath;
+    }
+
+    private string? FindLink(Metadata metadata, string fullPath, string action)
+    {
+        try
+        {
+            return _layout.GetFolder(metadata.Folder).FindLink(fullPath);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw action == "read" ? ReadError(e, metadata, fullPath) : WriteError(e, action, metadata);
+        }
+    }
+
+    private async Task<PathRefusedException> RefuseThroughLinkAsync(string action, Metadata metadata, string link, CancellationToken cancellationToken)
+    {
+        Log.RefusedThroughLink(_plug.Logger, action, metadata, link);
+        await _plug.ReportSkippedAsync(metadata.Folder, metadata.Path,
+            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken);
+        return new PathRefusedException(
+            $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
+    }
+
+    private void RefuseLinkedRead(Metadata metadata, string fullPath)
+    {
+        if (FindLink(metadata, fullPath, "read") is { } link)
+            throw new PathRefusedException($"Refused to read {metadata}: {link} is a symbolic link, and Onitu does not read through links.");
+    }
+
     private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        TempFiles.ForChunkedUpload(Resolve(metadata), metadata.Fid, await WriterIdAsync(cancellationToken));
+        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken), whole: false, cancellationToken);
+
+    /// <summary>
+    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
+    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
+    /// staging directory cannot be made.
+    /// </summary>
+    private async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
+    {
+        var writerId = await WriterIdAsync(cancellationToken);
+        if (StagingDirectoryFor(_layout.GetFolder(metadata.Folder), target) is { } staging)
+        {
+            return whole
+                ? TempFiles.StagedWhole(staging, metadata.Fid, writerId, _instanceId)
+                : TempFiles.StagedChunked(staging, metadata.Fid, writerId);
+        }
+        return whole
+            ? TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId)
+            : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
+    }
+
+    private string? StagingDirectoryFor(StorageFolder folder, string target)
+    {
+        var staging = folder.StagingDirectory;
+        try
+        {
+            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
+            var stagingStat = NativeStat.LStat(staging);
+            if (stagingStat.Kind == EntryKind.Missing)
+            {
+                Directory.CreateDirectory(staging);
+                TempFiles.Hide(staging);
+                stagingStat = NativeStat.LStat(staging);
+            }
+            if (stagingStat.Kind != EntryKind.Directory)
+                return null; // a user's file or link of that name: stage beside each target instead
+            var device = stagingStat.Device;
+            // The nearest directory of the target that exists: the rest is created on its file system.
+            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
+            {
+                var stat = NativeStat.LStat(directory);
+                if (stat.Kind != EntryKind.Missing)
+                    return stat.Device == device ? staging : null;
+            }
+            return staging;
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            return null; // the write beside the target fails on its own if the disk is the trouble
+        }
+    }
 
     /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
     private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)
@@ -600,6 +725,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     private static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    // ENOSPC (28 on Linux and macOS, where .NET puts the errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
+    private static bool IsDiskFull(IOException e) =>
+        e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
 
     private static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
     {

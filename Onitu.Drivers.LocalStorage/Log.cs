@@ -34,4 +34,19 @@ internal static partial class Log
 
     [LoggerMessage(2002, LogLevel.Debug, "Resuming the upload of {File} after {Offset} bytes")]
     public static partial void UploadResumed(ILogger logger, Metadata file, long offset);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Refused to {Action} {File}: {Link} is a symbolic link, and Onitu never writes, renames or deletes through a link")]
+    public static partial void RefusedThroughLink(ILogger logger, string action, Metadata file, string link);
+
+    [LoggerMessage(1009, LogLevel.Information, "Removed {Count} stale temporary files of folder '{Folder}' from {Directory}")]
+    public static partial void LeftoversRemoved(ILogger logger, int count, string folder, string directory);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Could not remove the stale temporary file {FullPath}: {Reason}")]
+    public static partial void LeftoverNotRemoved(ILogger logger, string fullPath, string reason);
+
+    [LoggerMessage(1011, LogLevel.Information, "Removed the stale temporary file {FullPath}")]
+    public static partial void LeftoverRemoved(ILogger logger, string fullPath);
+
+    [LoggerMessage(2004, LogLevel.Warning, "The disk is full: removed the partial upload of {File} ({Bytes} bytes) to give the space back; it starts over when retried")]
+    public static partial void PartialRemovedOnFullDisk(ILogger logger, Metadata file, long bytes);
 }

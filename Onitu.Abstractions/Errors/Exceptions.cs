@@ -61,3 +61,18 @@ public class ContentChangedException : ServiceException
     public ContentChangedException(string message, Exception? innerException = null)
         : base(message, isTransient: true, innerException) { }
 }
+
+/// <summary>
+/// The store refuses this one path, not the service: a symbolic link between the folder's root and the file (writing
+/// through it would leave the folder), or a name the store cannot hold. Never transient: trying again changes nothing
+/// until the user changes the path on the store. The driver has reported the path through
+/// <see cref="IPlug.ReportSkippedAsync"/>; the engine fails this one job without counting it against the service.
+/// </summary>
+public class PathRefusedException : ServiceException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Which path is refused and why, naming it.</param>
+    /// <param name="innerException">The cause, if any.</param>
+    public PathRefusedException(string message, Exception? innerException = null)
+        : base(message, isTransient: false, innerException) { }
+}

@@ -127,7 +127,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
             {
                 // The best source failed: the next one holding the same version takes over.
                 Log.SourceFailed(coordinator.Logger, source.Name, file.Folder, file.Path, e.InnerException!.Message);
-                if (e.InnerException is not RemoteFileNotFoundException)
+                if (e.InnerException is not (RemoteFileNotFoundException or PathRefusedException))
                     source.ReportTransferFailure(e.InnerException!);
                 e.Reported = true;
                 lastSourceFailure = e;
@@ -465,7 +465,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
     private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure, bool reported = false)
     {
         var contentChanged = failure is ContentChangedException;
-        if (!contentChanged && !reported && service is not null && coordinator.Hosts.TryGetValue(service, out var host) && failure is not RemoteFileNotFoundException)
+        if (!contentChanged && !reported && service is not null && coordinator.Hosts.TryGetValue(service, out var host) && failure is not (RemoteFileNotFoundException or PathRefusedException))
             host.ReportTransferFailure(failure);
 
         // A target that changed under the transfer reported its change; the job was (or is about to be) rewritten

@@ -12,6 +12,12 @@ internal sealed class ChangeBatch
     /// <summary>Renames within a folder, both names being user files, in order.</summary>
     public List<(StorageFolder Folder, string OldPath, string NewPath)> Renames { get; } = [];
 
+    /// <summary>
+    /// Entries that are not user files to sync but must not pass in silence: names like the driver's temporary files
+    /// beside a target, and names Onitu cannot carry (by full path).
+    /// </summary>
+    public HashSet<(StorageFolder Folder, string FullPath)> Unsynced { get; } = [];
+
     /// <summary>Folders whose notifications were lost.</summary>
     public HashSet<StorageFolder> Rescans { get; } = [];
 
@@ -55,6 +61,13 @@ internal sealed class ChangeBatch
         Paths[key] = created || (Paths.TryGetValue(key, out var wasCreated) && wasCreated);
     }
 
-    private static string? UserPath(StorageFolder folder, string fullPath) =>
-        !TempFiles.IsTempPath(fullPath) && folder.TryGetRelativePath(fullPath, out var path) ? path : null;
+    private string? UserPath(StorageFolder folder, string fullPath)
+    {
+        if (folder.IsStaging(fullPath) || !folder.IsStrictlyInside(fullPath))
+            return null;
+        if (!TempFiles.IsTempPath(fullPath) && folder.TryGetRelativePath(fullPath, out var path))
+            return path;
+        Unsynced.Add((folder, fullPath));
+        return null;
+    }
 }

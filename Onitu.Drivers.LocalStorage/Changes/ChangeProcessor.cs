@@ -56,6 +56,8 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             await GuardAsync(folder, newPath, () => RenamedAsync(batch, folder, oldPath, newPath, cancellationToken));
         foreach (var ((folder, path), created) in batch.Paths)
             await GuardAsync(folder, path, () => PathChangedAsync(batch, folder, path, created, cancellationToken));
+        foreach (var (folder, fullPath) in batch.Unsynced)
+            await GuardAsync(folder, fullPath, () => scanner.ReportUnsyncedAsync(folder, fullPath, cancellationToken));
         foreach (var folder in batch.Rescans.Union(monitor.TakeRescanRequests()))
             await scanner.ScanAsync(folder, directory: null, cancellationToken);
     }
@@ -83,6 +85,8 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
                 await ReportUpdateAsync(batch, folder, path, fullPath, state, cancellationToken);
             return;
         }
+        if (Paths.IsLink(fullPath))
+            await plug.ReportSkippedAsync(folder.Name, path, FolderScanner.LinkReason, cancellationToken);
         if (Directory.Exists(fullPath))
         {
             // A directory that appeared (created, or moved in from outside): files may have landed in it before the

@@ -8,7 +8,11 @@ namespace Onitu.Drivers.LocalStorage;
 /// reports the difference: the startup scan, the rescan after the watcher lost events, and the catch-up for a
 /// directory that appeared or vanished at once.
 /// </summary>
-internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
+/// <param name="plug">Where changes and skipped paths are reported.</param>
+/// <param name="ownChanges">The driver's own recent changes, not reported back.</param>
+/// <param name="writerId">The service's writer id once known (its temporary files are not named as skipped).</param>
+/// <param name="instanceId">The driver instance's id (likewise).</param>
+internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<string?> writerId, string instanceId)
 {
     /// <summary>
     /// Makes sure the folder's directory exists before a scan: creates it when the engine knows no file there,
@@ -56,17 +60,25 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
         // together, so a scan of thousands of files costs a few transactions instead of one per file.
         var reports = new ReportWindow();
         // A link to a directory is not followed (it could loop, or lead out of the folder).
-        var files = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateFiles(start) : [];
-        foreach (var (fullPath, state) in files)
+        var entries = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateEntries(folder, start) : [];
+        foreach (var (fullPath, stat) in entries)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!folder.TryGetRelativePath(fullPath, out var path))
             {
                 Log.UnrepresentableName(plug.Logger, fullPath);
+                await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken));
                 continue;
             }
+            if (SkipReason(path, fullPath, stat) is { } reason)
+            {
+                if (reason.Length > 0)
+                    await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken));
+                continue;
+            }
+            var state = FileState.From(stat)!.Value;
             known.Remove(path, out var previous);
-            if (previous?.Revision == state.Revision || ownChanges.IsOwn(fullPath, state))
+            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state))
                 continue;
             await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken));
             updated++;
@@ -96,6 +108,69 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges)
         if (directory is null)
             Log.FolderScanned(plug.Logger, folder.Name, folder.Directory, updated, deleted, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return (updated, deleted);
+    }
+
+    private const string Prefix = ".onitu-";
+
+    /// <summary>
+    /// Names an entry the watcher saw that is not to be synced (a look-alike of a temporary file, a name Onitu cannot
+    /// carry), as a scan would; nothing when it is gone again or is this driver's own temporary file.
+    /// </summary>
+    public async Task ReportUnsyncedAsync(StorageFolder folder, string fullPath, CancellationToken cancellationToken)
+    {
+        var stat = NativeStat.LStat(fullPath);
+        if (stat.Kind is EntryKind.Missing or EntryKind.Directory)
+            return;
+        if (!folder.TryGetRelativePath(fullPath, out var path))
+        {
+            await plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken);
+            return;
+        }
+        if (SkipReason(path, fullPath, stat) is { Length: > 0 } reason)
+            await plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken);
+    }
+
+    private const string UnrepresentableReason =
+        "the name cannot be carried as an Onitu path (a backslash in a name, or a name that normalizing would change)";
+
+    /// <summary>Why a symbolic link is skipped.</summary>
+    public const string LinkReason = "a symbolic link: Onitu does not follow links, nor sync them";
+
+    /// <summary>
+    /// Why an entry a scan met is not synced: null for a regular file to sync, empty for one to pass over in silence
+    /// (this driver's own temporary file, an entry that vanished), else the reason to report it skipped.
+    /// </summary>
+    private string? SkipReason(string path, string fullPath, EntryStat stat)
+    {
+        var name = Path.GetFileName(fullPath.AsSpan());
+        if (TempFiles.IsTempName(name))
+        {
+            if (IsOwnTemp(name))
+                return "";
+            // An earlier version's leftover (or another engine's) that no upload can use any more goes.
+            if (!plug.DryRun && Leftovers.IsStale(TempFiles.Parse(name[Prefix.Length..])!, new DateTime(stat.MtimeTicks, DateTimeKind.Utc), writerId(), instanceId)
+                && Leftovers.TryRemove(fullPath, plug.Logger))
+            {
+                Log.LeftoverRemoved(plug.Logger, fullPath);
+                return "";
+            }
+            return "named like a temporary file of Onitu (.onitu-<id>.part): not synced; one Onitu left behind is removed once stale";
+        }
+        return stat.Kind switch
+        {
+            EntryKind.Missing => "",
+            EntryKind.Link => LinkReason,
+            EntryKind.File when path == TempFiles.StagingDirectoryName => "the name is reserved for Onitu's staging directory at a folder's root",
+            EntryKind.File => null,
+            _ => "not a regular file (a device, pipe or socket)",
+        };
+    }
+
+    // A temporary file beside its target (a target on another file system) that this service made.
+    private bool IsOwnTemp(ReadOnlySpan<char> name)
+    {
+        var parsed = TempFiles.Parse(name[Prefix.Length..]);
+        return parsed?.FirstId is { } id && (parsed.Whole ? id == instanceId : id == writerId());
     }
 
     /// <summary>The error for a folder whose directory vanished while the engine knows files in it.</summary>

@@ -23,6 +23,27 @@ internal sealed class StorageFolder
     /// <summary>The folder's directory: a full path without a trailing separator.</summary>
     public string Directory { get; }
 
+    /// <summary>The driver's staging directory for temporary files, at the folder's root (see <see cref="TempFiles"/>).</summary>
+    public string StagingDirectory => _prefix + TempFiles.StagingDirectoryName;
+
+    /// <summary>Whether <paramref name="fullPath"/> is the staging directory or lies in it.</summary>
+    public bool IsStaging(string fullPath)
+    {
+        var staging = StagingDirectory;
+        return fullPath.StartsWith(staging, Paths.Comparison)
+            && (fullPath.Length == staging.Length || fullPath[staging.Length] == Path.DirectorySeparatorChar);
+    }
+
+    /// <summary>
+    /// The part of <paramref name="fullPath"/> below the folder's directory, with <c>/</c> separators, as it is — for
+    /// naming an entry that <see cref="TryGetRelativePath"/> refuses.
+    /// </summary>
+    public string RawRelativePath(string fullPath)
+    {
+        var relative = IsStrictlyInside(fullPath) ? fullPath[_prefix.Length..] : fullPath;
+        return Path.DirectorySeparatorChar == '/' ? relative : relative.Replace(Path.DirectorySeparatorChar, '/');
+    }
+
     /// <summary>Returns the full path of <paramref name="relativePath"/> inside the folder.</summary>
     /// <exception cref="DriverException">The path would lead outside the folder's directory.</exception>
     public string GetFullPath(string relativePath)
@@ -39,6 +60,38 @@ internal sealed class StorageFolder
 
     /// <summary>Returns the full path of a file's metadata, checked like <see cref="GetFullPath(string)"/>.</summary>
     public string GetFullPath(Metadata metadata) => GetFullPath(metadata.Path);
+
+    /// <summary>
+    /// Returns the first symbolic link (or other reparse point) on the way from the folder's directory to
+    /// <paramref name="fullPath"/>, the entry itself included, or null when there is none. Every parent is looked at,
+    /// as Syncthing does: a text check cannot see that <c>docs/escape</c> leads elsewhere. The folder's directory
+    /// itself may be a link: the setup chose it.
+    /// </summary>
+    /// <exception cref="IOException">An entry on the way cannot be looked at.</exception>
+    public string? FindLink(string fullPath)
+    {
+        if (!IsStrictlyInside(fullPath))
+            return null;
+        var separator = _prefix.Length - 1;
+        while (separator < fullPath.Length)
+        {
+            var next = fullPath.IndexOf(Path.DirectorySeparatorChar, separator + 1);
+            var entry = next < 0 ? fullPath : fullPath[..next];
+            switch (NativeStat.LStat(entry).Kind)
+            {
+                case EntryKind.Link:
+                    return entry;
+                case EntryKind.Missing:
+                    return null; // nothing below a missing entry exists yet; what the write creates is a directory
+                case EntryKind.File or EntryKind.Other when next >= 0:
+                    return null; // the write fails on its own ("not a directory")
+            }
+            if (next < 0)
+                return null;
+            separator = next;
+        }
+        return null;
+    }
 
     /// <summary>Whether <paramref name="fullPath"/> lies inside the folder's directory (not the directory itself).</summary>
     public bool IsStrictlyInside(string fullPath) =>
@@ -85,6 +138,9 @@ internal sealed class StorageFolder
         var directory = Path.GetDirectoryName(fullPath);
         while (directory is not null && IsStrictlyInside(directory))
         {
+            // Directory.Delete unlinks a link to a directory: the user's link is not ours to remove.
+            if (Paths.IsLink(directory))
+                return;
             try
             {
                 System.IO.Directory.Delete(directory, recursive: false);

@@ -264,7 +264,7 @@ public class ConvergenceModelTests
             foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
             {
                 var name = Path.GetRelativePath(root, file).Replace('\\', '/');
-                if (Path.GetFileName(name).StartsWith(".onitu-", StringComparison.Ordinal))
+                if (name.Split('/').Any(segment => segment.StartsWith(".onitu-", StringComparison.Ordinal))) // markers, temporary and staged files
                     continue;
                 tree[name] = Hash(File.ReadAllBytes(file));
             }

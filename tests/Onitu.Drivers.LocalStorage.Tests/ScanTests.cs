@@ -65,17 +65,25 @@ public class ScanTests : DriverTestBase
     }
 
     [Test]
-    public async Task Scan_ignores_the_drivers_temporary_files_but_not_look_alikes()
+    public async Task Scan_names_files_that_look_like_temporary_files_of_earlier_versions_instead_of_ignoring_them()
     {
-        Write(Path.Combine(DocsDir, $"sub/.onitu-{Guid.NewGuid():N}.part"), "partial");
-        Write(Path.Combine(DocsDir, $".onitu-{Guid.NewGuid():N}.whole.part"), "partial");
+        var chunked = $"sub/.onitu-{Guid.NewGuid():N}.part";
+        var whole = $".onitu-{Guid.NewGuid():N}.whole.part";
+        Write(Path.Combine(DocsDir, chunked), "partial");
+        Write(Path.Combine(DocsDir, whole), "partial");
         Write(Path.Combine(DocsDir, ".onitu-notes.part"), "a user's file");
         Write(Path.Combine(DocsDir, ".hidden"), "a user's hidden file");
 
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);
 
-        Assert.That(Plug.Calls().Select(c => c.File.Path), Is.EquivalentTo(new[] { ".onitu-notes.part", ".hidden" }));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Plug.Calls().Where(c => c.Kind == CallKind.Update).Select(c => c.File.Path), Is.EquivalentTo(new[] { ".onitu-notes.part", ".hidden" }));
+            // Young, and not this service's: perhaps another engine's upload in flight, perhaps a user's file; never silent.
+            Assert.That(Plug.Calls().Where(c => c.Kind == CallKind.Skip).Select(c => c.File.Path), Is.EquivalentTo(new[] { chunked, whole }));
+            Assert.That(File.Exists(Path.Combine(DocsDir, chunked)), Is.True, "a young file is not removed");
+        });
     }
 
     [Test]
@@ -138,6 +146,12 @@ public class ScanTests : DriverTestBase
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);
 
-        Assert.That(Plug.Calls().Select(c => c.File.Path), Is.EqualTo(new[] { "real.txt" }));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Plug.Calls().Where(c => c.Kind == CallKind.Update).Select(c => c.File.Path), Is.EqualTo(new[] { "real.txt" }));
+            Assert.That(Plug.Calls().Where(c => c.Kind == CallKind.Skip).Select(c => c.File.Path), Is.EquivalentTo(new[] { "linked-dir", "linked-file.txt" }),
+                "links are named as skipped, not passed over in silence");
+            Assert.That(Plug.Calls().Where(c => c.Kind == CallKind.Skip).Select(c => c.File.Extra["skip-reason"]), Has.All.Contain("symbolic link"));
+        });
     }
 }

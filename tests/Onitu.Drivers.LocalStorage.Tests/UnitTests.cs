@@ -35,6 +35,25 @@ public class TempFilesTests
     }
 }
 
+public class StagedNameTests
+{
+    [Test]
+    public void Staged_names_carry_the_fid_the_writer_and_for_whole_uploads_the_instance()
+    {
+        var fid = Guid.NewGuid();
+        var chunked = Path.GetFileName(TempFiles.StagedChunked("/s", fid, "0a1b2c3d"));
+        var whole = Path.GetFileName(TempFiles.StagedWhole("/s", fid, "0a1b2c3d", "99999999"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(TempFiles.Parse(chunked), Is.EqualTo(new TempName(false, "0a1b2c3d", null)));
+            Assert.That(TempFiles.Parse(whole), Is.EqualTo(new TempName(true, "0a1b2c3d", "99999999")));
+            Assert.That(TempFiles.Parse("notes.txt"), Is.Null);
+            Assert.That(TempFiles.IsTempName(chunked), Is.False, "a staged name is no hidden name beside a target");
+        });
+    }
+}
+
 public class OwnChangesTests
 {
     private readonly ManualTime _time = new();

@@ -205,17 +205,62 @@ public class WatchTests : DriverTestBase
     }
 
     [Test]
-    public async Task Watcher_ignores_temporary_files()
+    public async Task Watcher_ignores_its_own_temporary_files_beside_their_targets()
     {
+        await Plug.State.SetAsync("writer-id", "0a1b2c3d", Token);
         await StartWatchingAsync();
         var mark = Plug.CallCount;
 
-        var temp = Write(Path.Combine(DocsDir, $".onitu-{Guid.NewGuid():N}.part"), "partial");
+        var temp = Write(Path.Combine(DocsDir, $".onitu-{Guid.NewGuid():N}.0a1b2c3d.part"), "partial");
         File.AppendAllText(temp, "more");
         File.Delete(temp);
 
         await SettleAsync(DocsDir);
         Assert.That(Plug.Calls(mark).Where(c => c.File.Path.StartsWith(".onitu-", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    public async Task Watcher_ignores_the_staging_directory()
+    {
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+
+        var staged = Write(Path.Combine(DocsDir, TempFiles.StagingDirectoryName, $"{Guid.NewGuid():N}.0a1b2c3d.part"), "partial");
+        File.AppendAllText(staged, "more");
+        File.Delete(staged);
+
+        await SettleAsync(DocsDir);
+        Assert.That(Plug.Calls(mark).Where(c => c.File.Path.StartsWith(".onitu-", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    [Platform(Exclude = "Win", Reason = "Creating symbolic links needs a privilege on Windows.")]
+    public async Task Watcher_names_a_new_symbolic_link_as_skipped()
+    {
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+        var target = Write(Path.Combine(Root, "elsewhere.txt"), "outside");
+
+        File.CreateSymbolicLink(Path.Combine(DocsDir, "link.txt"), target);
+
+        var skip = await Plug.WaitForAsync(c => c.Kind == CallKind.Skip && c.File.Path == "link.txt", mark);
+        Assert.That(skip.File.Extra["skip-reason"], Does.Contain("symbolic link"));
+    }
+
+    [Test]
+    [Platform(Exclude = "Win", Reason = "A backslash is a separator on Windows.")]
+    public async Task Watcher_names_a_look_alike_of_a_temporary_file_and_a_name_Onitu_cannot_carry_as_skipped()
+    {
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+        var lookAlike = $".onitu-{Guid.NewGuid():N}.part";
+
+        Write(Path.Combine(DocsDir, lookAlike), "a user's file");
+        Write(Path.Combine(DocsDir, "back\\slash.txt"), "a name Onitu cannot carry");
+
+        await Plug.WaitForAsync(c => c.Kind == CallKind.Skip && c.File.Path == lookAlike, mark);
+        var skip = await Plug.WaitForAsync(c => c.Kind == CallKind.Skip && (string?)c.File.Extra["skip-path"] == "back\\slash.txt", mark);
+        Assert.That(skip.File.Extra["skip-reason"], Does.Contain("backslash"));
     }
 
     [Test]

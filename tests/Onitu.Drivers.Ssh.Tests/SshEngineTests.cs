@@ -292,10 +292,18 @@ public partial class SshEngineTests
         return bytes;
     }
 
-    /// <summary>The drivers' hidden temporary files (both drivers name them <c>.onitu-*</c>).</summary>
-    /// <summary>The engine's temporary files (its folder marker is not one).</summary>
-    private static IEnumerable<FileInfo> PartialFiles(string directory) =>
-        Directory.Exists(directory) ? new DirectoryInfo(directory).EnumerateFiles(".onitu-*").Where(f => f.Name != ".onitu-folder") : [];
+    /// <summary>
+    /// The drivers' temporary files: ssh names them <c>.onitu-*</c> beside their targets, local_storage keeps them in
+    /// its staging directory (the folder marker <c>.onitu-folder</c> is not one).
+    /// </summary>
+    private static IEnumerable<FileInfo> PartialFiles(string directory)
+    {
+        if (!Directory.Exists(directory))
+            return [];
+        var beside = new DirectoryInfo(directory).EnumerateFiles(".onitu-*").Where(f => f.Name != ".onitu-folder");
+        var staging = new DirectoryInfo(Path.Combine(directory, ".onitu-staging"));
+        return staging.Exists ? beside.Concat(staging.EnumerateFiles()) : beside;
+    }
 
     private static string? ReadOrNull(string path)
     {
@@ -319,7 +327,7 @@ public partial class SshEngineTests
         var tree = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
-            if (Path.GetFileName(file).StartsWith(".onitu-", StringComparison.Ordinal)) continue;
+            if (Path.GetRelativePath(root, file).Split(Path.DirectorySeparatorChar).Any(s => s.StartsWith(".onitu-", StringComparison.Ordinal))) continue;
             tree[Path.GetRelativePath(root, file)] = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
         }
         return tree;

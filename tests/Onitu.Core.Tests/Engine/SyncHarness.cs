@@ -100,7 +100,7 @@ internal sealed class SyncHarness : IAsyncDisposable
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
             var name = Path.GetRelativePath(root, file).Replace('\\', '/');
-            if (Path.GetFileName(name).StartsWith(".onitu-", StringComparison.Ordinal))
+            if (name.Split('/').Any(segment => segment.StartsWith(".onitu-", StringComparison.Ordinal))) // markers, temporary and staged files
                 continue;
             using var stream = File.OpenRead(file);
             tree[name] = Convert.ToHexString(SHA256.HashData(stream));

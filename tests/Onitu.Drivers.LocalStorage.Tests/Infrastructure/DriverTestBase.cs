@@ -101,17 +101,17 @@ public abstract class DriverTestBase
         return bytes;
     }
 
-    protected static string DiskRevision(string fullPath)
-    {
-        var info = new FileInfo(fullPath);
-        return $"{info.Length}-{info.LastWriteTimeUtc.Ticks}";
-    }
+    /// <summary>The revision the driver gives the file on disk now (see <see cref="RevisionTests"/> for its form).</summary>
+    protected static string DiskRevision(string fullPath) =>
+        FileState.TryRead(fullPath)?.Revision ?? throw new AssertionException($"{fullPath} is not a file");
 
     protected static string Hash(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes));
 
+    /// <summary>The driver's temporary files under <paramref name="directory"/>: in staging directories, and beside targets (old naming).</summary>
     protected static string[] TempFilesIn(string directory) =>
         Directory.Exists(directory)
-            ? Directory.GetFiles(directory, ".onitu-*", SearchOption.AllDirectories)
+            ? [.. Directory.GetFiles(directory, "*", SearchOption.AllDirectories)
+                .Where(f => TempFiles.IsTempName(Path.GetFileName(f)) || Path.GetFileName(Path.GetDirectoryName(f)) == TempFiles.StagingDirectoryName)]
             : [];
 
     protected static Metadata Meta(string folder, string path, string? revision = null) => new(folder, path) { Revision = revision };

@@ -59,6 +59,7 @@ public sealed class RecordingPlug : IPlug
     public TestLogger TestLogger { get; } = new();
     public ILogger Logger => TestLogger;
     public IDriverStateStore State { get; } = new Onitu.Testing.MemoryDriverStateStore();
+    public bool DryRun { get; set; }
 
     public int GetMetadataCalls => Volatile.Read(ref _getMetadataCalls);
     public int ListFilesCalls => Volatile.Read(ref _listFilesCalls);
@@ -158,6 +159,7 @@ public sealed class RecordingPlug : IPlug
     {
         var skipped = new Metadata(folder, path);
         skipped.Extra["skip-reason"] = reason;
+        skipped.Extra["skip-path"] = path; // as reported: Metadata normalizes a backslash into a separator
         Record(new PlugCall(CallKind.Skip, skipped), () => { });
         return ValueTask.CompletedTask;
     }

@@ -1,0 +1,123 @@
+using System.Runtime.InteropServices;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>What one <c>lstat</c> says of a directory entry: enough to tell files, directories and links apart and to
+/// notice every edit (the inode changes when a file is replaced, the nanosecond mtime when it is rewritten).</summary>
+internal readonly record struct EntryStat(EntryKind Kind, long Size, long MtimeTicks, int MtimeSubTick, ulong Inode, ulong Device);
+
+/// <summary>The kind of a directory entry, not following links.</summary>
+internal enum EntryKind
+{
+    Missing,
+    File,
+    Directory,
+    Link,
+    Other,
+}
+
+/// <summary>
+/// <c>statx(2)</c> through libc on Linux: .NET exposes neither inodes nor nanosecond times of a file. Elsewhere, and on
+/// a Linux whose libc or kernel lacks <c>statx</c>, the managed <see cref="FileSystemInfo"/> answers, without inode.
+/// </summary>
+internal static partial class NativeStat
+{
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxType = 0x1, StatxMode = 0x2, StatxMtime = 0x40, StatxIno = 0x100, StatxSize = 0x200;
+    private const uint Wanted = StatxType | StatxMode | StatxMtime | StatxIno | StatxSize;
+    private const int ENOENT = 2, ENOTDIR = 20, ENOSYS = 38, EPERM = 1;
+    private const ushort SIfmt = 0xF000, SIfreg = 0x8000, SIfdir = 0x4000, SIflnk = 0xA000;
+
+    private static int s_available = OperatingSystem.IsLinux() ? 1 : 0;
+
+    /// <summary>Whether <c>statx</c> answers here (for tests and docs: inode revisions are on).</summary>
+    public static bool HasInodes => Volatile.Read(ref s_available) == 1;
+
+    /// <summary>Looks at the entry at <paramref name="fullPath"/> without following a final link.</summary>
+    /// <exception cref="IOException">The entry exists but cannot be looked at (permissions on the way, I/O error).</exception>
+    public static EntryStat LStat(string fullPath)
+    {
+        if (Volatile.Read(ref s_available) == 1)
+        {
+            if (TryStatx(fullPath, out var stat))
+                return stat;
+        }
+        return Managed(fullPath);
+    }
+
+    private static unsafe bool TryStatx(string fullPath, out EntryStat stat)
+    {
+        Statx buffer;
+        int result;
+        try
+        {
+            result = statx(AtFdCwd, fullPath, AtSymlinkNoFollow, Wanted, &buffer);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            Volatile.Write(ref s_available, 0); // a libc without statx (glibc before 2.28, some musl builds)
+            stat = default;
+            return false;
+        }
+        if (result != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            switch (errno)
+            {
+                case ENOENT or ENOTDIR:
+                    stat = new EntryStat(EntryKind.Missing, 0, 0, 0, 0, 0);
+                    return true;
+                case ENOSYS or EPERM:
+                    Volatile.Write(ref s_available, 0); // a kernel (or seccomp filter) without statx
+                    stat = default;
+                    return false;
+                default:
+                    throw new IOException($"Cannot look at {fullPath}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            }
+        }
+        var kind = (buffer.Mode & SIfmt) switch
+        {
+            SIfreg => EntryKind.File,
+            SIfdir => EntryKind.Directory,
+            SIflnk => EntryKind.Link,
+            _ => EntryKind.Other,
+        };
+        // As .NET computes LastWriteTimeUtc from stat, so a revision of an earlier version (size and ticks) still matches.
+        var ticks = DateTime.UnixEpoch.Ticks + buffer.MtimeSec * TimeSpan.TicksPerSecond + buffer.MtimeNsec / 100;
+        stat = new EntryStat(kind, (long)buffer.Size, ticks, (int)(buffer.MtimeNsec % 100), buffer.Ino,
+            ((ulong)buffer.DevMajor << 32) | buffer.DevMinor);
+        return true;
+    }
+
+    private static EntryStat Managed(string fullPath)
+    {
+        FileSystemInfo info = new FileInfo(fullPath);
+        if (!info.Exists)
+        {
+            info = new DirectoryInfo(fullPath);
+            if (!info.Exists)
+                return new EntryStat(EntryKind.Missing, 0, 0, 0, 0, 0);
+        }
+        var kind = (info.Attributes & FileAttributes.ReparsePoint) != 0 ? EntryKind.Link
+            : info is DirectoryInfo ? EntryKind.Directory
+            : EntryKind.File;
+        return new EntryStat(kind, info is FileInfo file ? file.Length : 0, info.LastWriteTimeUtc.Ticks, 0, 0, 0);
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, Statx* buffer);
+
+    // struct statx: the same layout on every architecture (linux/stat.h), 256 bytes.
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct Statx
+    {
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Ino;
+        [FieldOffset(40)] public ulong Size;
+        [FieldOffset(112)] public long MtimeSec;
+        [FieldOffset(120)] public uint MtimeNsec;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
+    }
+}

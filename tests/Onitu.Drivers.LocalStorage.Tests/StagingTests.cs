@@ -1,0 +1,170 @@
+using System.Diagnostics;
+
+namespace Onitu.Drivers.LocalStorage.Tests;
+
+/// <summary>
+/// The driver's temporary files live in a staging directory of its own at each folder's root, so no user file name is
+/// reserved (but the marker and that directory); what a scan does not sync it names as skipped.
+/// </summary>
+public class StagingTests : DriverTestBase
+{
+    private string Staging => Path.Combine(DocsDir, TempFiles.StagingDirectoryName);
+
+    [Test]
+    public async Task A_chunked_upload_writes_its_partial_file_in_the_staging_directory_only()
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        var metadata = Meta("docs", "deep/dir/big.bin");
+
+        await driver.StartUploadAsync(metadata, Token);
+        await driver.UploadChunkAsync(metadata, 0, RandomBytes(1000, 1), Token);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Directory.GetFiles(Staging), Has.Length.EqualTo(1), "the partial file is staged");
+            Assert.That(Directory.Exists(Path.Combine(DocsDir, "deep")), Is.False, "nothing appears beside the target before the end");
+        });
+        await driver.EndUploadAsync(metadata, Token);
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "deep/dir/big.bin")), Is.EqualTo(RandomBytes(1000, 1)));
+            Assert.That(Directory.GetFiles(Staging), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task A_whole_file_upload_is_staged_and_renamed_into_place()
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        var content = RandomBytes(500_000, 2);
+        var gate = new GateStream(content);
+        var metadata = new Metadata("docs", "a/b.bin") { Size = content.Length };
+
+        var upload = Task.Run(async () => await driver.UploadFileAsync(metadata, gate, Token), Token);
+        await gate.Started.WaitAsync(RecordingPlug.Timeout, Token);
+        Assert.That(Directory.GetFiles(Staging), Has.Length.EqualTo(1), "the content is written in the staging directory");
+        gate.Release();
+        await upload;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "a/b.bin")), Is.EqualTo(content));
+            Assert.That(Directory.GetFiles(Staging), Is.Empty);
+            Assert.That(metadata.Revision, Is.EqualTo(DiskRevision(Path.Combine(DocsDir, "a/b.bin"))));
+        });
+    }
+
+    [Test]
+    public async Task Scans_ignore_the_staging_directory_at_the_root_but_not_a_users_directory_of_that_name_below()
+    {
+        Write(Path.Combine(Staging, "0123456789abcdef0123456789abcdef.0a1b2c3d.part"), "a partial upload");
+        Write(Path.Combine(DocsDir, "sub", TempFiles.StagingDirectoryName, "notes.txt"), "a user's file");
+        Write(Path.Combine(DocsDir, $".onitu-looks-like-ours.part"), "a user's file");
+
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+
+        Assert.That(Plug.Calls().Select(c => $"{c.Kind} {c.File.Path}"),
+            Is.EquivalentTo(new[] { $"Update sub/{TempFiles.StagingDirectoryName}/notes.txt", "Update .onitu-looks-like-ours.part" }));
+    }
+
+    [Test]
+    [Platform(Exclude = "Win", Reason = "A backslash is a separator on Windows.")]
+    public async Task A_name_the_engine_cannot_carry_is_reported_skipped()
+    {
+        Write(Path.Combine(DocsDir, "dir", "back\\slash.txt"), "x");
+
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+
+        var skip = Plug.Calls().Single(c => c.Kind == CallKind.Skip);
+        Assert.Multiple(() =>
+        {
+            Assert.That(skip.File.Extra["skip-path"], Is.EqualTo("dir/back\\slash.txt"), "named as it is on disk");
+            Assert.That(skip.File.Extra["skip-reason"], Does.Contain("backslash"));
+        });
+    }
+
+    [Test]
+    [Platform("Linux", Reason = "Mounting a file system needs Linux and root.")]
+    public async Task A_target_on_another_file_system_than_the_folder_root_is_written_atomically_beside_it()
+    {
+        var mount = Path.Combine(DocsDir, "mnt");
+        Directory.CreateDirectory(mount);
+        Mount(mount, "4m");
+        try
+        {
+            await using var driver = CreateDriver();
+            await driver.ScanAsync(Token);
+            var metadata = Meta("docs", "mnt/file.bin");
+            await driver.StartUploadAsync(metadata, Token);
+            await driver.UploadChunkAsync(metadata, 0, RandomBytes(1000, 3), Token);
+
+            Assert.That(TempFilesIn(mount), Has.Length.EqualTo(1), "staged on the target's own file system, so the rename stays atomic");
+            await driver.EndUploadAsync(metadata, Token);
+            await driver.UploadFileAsync(Meta("docs", "mnt/whole.bin"), new MemoryStream(RandomBytes(300_000, 4)), Token);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(File.ReadAllBytes(Path.Combine(mount, "file.bin")), Is.EqualTo(RandomBytes(1000, 3)));
+                Assert.That(File.ReadAllBytes(Path.Combine(mount, "whole.bin")), Is.EqualTo(RandomBytes(300_000, 4)));
+                Assert.That(TempFilesIn(DocsDir), Is.Empty);
+            });
+        }
+        finally
+        {
+            Unmount(mount);
+        }
+    }
+
+    internal static void Mount(string directory, string size)
+    {
+        if (Environment.UserName != "root")
+            Assert.Ignore("Mounting a tmpfs needs root.");
+        var (code, output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", directory);
+        if (code != 0)
+            Assert.Ignore($"Cannot mount a tmpfs here: {output}");
+    }
+
+    internal static void Unmount(string directory) => Run("umount", directory);
+
+    private static (int Code, string Output) Run(string program, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments) { UseShellExecute = false, RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error);
+    }
+
+    /// <summary>A stream that hands its first block, then waits to be released before the rest (asynchronous reads only).</summary>
+    private sealed class GateStream(byte[] content) : MemoryStream(content)
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _first = true;
+
+        public Task Started => _started.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        // MemoryStream copies its buffer at once; this one copies block by block, through ReadAsync.
+        public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+        {
+            var buffer = new byte[bufferSize];
+            int read;
+            while ((read = await ReadAsync(buffer, cancellationToken)) > 0)
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!_first)
+                await _release.Task.WaitAsync(cancellationToken);
+            _first = false;
+            _started.TrySetResult();
+            return await base.ReadAsync(buffer[..Math.Min(buffer.Length, 1000)], cancellationToken);
+        }
+    }
+}
