@@ -16,7 +16,7 @@ internal static class SyncCommand
             Description = "Show what the pass would copy, delete, move and keep as conflict copies, and what a guard would refuse; change nothing.",
         };
         command.Options.Add(dryRun);
-        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async engine =>
+        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, cancellationToken, async engine =>
         {
             if (result.GetValue(dryRun))
                 return await PrintPlanAsync(engine, cancellationToken);
