@@ -2,7 +2,8 @@
 # Measures what a large blacklist costs (issue 11, item 7): generates a setup whose folder has $GLOBS blacklist globs
 # (10,000 by default, a realistic mix: extensions, names, directories, anchored paths, classes, '**'), then reports
 #   1. `onitu validate` (read + validate the setup: every glob parsed and checked) — wall time and peak RSS;
-#   2. `onitu sync` of $FILES small files under those rules (the globs compiled and matched against every path).
+#   2. `onitu sync` of $FILES small files without and under those rules (the globs compiled and matched against every
+#      path: the difference is what matching costs).
 # Not a test: nothing fails on a miss; the targets are printed beside the figures.
 #
 #   bash bench/globs.sh                        # 10,000 globs, 1,000 files
@@ -72,6 +73,8 @@ for variant in now baseline; do
     [ ${#baseline[@]} -gt 0 ] || continue; cmd=("${baseline[@]}"); tag="onitu@$BASELINE_REF"; fi
   measure "$tag validate (no globs: the process alone)" "${cmd[@]}" validate "$work/none.yml"
   measure "$tag validate ($globs globs)" "${cmd[@]}" validate "$work/globs.yml"
+  rm -rf "$work/dst" "$work"/none.state.db*
+  measure "$tag sync (no globs, $files files)" "${cmd[@]}" sync "$work/none.yml" --quiet
   rm -rf "$work/dst" "$work"/globs.state.db*
   measure "$tag sync ($globs globs, $files files)" "${cmd[@]}" sync "$work/globs.yml" --quiet
 done
