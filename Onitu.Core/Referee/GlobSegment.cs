@@ -48,6 +48,29 @@ internal sealed class GlobSegment
     /// <summary>The literal characters every match ends with (empty when the segment ends with a wildcard).</summary>
     public string LiteralTail { get; }
 
+    /// <summary>
+    /// The beginnings one of which every match starts with, reading through small bracket classes (<c>[Tt]emp*</c>
+    /// gives <c>Temp</c> and <c>temp</c>), at most <paramref name="limit"/> of them, all of the same length; empty
+    /// when the segment starts with another wildcard.
+    /// </summary>
+    public IReadOnlyList<string> HeadAlternatives(int limit)
+    {
+        List<string> heads = [""];
+        foreach (var token in _tokens)
+        {
+            if (token.Kind == TokenKind.Char)
+            {
+                for (var i = 0; i < heads.Count; i++)
+                    heads[i] += token.Char;
+                continue;
+            }
+            if (token.Kind != TokenKind.Class || token.Class!.Members(limit / heads.Count) is not { } members)
+                break;
+            heads = [.. heads.SelectMany(head => members.Select(member => head + member))];
+        }
+        return heads[0].Length == 0 ? [] : heads;
+    }
+
     /// <summary>Parses one segment of <paramref name="pattern"/>; throws <see cref="FormatException"/> for a reversed range.</summary>
     public static GlobSegment Parse(string segment, string pattern)
     {
@@ -206,6 +229,29 @@ internal sealed class GlobSegment
     /// <summary>A bracket class: inclusive UTF-16 ranges (low, high pairs), possibly negated; never matches '/'.</summary>
     private sealed class CharClass(char[] ranges, bool negated)
     {
+        /// <summary>The characters the class matches, or <see langword="null"/> when it is negated or has more than <paramref name="max"/>.</summary>
+        public char[]? Members(int max)
+        {
+            if (negated)
+                return null;
+            var members = new SortedSet<char>();
+            for (var i = 0; i < ranges.Length; i += 2)
+            {
+                if (ranges[i + 1] - ranges[i] >= max)
+                    return null;
+                for (var c = ranges[i]; c <= ranges[i + 1]; c++)
+                {
+                    if (c != '/')
+                        members.Add(c);
+                    if (c == char.MaxValue)
+                        break;
+                }
+                if (members.Count > max)
+                    return null;
+            }
+            return members.Count == 0 ? null : [.. members];
+        }
+
         public bool Contains(char c)
         {
             if (c == '/')

@@ -3,13 +3,16 @@ namespace Onitu.Referee;
 /// <summary>
 /// A list of globs compiled to answer "does any of them match this path?" without trying each one: the patterns are
 /// indexed by the literal text their first segment needs (a whole name such as <c>node_modules</c>, an ending such as
-/// <c>.tmp</c>, else a beginning such as <c>build</c>), and a path only tries the patterns whose key one of its
+/// <c>.tmp</c>, else a beginning such as <c>build</c>, or one of a few spelled by small classes: <c>[Tt]emp</c>), and a path only tries the patterns whose key one of its
 /// components has (only its first component for anchored patterns). Patterns without such a key (<c>*</c>,
 /// <c>?x?</c>) are tried for every path. Immutable and thread-safe.
 /// </summary>
 internal sealed class GlobSet
 {
     private const int StackComponents = 128;
+
+    // A pattern starting with small classes ([Tt]emp*) is indexed under each beginning they spell, up to this many.
+    private const int MaxHeadAlternatives = 8;
 
     private readonly Index _anchored = new();
     private readonly Index _floating = new();
@@ -77,16 +80,25 @@ internal sealed class GlobSet
 
         public bool TryAdd(GlobSegment first, GlobPattern pattern)
         {
-            var (map, key) = first.IsLiteral ? (_names, first.LiteralHead)
-                : first.LiteralTail.Length > 0 ? (_endings, first.LiteralTail)
-                : first.LiteralHead.Length > 0 ? (_beginnings, first.LiteralHead)
-                : (null, "");
-            if (map is null)
+            if (first.IsLiteral)
+                Add(_names, first.LiteralHead, pattern);
+            else if (first.LiteralTail.Length > 0)
+                Add(_endings, first.LiteralTail, pattern);
+            else if (first.HeadAlternatives(MaxHeadAlternatives) is { Count: > 0 } heads)
+            {
+                foreach (var head in heads)
+                    Add(_beginnings, head, pattern);
+            }
+            else
                 return false;
+            return true;
+        }
+
+        private static void Add(Dictionary<string, List<GlobPattern>> map, string key, GlobPattern pattern)
+        {
             if (!map.TryGetValue(key, out var list))
                 map[key] = list = [];
             list.Add(pattern);
-            return true;
         }
 
         public void Freeze()
