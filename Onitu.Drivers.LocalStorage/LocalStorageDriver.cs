@@ -190,10 +190,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 Options = small ? FileOptions.None : FileOptions.Asynchronous,
                 BufferSize = 0, // the copy writes in large blocks already
             }));
-            if (small)
-                content.CopyTo(file, SmallFileSize);
-            else
-                await content.CopyToAsync(file, CopyBufferSize, cancellationToken);
+            // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
+            // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
+            await content.CopyToAsync(file, small ? SmallFileSize : CopyBufferSize, cancellationToken);
             if (_options.Fsync)
                 file.Flush(flushToDisk: true);
         }, cancellationToken);

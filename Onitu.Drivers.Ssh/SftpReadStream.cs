@@ -161,7 +161,15 @@ internal sealed class SftpReadStream : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+    /// <summary>Not supported: read with <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> or <c>CopyToAsync</c>.</summary>
+    /// <remarks>
+    /// Every byte comes from READ replies of a pipelined session, which exist only as tasks: a synchronous read could
+    /// only block a thread on them (on the thread pool, where the engine's transfers run, that starves it). Shipped
+    /// code reads whole-file content asynchronously (the driver contract asks it of every driver's upload, and the
+    /// conformance kit checks it), so this is reached only by a mistake, which is better named than hidden.
+    /// </remarks>
+    public override int Read(byte[] buffer, int offset, int count) =>
+        throw new NotSupportedException("A file read over SFTP is read asynchronously only: use ReadAsync or CopyToAsync.");
 
     public override void Flush() { }
 
@@ -187,11 +195,18 @@ internal sealed class SftpReadStream : Stream
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            DropAheadAsync().GetAwaiter().GetResult();
+            // A synchronous dispose cannot wait for the server without blocking on a task: the replies in flight are
+            // drained and the handle closed in the background (both quietly: nothing is left to report to).
             _current.Dispose();
             _current = default;
-            _client.CloseQuietlyAsync(_handle).GetAwaiter().GetResult();
+            _ = CloseInBackgroundAsync();
         }
         base.Dispose(disposing);
+    }
+
+    private async Task CloseInBackgroundAsync()
+    {
+        await DropAheadAsync().ConfigureAwait(false);
+        await _client.CloseQuietlyAsync(_handle).ConfigureAwait(false);
     }
 }

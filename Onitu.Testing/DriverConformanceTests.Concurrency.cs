@@ -19,7 +19,7 @@ public abstract partial class DriverConformanceTests
         });
         await StartLiveAsync().ConfigureAwait(false);
         WriteReference("busy.bin", Content(1024 * 1024, 500));
-        await EventuallyAsync(() => Task.FromResult(Engine.GetProgress().ActiveTransfers > 0 || Events.OfType<FileSynced>().Any()),
+        await EventuallyAsync(async () => (await Engine.GetProgressAsync().ConfigureAwait(false)).ActiveTransfers > 0 || Events.OfType<FileSynced>().Any(),
             "the first version's transfer to start").ConfigureAwait(false);
         var last = Content(700 * 1024 + 3, 501);
         WriteReference("busy.bin", last);

@@ -288,6 +288,22 @@ public abstract partial class DriverConformanceTests
         }
     }
 
+    /// <summary>
+    /// UploadFile reads its content with <c>ReadAsync</c>/<c>CopyToAsync</c> only: the engine hands it streams read
+    /// over the network (SFTP) or through the bandwidth limit, which have no synchronous read.
+    /// </summary>
+    [Test]
+    public virtual async Task An_upload_reads_its_content_asynchronously()
+    {
+        // A small file and a larger one: drivers often copy small files another way.
+        foreach (var (path, size) in new[] { ("async/small.bin", 10_007), ("async/large.bin", 300 * 1024 + 7) })
+        {
+            var content = Content(size, 1150 + size % 7);
+            await PutOnSubjectAsync(path, content).ConfigureAwait(false);
+            Assert.That(await ReadFromSubjectAsync(path).ConfigureAwait(false), Is.EqualTo(content), $"'{path}' on the driver under test");
+        }
+    }
+
     /// <summary>Writes a file on the driver under test through its UploadFile handler.</summary>
     /// <param name="path">The path in the folder.</param>
     /// <param name="content">The content.</param>
@@ -299,12 +315,18 @@ public abstract partial class DriverConformanceTests
             var metadata = ProbePlug.Known(FolderName, path);
             metadata.Size = content.Length;
             metadata.ModifiedAt = DateTimeOffset.UtcNow;
+            using var stream = new AsyncOnlyContent(content);
             try
             {
-                using var stream = new MemoryStream(content, writable: false);
                 await Probe.UploadFileAsync(metadata, stream, Cancellation).ConfigureAwait(false);
+                if (stream.ReadSynchronously)
+                    Assert.Fail(AsyncOnlyContent.Fault(path));
                 ProbePlug.Remember(metadata);
                 return;
+            }
+            catch (NotSupportedException) when (stream.ReadSynchronously)
+            {
+                Assert.Fail(AsyncOnlyContent.Fault(path));
             }
             catch (ContentChangedException) when (attempt < 3)
             {

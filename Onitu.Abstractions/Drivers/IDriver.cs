@@ -45,7 +45,8 @@ public interface IDriver : IAsyncDisposable
     /// Writes the whole content of a file from a stream (the seed's <c>upload_file</c>). The new content must
     /// become visible atomically (write elsewhere, then rename), never half-written. Sets
     /// <see cref="Metadata.Revision"/> to the revision of what was written, so that the driver's own write is not
-    /// reported back as a change.
+    /// reported back as a change. Read <paramref name="content"/> with <c>ReadAsync</c> or <c>CopyToAsync</c> only:
+    /// it may come from a network store (SFTP) whose stream has no synchronous read (the conformance kit checks this).
     /// </summary>
     ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken);
 

@@ -145,27 +145,43 @@ internal static class CommonOptions
 
     /// <summary>
     /// Creates the engine from the command line and runs <paramref name="work"/> with it; a setup, option or flag
-    /// error is printed and ends the command with <see cref="ExitCodes.SetupError"/>.
+    /// error is printed and ends the command with <see cref="ExitCodes.SetupError"/>; a Ctrl+C or SIGTERM while the
+    /// setup loads ends it with <see cref="ExitCodes.Interrupted"/>.
     /// </summary>
-    public static Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, Task<int>> work) =>
-        WithEngineAsync(result, (engine, _) => work(engine));
+    public static Task<int> WithEngineAsync(ParseResult result, CancellationToken cancellationToken, Func<SyncEngine, Task<int>> work) =>
+        WithEngineAsync(result, cancellationToken, (engine, _) => work(engine));
 
-    /// <inheritdoc cref="WithEngineAsync(ParseResult, Func{SyncEngine, Task{int}})"/>
-    public static async Task<int> WithEngineAsync(ParseResult result, Func<SyncEngine, ILoggerFactory, Task<int>> work)
+    /// <inheritdoc cref="WithEngineAsync(ParseResult, CancellationToken, Func{SyncEngine, Task{int}})"/>
+    public static async Task<int> WithEngineAsync(ParseResult result, CancellationToken cancellationToken, Func<SyncEngine, ILoggerFactory, Task<int>> work)
     {
         using var logging = Logging(result);
-        var engine = TryCreateEngine(result, logging, Console.Error);
+        SyncEngine? engine;
+        try
+        {
+            // Loading is synchronous work (a large setup takes a while): off the signal-handling thread, and stopped
+            // between two YAML events when the user asks; a read stuck on a dead mount or a pipe is abandoned.
+            engine = await Task.Run(() => TryCreateEngine(result, logging, Console.Error, cancellationToken), cancellationToken)
+                .WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("Interrupted while loading the setup: nothing was done.");
+            return ExitCodes.Interrupted;
+        }
         if (engine is null)
             return ExitCodes.SetupError;
         await using (engine)
             return await work(engine, logging);
     }
 
-    private static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error)
+    private static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
-            return SyncEngine.Create(EngineOptions(result), Drivers(result, logging.CreateLogger("Onitu.Plugins")), logging);
+            var options = EngineOptions(result);
+            options.Setup = SetupLoader.LoadFile(options.SetupFile!, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return SyncEngine.Create(options, Drivers(result, logging.CreateLogger("Onitu.Plugins")), logging);
         }
         catch (SetupException e)
         {

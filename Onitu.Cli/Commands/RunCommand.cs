@@ -19,7 +19,7 @@ internal static class RunCommand
         var command = new Command("run", "Sync continuously: scan every service, then watch and sync until Ctrl+C.");
         CommonOptions.AddEngineOptions(command);
         command.Options.Add(Api);
-        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async (engine, logging) =>
+        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, cancellationToken, async (engine, logging) =>
         {
             (string Host, int Port)? api = null;
             if (result.GetResult(Api) is not null)
@@ -78,4 +78,6 @@ internal static class ExitCodes
     public const int SetupError = 1;
     /// <summary>A sync pass ended with work left undone (a failing service, a job that kept failing).</summary>
     public const int Incomplete = 2;
+    /// <summary>Ctrl+C or SIGTERM arrived while the setup was loading; nothing was done (128 + SIGINT, as a shell reports it).</summary>
+    public const int Interrupted = 130;
 }

@@ -16,7 +16,7 @@ internal static class SyncCommand
             Description = "Show what the pass would copy, delete, move and keep as conflict copies, and what a guard would refuse; change nothing.",
         };
         command.Options.Add(dryRun);
-        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, async engine =>
+        command.SetAction((result, cancellationToken) => CommonOptions.WithEngineAsync(result, cancellationToken, async engine =>
         {
             if (result.GetValue(dryRun))
                 return await PrintPlanAsync(engine, cancellationToken);
@@ -42,7 +42,7 @@ internal static class SyncCommand
             }
 
             // The summary: what moved, how much, how long, what is left.
-            var bytes = ProgressReporter.FormatBytes(engine.GetProgress().BytesTransferred);
+            var bytes = ProgressReporter.FormatBytes((await engine.GetProgressAsync(CancellationToken.None)).BytesTransferred);
             var seconds = clock.Elapsed.TotalSeconds.ToString("0.0#", CultureInfo.InvariantCulture);
             Console.WriteLine(report.Skipped.Count == 0
                 ? $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left."

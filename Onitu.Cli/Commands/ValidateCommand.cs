@@ -10,30 +10,45 @@ internal static class ValidateCommand
         var command = new Command("validate", "Check a setup file and every service's options against its driver's manifest.");
         command.Arguments.Add(CommonOptions.Setup);
         command.Options.Add(CommonOptions.Plugins);
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var file = result.GetValue(CommonOptions.Setup)!.FullName;
             try
             {
-                var setup = Setup.SetupLoader.LoadFile(file);
-                using var logging = CommonOptions.WarningLogging();
-                var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
-                var errors = Options.SetupValidator.Validate(setup, drivers, out _);
-                if (errors.Count > 0)
-                {
-                    foreach (var error in errors)
-                        Console.Error.WriteLine(error);
-                    return ExitCodes.SetupError;
-                }
-                Console.WriteLine($"{file}: valid ({setup.FolderNames.Count} folders, {setup.Services.Count} services).");
-                return ExitCodes.Success;
+                // Loading is synchronous: off the signal-handling thread, stopped between two YAML events by Ctrl+C or
+                // SIGTERM, and abandoned if a read hangs (a dead mount, a pipe).
+                return await Task.Run(() => Validate(result, cancellationToken), cancellationToken).WaitAsync(cancellationToken);
             }
-            catch (Setup.SetupException e)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                Console.Error.WriteLine(e.Message);
-                return ExitCodes.SetupError;
+                Console.Error.WriteLine("Interrupted while loading the setup.");
+                return ExitCodes.Interrupted;
             }
         });
         return command;
+    }
+
+    private static int Validate(ParseResult result, CancellationToken cancellationToken)
+    {
+        var file = result.GetValue(CommonOptions.Setup)!.FullName;
+        try
+        {
+            var setup = Setup.SetupLoader.LoadFile(file, cancellationToken);
+            using var logging = CommonOptions.WarningLogging();
+            var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
+            var errors = Options.SetupValidator.Validate(setup, drivers, out _);
+            if (errors.Count > 0)
+            {
+                foreach (var error in errors)
+                    Console.Error.WriteLine(error);
+                return ExitCodes.SetupError;
+            }
+            Console.WriteLine($"{file}: valid ({setup.FolderNames.Count} folders, {setup.Services.Count} services).");
+            return ExitCodes.Success;
+        }
+        catch (Setup.SetupException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.SetupError;
+        }
     }
 }

@@ -142,7 +142,7 @@ public sealed partial class SyncEngine
     public Task<long> ReloadAsync(CancellationToken cancellationToken = default)
     {
         var file = Setup.SourceFile ?? throw new InvalidOperationException("The engine's setup was not read from a file; give the new setup.");
-        return ReloadAsync(SetupLoader.LoadFile(file), cancellationToken);
+        return ReloadAsync(SetupLoader.LoadFile(file, cancellationToken), cancellationToken);
     }
 
     private ServiceSwitch RunningSwitch(string service)

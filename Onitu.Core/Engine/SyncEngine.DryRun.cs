@@ -28,7 +28,7 @@ public sealed partial class SyncEngine
             using (var source = _coordinator.Store.OpenReader())
             using (var target = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
             {
-                target.Open();
+                await target.OpenAsync(cancellationToken).ConfigureAwait(false);
                 source.BackupDatabase(target);
             }
 

@@ -101,9 +101,14 @@ public sealed partial class SyncEngine : IAsyncDisposable
         }
         catch
         {
+            // Create is synchronous (hosts call it before anything runs) and must release what it opened before it
+            // throws: the state database's lock, so that a corrected retry can open it. Once, on a failure, never on a
+            // transfer; nothing awaited needs the caller's context (ConfigureAwait(false) throughout).
+#pragma warning disable VSTHRD002 // see above
             foreach (var host in hosts.Values)
                 host.DisposeAsync().AsTask().GetAwaiter().GetResult();
             store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
             throw;
         }
     }

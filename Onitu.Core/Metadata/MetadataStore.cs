@@ -283,7 +283,7 @@ internal sealed class MetadataStore : IAsyncDisposable
         {
             // Fold the WAL back into the database so a stopped Onitu leaves one self-contained file.
             command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
-            command.ExecuteNonQuery();
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
         await _writer.DisposeAsync().ConfigureAwait(false);
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));

@@ -13,9 +13,20 @@ namespace Onitu.Options;
 /// </summary>
 public static class ManifestSchemas
 {
-    private static readonly Lazy<JsonSchema> MetaSchema = new(
-        () => JsonSchema.FromJsonAsync(ManifestMetaSchema.Json).GetAwaiter().GetResult(),
-        LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<JsonSchema> MetaSchema = new(LoadMetaSchema, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    // NJsonSchema reads a schema only through a task, but the meta-schema references nothing outside itself: the
+    // task has finished when it is returned (no I/O, no await that yields), so taking its result blocks nothing.
+    // Should a later NJsonSchema yield here, this fails loudly instead of blocking a thread.
+    private static JsonSchema LoadMetaSchema()
+    {
+        var loading = JsonSchema.FromJsonAsync(ManifestMetaSchema.Json);
+        if (!loading.IsCompleted)
+            throw new InvalidOperationException("Loading the manifest meta-schema did not complete synchronously; Onitu must be updated for this NJsonSchema.");
+#pragma warning disable VSTHRD002 // the task has completed: see above
+        return loading.GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+    }
 
     private static readonly string[] OptionTypeNames = ["integer", "float", "boolean", "string", "enumerate"];
 

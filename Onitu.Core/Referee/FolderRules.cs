@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Onitu.Referee;
 
@@ -19,7 +18,7 @@ public sealed record FolderRules
     private readonly IReadOnlyList<string> _types = [];
     private readonly IReadOnlyList<string> _blacklist = [];
     private readonly IReadOnlyList<string> _whitelist = [];
-    private CompiledPatterns? _compiled; // reset by every init of a list, so `with` never keeps stale regexes
+    private CompiledPatterns? _compiled; // reset by every init of a list, so `with` never keeps stale matchers
 
     /// <summary>Rules that set nothing: every file is accepted, the mode is left to the other level.</summary>
     public static FolderRules Empty { get; } = new();
@@ -199,8 +198,8 @@ public sealed record FolderRules
 
     private sealed class CompiledPatterns(IReadOnlyList<string> blacklist, IReadOnlyList<string> whitelist)
     {
-        public Regex? Blacklist { get; } = blacklist.Count > 0 ? Glob.CompileAny(blacklist) : null;
+        public GlobSet? Blacklist { get; } = blacklist.Count > 0 ? Glob.CompileAny(blacklist) : null;
 
-        public Regex? Whitelist { get; } = whitelist.Count > 0 ? Glob.CompileAny(whitelist) : null;
+        public GlobSet? Whitelist { get; } = whitelist.Count > 0 ? Glob.CompileAny(whitelist) : null;
     }
 }

@@ -8,7 +8,7 @@ namespace Onitu.Setup;
 /// document still loads (the model would stop at the first one) and recording it, so that a duplicate is reported
 /// with all the other problems of the file.
 /// </summary>
-internal sealed class DuplicateKeyCheckingParser(IParser inner) : IParser
+internal sealed class DuplicateKeyCheckingParser(IParser inner, CancellationToken cancellationToken = default) : IParser
 {
     /// <summary>Renamed duplicate keys start with this; readers skip such keys.</summary>
     public const string RenamedKeyPrefix = "\0duplicate:";
@@ -30,6 +30,8 @@ internal sealed class DuplicateKeyCheckingParser(IParser inner) : IParser
     /// <inheritdoc />
     public bool MoveNext()
     {
+        // Parsing is where a large setup spends its time: a Ctrl+C stops it between two events.
+        cancellationToken.ThrowIfCancellationRequested();
         if (!inner.MoveNext())
         {
             _current = null;

@@ -6,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace Onitu.Setup;
 
 /// <summary>Turns the YAML tree of a setup into an <see cref="OnituSetup"/>, collecting every problem on the way.</summary>
-internal sealed class SetupReader(string? file)
+internal sealed class SetupReader(string? file, CancellationToken cancellationToken = default)
 {
     private static readonly string[] TopLevelKeys = ["name", "folders", "services"];
     private static readonly string[] ServiceKeys = ["driver", "options", "folders"];
@@ -33,7 +33,7 @@ internal sealed class SetupReader(string? file)
 
     private YamlMappingNode? Load(string text)
     {
-        var parser = new DuplicateKeyCheckingParser(new Parser(new StringReader(text)));
+        var parser = new DuplicateKeyCheckingParser(new Parser(new StringReader(text)), cancellationToken);
         var stream = new YamlStream();
         try
         {
@@ -399,6 +399,7 @@ internal sealed class SetupReader(string? file)
                     var patterns = ReadStringList(value, keyPath, "path patterns such as '*.tmp' or 'build/'");
                     foreach (var pattern in patterns)
                     {
+                        cancellationToken.ThrowIfCancellationRequested();
                         if (!Glob.TryValidate(pattern, out var problem))
                             Error(valueLine, keyPath, $"the pattern '{pattern}' is not valid: {problem}");
                     }

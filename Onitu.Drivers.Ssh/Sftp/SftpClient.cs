@@ -411,7 +411,7 @@ public sealed class SftpClient : IAsyncDisposable
             while (true)
             {
                 var read = await ReadAsync(handle, offset, buffer, cancellationToken).ConfigureAwait(false);
-                content.Write(buffer, 0, read);
+                await content.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 offset += read;
                 if (read < buffer.Length) return content.ToArray();
             }
@@ -737,8 +737,11 @@ public sealed class SftpClient : IAsyncDisposable
                     }
                 }
                 output.Flush();
-                // Blocking is fine: this is the writer's own thread.
+                // Blocking is right here: this is the writer's own thread (LongRunning), which has nothing else to do
+                // and whose wait no other thread needs to run (the channel is completed or written by any thread).
+#pragma warning disable VSTHRD002 // dedicated thread, see above
                 if (!reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break;
+#pragma warning restore VSTHRD002
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -758,6 +761,9 @@ public sealed class SftpClient : IAsyncDisposable
         }
     }
 
+    // Runs on its own thread (LongRunning): blocking reads of ssh's output are what it is for, and they take no
+    // thread from the pool.
+#pragma warning disable VSTHRD103 // synchronous reads on the dedicated reader thread
     private Task ReadLoop()
     {
         var header = new byte[4];
@@ -784,6 +790,7 @@ public sealed class SftpClient : IAsyncDisposable
         }
         return FailAsync(error);
     }
+#pragma warning restore VSTHRD103
 
     private void Dispatch(Response response)
     {

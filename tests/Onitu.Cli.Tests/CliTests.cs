@@ -217,6 +217,26 @@ public class CliTests : ScratchTest
     }
 
     [Test]
+    public async Task Sigterm_while_the_setup_loads_ends_the_command()
+    {
+        // A setup that never finishes arriving (a pipe whose writer stalls) keeps the load busy as long as we like.
+        var fifo = Path.Combine(_dir, "slow.yml");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+            await mkfifo.WaitForExitAsync();
+        using var sync = OnituProcess.Start(_dir, "sync", fifo, "--quiet");
+        await using var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write); // returns once onitu opened it
+        await writer.WriteAsync("name: slow\nfolders:\n  docs:\n    blacklist:\n      - '*.tmp'\n"u8.ToArray());
+        await writer.FlushAsync();
+        await Task.Delay(500);
+        Assert.That(sync.HasExited, Is.False, sync.Output);
+
+        sync.Terminate();
+        await sync.WaitAsync(TimeSpan.FromSeconds(20 * OnituProcess.TimeUnit));
+        Assert.That(sync.ExitCode, Is.EqualTo(130), sync.Output);
+        Assert.That(sync.StandardError, Does.Contain("Interrupted while loading the setup"));
+    }
+
+    [Test]
     public async Task Run_stops_gracefully_on_ctrl_c()
     {
         var setup = WriteSetup(TwoFolders);

@@ -156,6 +156,29 @@ public partial class SshEngineTests
         AssertResumedIntact(scene, Path.Combine(localDocs, "big.bin"), content, receiver: "A");
     }
 
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task Small_files_download_under_a_bandwidth_limit_through_asynchronous_reads_only(CancellationToken cancellationToken)
+    {
+        // Small files go whole-file: the SFTP read stream, wrapped by the bandwidth limit, copied by local_storage.
+        // The SFTP stream has no synchronous read (it would block a pool thread per round trip): the copy must be
+        // asynchronous all the way, or every file fails.
+        await using var sshd = await SshdFixture.StartAsync();
+        await using var scene = new EngineScene();
+        Directory.CreateDirectory(Path.Combine(scene.RemoteRoot, "docs"));
+        var contents = Enumerable.Range(0, 12).Select(i => RandomBytes(10_000 + i * 997, seed: 40 + i)).ToArray();
+        for (var i = 0; i < contents.Length; i++)
+            File.WriteAllBytes(Path.Combine(scene.RemoteRoot, "docs", $"small-{i}.bin"), contents[i]);
+        var engine = scene.Create(EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot),
+            o => o.BandwidthLimit = 512 * 1024);
+
+        var report = await engine.SyncOnceAsync(cancellationToken);
+
+        Assert.That(report.PendingJobs, Is.Zero, string.Join("\n", scene.Logs.Entries.Select(e => e.ToString())));
+        for (var i = 0; i < contents.Length; i++)
+            Assert.That(File.ReadAllBytes(Path.Combine(scene.PathOf("A", "docs"), $"small-{i}.bin")), Is.EqualTo(contents[i]), $"small-{i}.bin");
+    }
+
     /// <summary>
     /// 1 MiB chunks at 4 MiB/s: the 32 MiB file takes 8 s, so there are seconds, not milliseconds, between seeing
     /// the partial file pass 4 MiB and the transfer's end, to kill sshd in between.

@@ -185,6 +185,18 @@ internal sealed class NotThreadSafeDriver(LocalStorageDriver inner) : WrappedDri
 }
 
 /// <summary>A plug wrapper: the reports a broken driver makes.</summary>
+/// <summary>Copies the content of a whole-file upload with the synchronous CopyTo, as a sync-minded driver would.</summary>
+internal sealed class SyncReadingDriver(LocalStorageDriver inner) : WrappedDriver(inner)
+{
+    public override async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+    {
+        using var copy = new MemoryStream();
+        content.CopyTo(copy);
+        copy.Position = 0;
+        await Inner.UploadFileAsync(metadata, copy, cancellationToken);
+    }
+}
+
 internal class WrappedPlug(IPlug inner) : IPlug
 {
     public string ServiceName => inner.ServiceName;

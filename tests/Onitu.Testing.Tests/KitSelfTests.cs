@@ -148,6 +148,11 @@ public class KitSelfTests
             f => f.Concurrent_handler_calls_on_different_files(), "concurrent uploads and reads of different files", "concurrent/file-");
 
     [Test]
+    public Task A_driver_reading_its_upload_synchronously_fails_the_async_upload_test() =>
+        AssertFailsAsync(new WrappedFactory("sync_reader", d => new SyncReadingDriver(d)),
+            f => f.An_upload_reads_its_content_asynchronously(), "UploadFileAsync of 'async/small.bin' read its content synchronously", "ReadAsync");
+
+    [Test]
     public Task Wrong_sizes_fail_the_scan_test_naming_the_file() =>
         AssertFailsAsync(new WrappedFactory("wrong_sizes", d => new WrappedDriver(d), p => new WrongSizesPlug(p)),
             f => f.Scan_reports_each_file_with_its_size(), "The scan reported 'sizes/empty' with the wrong size", "Expected: 0");

@@ -115,7 +115,7 @@ public class GlobTests
     public void An_empty_pattern_is_not_valid() => Assert.That(Glob.TryValidate("", out _), Is.False);
 
     [Test]
-    public void A_list_compiles_to_one_regex()
+    public void A_list_compiles_to_one_matcher()
     {
         var any = Glob.CompileAny(["*.tmp", "build/", "docs/*.md"]);
         Assert.That(any.IsMatch("a/b.tmp"), Is.True);

@@ -190,6 +190,77 @@ public class SetupLoaderTests
     }
 
     [Test]
+    public void A_file_larger_than_the_limit_is_refused_before_it_is_read_with_an_error_naming_it()
+    {
+        var directory = Directory.CreateTempSubdirectory("onitu-setup-");
+        try
+        {
+            var file = Path.Combine(directory.FullName, "huge.yml");
+            using (var stream = File.Create(file))
+                stream.SetLength(SetupLoader.MaxSetupSize + 1L); // sparse: nothing to read, only the size to check
+            var error = Assert.Throws<SetupException>(() => SetupLoader.LoadFile(file))!;
+            Assert.That(error.Message, Does.Contain(file).And.Contain("too large").And.Contain("16 MiB"));
+
+            Assert.That(() => SetupLoader.Parse(new string(' ', SetupLoader.MaxSetupSize + 1), "big.yml"),
+                Throws.TypeOf<SetupException>().With.Message.Contains("big.yml").And.Message.Contains("too large"));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Test]
+    public void A_setup_of_the_largest_size_still_loads() =>
+        Assert.That(SetupLoader.Parse(Example + new string(' ', SetupLoader.MaxSetupSize - Example.Length)).Services, Has.Count.EqualTo(2));
+
+    [Test]
+    public void Loading_stops_when_cancelled()
+    {
+        var globs = string.Join('\n', Enumerable.Range(0, 50_000).Select(i => $"      - 'x{i}/*.tmp'"));
+        var text = "name: big\nfolders:\n  docs:\n    blacklist:\n" + globs + "\nservices: {}\n";
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.That(() => SetupLoader.Parse(text, null, null, cancelled.Token), Throws.InstanceOf<OperationCanceledException>());
+
+        var directory = Directory.CreateTempSubdirectory("onitu-setup-");
+        try
+        {
+            var file = Path.Combine(directory.FullName, "big.yml");
+            File.WriteAllText(file, text);
+            Assert.That(() => SetupLoader.LoadFile(file, cancelled.Token), Throws.InstanceOf<OperationCanceledException>());
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Test]
+    public void Ten_thousand_globs_load_and_validate()
+    {
+        var globs = string.Join('\n', Enumerable.Range(0, 10_000).Select(i => (i % 4) switch
+        {
+            0 => $"      - '*.ext{i}'",
+            1 => $"      - 'dir{i}/'",
+            2 => $"      - 'logs{i}/**/*.log'",
+            _ => $"      - '[Tt]emp{i}*'",
+        }));
+        var setup = SetupLoader.Parse("name: big\nfolders:\n  docs:\n    blacklist:\n" + globs +
+            "\nservices:\n  a:\n    driver: local_storage\n    folders: { docs: {} }\n");
+        var rules = setup.Folders["docs"];
+        Assert.That(rules.Blacklist, Has.Count.EqualTo(10_000));
+        Assert.That(rules.Accepts("a/b.ext9996", 1, "x/y"), Is.False);
+        Assert.That(rules.Accepts("x/dir1/y", 1, "x/y"), Is.False);
+        Assert.That(rules.Accepts("logs2/a/b/c.log", 1, "x/y"), Is.False);
+        Assert.That(rules.Accepts("a/temp3-b", 1, "x/y"), Is.False);
+        Assert.That(rules.Accepts("a/temp3-b/c", 1, "x/y"), Is.False);
+        Assert.That(rules.Accepts("dir1", 1, "x/y"), Is.True);
+        Assert.That(rules.Accepts("x/logs2/c.log", 1, "x/y"), Is.True);
+        Assert.That(rules.Accepts("a/b.ext10000", 1, "x/y"), Is.True);
+    }
+
+    [Test]
     public void Anchors_and_aliases_are_resolved()
     {
         var setup = SetupLoader.Parse("""
