@@ -220,10 +220,10 @@ public class CliTests : ScratchTest
     public async Task Sigterm_while_the_setup_loads_ends_the_command()
     {
         // A setup that never finishes arriving (a pipe whose writer stalls) keeps the load busy as long as we like.
-        var fifo = Path.Combine(_dir, "slow.yml");
+        var fifo = Path.Combine(Dir, "slow.yml");
         using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
             await mkfifo.WaitForExitAsync();
-        using var sync = OnituProcess.Start(_dir, "sync", fifo, "--quiet");
+        using var sync = OnituProcess.Start(Dir, "sync", fifo, "--quiet");
         await using var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write); // returns once onitu opened it
         await writer.WriteAsync("name: slow\nfolders:\n  docs:\n    blacklist:\n      - '*.tmp'\n"u8.ToArray());
         await writer.FlushAsync();

@@ -1,33 +1,26 @@
 namespace Onitu.Cli.Tests;
 
 /// <summary>Integrity at the edges of the local disk, as a user of <c>onitu sync</c> meets it (issue 11).</summary>
-public class IntegrityTests
+public class IntegrityTests : ScratchTest
 {
-    private string _dir = null!;
     private string _outside = null!;
 
     [SetUp]
-    public void CreateScratch()
+    public void CreateOutside()
     {
-        var id = Guid.NewGuid().ToString("N")[..12];
-        _dir = Path.Combine(Path.GetTempPath(), "onitu-cli-tests", id);
-        _outside = Path.Combine(Path.GetTempPath(), "onitu-outside-" + id);
-        Directory.CreateDirectory(_dir);
+        _outside = Path.Combine(Path.GetTempPath(), "onitu-outside-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_outside);
     }
 
     [TearDown]
-    public void RemoveScratch()
+    public void RemoveOutside()
     {
-        foreach (var directory in new[] { _dir, _outside })
+        try
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            Directory.Delete(_outside, recursive: true);
+        }
+        catch (IOException)
+        {
         }
     }
 
@@ -48,13 +41,13 @@ public class IntegrityTests
 
     private string Setup()
     {
-        var path = Path.Combine(_dir, "setup.yml");
+        var path = Path.Combine(Dir, "setup.yml");
         File.WriteAllText(path, TwoServices);
         return path;
     }
 
-    private string A(string path) => Path.Combine(_dir, "A/docs", path);
-    private string B(string path) => Path.Combine(_dir, "B/docs", path);
+    private string A(string path) => Path.Combine(Dir, "A/docs", path);
+    private string B(string path) => Path.Combine(Dir, "B/docs", path);
 
     private static void Write(string path, string content)
     {
@@ -64,7 +57,7 @@ public class IntegrityTests
 
     [Test]
     [Platform(Exclude = "Win", Reason = "Creating symbolic links needs a privilege on Windows.")]
-    public async Task A_directory_link_on_the_target_carries_no_write_or_rename_out_of_the_folder_and_the_path_is_named_skipped()
+    public async Task ADirectory_link_on_the_target_carries_no_write_or_rename_out_of_the_folder_and_the_path_is_named_skipped()
     {
         var setup = Setup();
         Write(A("plain.txt"), "plain");
@@ -75,7 +68,7 @@ public class IntegrityTests
         // A file of the same name already outside: a conflict copy would rename it there.
         Write(A("escape/kept.txt"), "A's version");
 
-        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+        using var run = await OnituProcess.RunAsync(Dir, "sync", setup, "--quiet");
 
         Assert.Multiple(() =>
         {
@@ -99,7 +92,7 @@ public class IntegrityTests
         Write(A(lookAlike), "a user's file with an unlucky name");
         Write(A("back\\slash.txt"), "a name Onitu cannot carry");
 
-        using var run = await OnituProcess.RunAsync(_dir, "sync", setup, "--quiet");
+        using var run = await OnituProcess.RunAsync(Dir, "sync", setup, "--quiet");
 
         Assert.Multiple(() =>
         {
