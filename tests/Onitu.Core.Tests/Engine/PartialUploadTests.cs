@@ -19,7 +19,8 @@ public class PartialUploadTests
         Assert.That(Partials(h), Is.Empty);
     }
 
-    private static string[] Partials(SyncHarness h) => Directory.Exists(h.PathOf("B", "docs"))
-        ? Directory.GetFiles(h.PathOf("B", "docs"), ".onitu-*.part")
+    /// <summary>The local driver's partial files: in its staging directory at the folder's root.</summary>
+    private static string[] Partials(SyncHarness h) => Directory.Exists(h.PathOf("B", "docs/.onitu-staging"))
+        ? Directory.GetFiles(h.PathOf("B", "docs/.onitu-staging"), "*.part")
         : [];
 }

@@ -12,8 +12,9 @@ public class VerifiedReadTests
         return (long)command.ExecuteScalar()!;
     }
 
-    private static long TemporaryBytes(SyncHarness h) => Directory.Exists(h.PathOf("B", "docs"))
-        ? Directory.GetFiles(h.PathOf("B", "docs"), ".onitu-*").Sum(f => new FileInfo(f).Length)
+    /// <summary>Bytes in the local driver's temporary files (its staging directory at the folder's root).</summary>
+    private static long TemporaryBytes(SyncHarness h) => Directory.Exists(h.PathOf("B", "docs/.onitu-staging"))
+        ? Directory.GetFiles(h.PathOf("B", "docs/.onitu-staging")).Sum(f => new FileInfo(f).Length)
         : 0;
 
     [TestCase(4 * 1024 * 1024, Description = "chunked: four 1 MiB chunks")]
