@@ -52,8 +52,8 @@ internal sealed class RemoteFolderTree
     /// <summary>How many directories the last load or refresh listed.</summary>
     public int LastListedCount { get; private set; }
 
-    /// <summary>Entries whose name starts with this are skipped (the driver's temporary files).</summary>
-    public required string HiddenPrefix { get; init; }
+    /// <summary>Which file names are skipped: the driver's temporary files (a user's file is never hidden by its name alone).</summary>
+    public required Func<string, bool> IsHidden { get; init; }
 
     private sealed class DirectoryState
     {
@@ -183,7 +183,7 @@ internal sealed class RemoteFolderTree
                         skipped.Add(new SkippedEntry(child, $"the server listed the name '{entry.FileName}', which cannot be a file name in a folder", entry.Attributes.IsDirectory));
                         continue;
                     }
-                    if (entry.FileName.StartsWith(HiddenPrefix, StringComparison.Ordinal))
+                    if (!entry.Attributes.IsDirectory && IsHidden(entry.FileName))
                     {
                         if (entry.Attributes.IsRegularFile) hidden?.Add(new HiddenEntry(child, entry.Attributes));
                     }
@@ -365,7 +365,7 @@ internal sealed class RemoteFolderTree
                 plan.Skipped.Add(new SkippedEntry(Join(path, entry.FileName), $"the server listed the name '{entry.FileName}', which cannot be a file name in a folder", entry.Attributes.IsDirectory));
                 continue;
             }
-            if (entry.FileName.StartsWith(HiddenPrefix, StringComparison.Ordinal)) continue;
+            if (!entry.Attributes.IsDirectory && IsHidden(entry.FileName)) continue;
             if (entry.Attributes.IsDirectory) directories[entry.FileName] = entry.Attributes.ModifiedTime;
             else if (entry.Attributes.IsRegularFile) files[entry.FileName] = entry.Attributes;
         }

@@ -337,7 +337,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private async Task ScanFolderAsync(string folder, bool prepare, CancellationToken cancellationToken)
     {
         var root = FolderDirectory(folder);
-        var tree = new RemoteFolderTree(root) { HiddenPrefix = TempPrefix };
+        var tree = new RemoteFolderTree(root) { IsHidden = IsTemporaryName };
         // What the engine knows is read before the server is listed: a file this driver writes meanwhile (the engine
         // uploads while a poll rescans) then shows as found, not as known-but-missing, which would read as a deletion.
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
@@ -562,7 +562,11 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         if (removed > 0) _plug.Logger.LogInformation("Removed {Count} leftover temporary files under {Root}", removed, root);
     }
 
-    private static bool IsTemporaryName(string name) =>
+    /// <summary>
+    /// Whether a name is one of the driver's temporary files (<c>.onitu-&lt;fid&gt;.…</c>): only those are hidden from
+    /// scans and swept; any other name, <c>.onitu-notes.txt</c> included, is a user's file and synced.
+    /// </summary>
+    internal static bool IsTemporaryName(string name) =>
         name.Length > TempPrefix.Length + 33 && name.StartsWith(TempPrefix, StringComparison.Ordinal) && name[TempPrefix.Length + 32] == '.'
         && !name.AsSpan(TempPrefix.Length, 32).ContainsAnyExcept("0123456789abcdef");
 

@@ -31,7 +31,7 @@ public class RemoteFolderTreeSkipTests
         File.WriteAllText(Path.Combine(shared, "f.txt"), "kept");
 
         await using var client = await SftpClient.ConnectAsync(sshd.ConnectionOptions() with { User = SshdFixture.UnprivilegedUser }, cancellationToken);
-        var tree = new RemoteFolderTree(home) { HiddenPrefix = SshDriver.TempPrefix };
+        var tree = new RemoteFolderTree(home) { IsHidden = SshDriver.IsTemporaryName };
         var loaded = await tree.LoadAsync(client, cancellationToken);
         Assert.That(loaded!.Value.Files.Keys, Is.EquivalentTo(new[] { "open.txt", "shared/f.txt" }));
 

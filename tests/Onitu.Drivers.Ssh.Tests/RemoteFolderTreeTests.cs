@@ -25,7 +25,7 @@ public class RemoteFolderTreeTests
         _root = Path.Combine(SshdSetup.Sshd.DataDirectory, "tree-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_root);
         _client = await SftpClient.ConnectAsync(SshdSetup.Sshd.ConnectionOptions(), CancellationToken.None);
-        _tree = new RemoteFolderTree(_root) { HiddenPrefix = SshDriver.TempPrefix };
+        _tree = new RemoteFolderTree(_root) { IsHidden = SshDriver.IsTemporaryName };
     }
 
     [TearDown]
@@ -71,14 +71,17 @@ public class RemoteFolderTreeTests
     public async Task Loading_lists_every_file_and_skips_temporary_files(CancellationToken cancellationToken)
     {
         CreateTree();
-        Write($"d1/{SshDriver.TempPrefix}x.part", "partial");
+        var temporary = $"{SshDriver.TempPrefix}{Guid.NewGuid():N}.0a1b2c3d.part";
+        Write($"d1/{temporary}", "partial");
+        Write($"d1/{SshDriver.TempPrefix}notes.txt", "a user's file, whatever its name");
 
         var loaded = await _tree.LoadAsync(_client, cancellationToken);
 
         Assert.That(loaded, Is.Not.Null);
-        Assert.That(loaded!.Value.Files.Keys, Has.Count.EqualTo(8 * 4 + 1));
+        Assert.That(loaded!.Value.Files.Keys, Has.Count.EqualTo(8 * 4 + 2));
+        Assert.That(loaded.Value.Files.Keys, Does.Contain($"d1/{SshDriver.TempPrefix}notes.txt"));
         Assert.That(loaded.Value.Files.Keys, Does.Contain("d3/deep/er/leaf.txt"));
-        Assert.That(loaded.Value.Hidden.Select(h => h.Path), Is.EqualTo(new[] { $"d1/{SshDriver.TempPrefix}x.part" }));
+        Assert.That(loaded.Value.Hidden.Select(h => h.Path), Is.EqualTo(new[] { $"d1/{temporary}" }));
         Assert.That(_tree.DirectoryCount, Is.EqualTo(1 + 8 * 3));
     }
 
@@ -193,6 +196,6 @@ public class RemoteFolderTreeTests
 
         Assert.ThrowsAsync<RemoteFileNotFoundException>(async () => await RefreshAsync(NoRescan, cancellationToken));
         Assert.That(_removed, Is.Empty);
-        Assert.That(await new RemoteFolderTree(_root) { HiddenPrefix = SshDriver.TempPrefix }.LoadAsync(_client, cancellationToken), Is.Null);
+        Assert.That(await new RemoteFolderTree(_root) { IsHidden = SshDriver.IsTemporaryName }.LoadAsync(_client, cancellationToken), Is.Null);
     }
 }
