@@ -18,16 +18,7 @@ globs=${GLOBS:-10000}; files=${FILES:-1000}
 . "$repo/bench/lib.sh"
 install_if_missing /usr/bin/time:time python3 bc
 publish_onitu
-baseline=()
-if [ -n "${BASELINE_REF:-}" ]; then
-  rm -rf "$work/baseline-src"
-  git -C "$repo" worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
-  echo "building onitu at $BASELINE_REF (Release)..." >&2
-  dotnet publish "$work/baseline-src/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/baseline-bin" --nologo -v quiet \
-    > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
-  git -C "$repo" worktree remove --force "$work/baseline-src"
-  baseline=("dotnet" "$work/baseline-bin/onitu.dll")
-fi
+publish_baseline
 
 make_small_files "$work/src" "$files"
 generate() { # $1 setup file, $2 number of globs

@@ -21,6 +21,20 @@ publish_onitu() {
   onitu=("dotnet" "$work/onitu-bin/onitu.dll")
 }
 
+# With BASELINE_REF set, builds that commit's onitu too (from a temporary worktree) and sets `baseline` to the command
+# line that runs it, so that a script can time both on the same data in the same run; else `baseline` is empty.
+publish_baseline() {
+  baseline=()
+  [ -n "${BASELINE_REF:-}" ] || return 0
+  rm -rf "$work/baseline-src"
+  git -C "$repo" worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
+  echo "building onitu at $BASELINE_REF (Release)..." >&2
+  dotnet publish "$work/baseline-src/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/baseline-bin" --nologo -v quiet \
+    > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
+  git -C "$repo" worktree remove --force "$work/baseline-src"
+  baseline=("dotnet" "$work/baseline-bin/onitu.dll")
+}
+
 now() { date +%s.%N; }
 elapsed() { local t0; t0=$(now); "$@" >/dev/null 2>&1; printf '%.3f\n' "$(echo "$(now) - $t0" | bc -l)"; }
 # Like elapsed, but appends the command's output to $work/logs/$1.log and says on stderr when it failed (the time is

@@ -15,16 +15,7 @@ if [ "${SMALL:-0}" = 1 ]; then files=1000; big_mib=128; many=10000; latency_runs
 . "$repo/bench/lib.sh"
 install_if_missing rsync rclone /usr/bin/time:time python3 bc
 publish_onitu
-baseline=()
-if [ -n "${BASELINE_REF:-}" ]; then
-  rm -rf "$work/baseline-src"
-  git -C "$repo" worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
-  echo "building onitu at $BASELINE_REF (Release)..." >&2
-  dotnet publish "$work/baseline-src/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/baseline-bin" --nologo -v quiet \
-    > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
-  git -C "$repo" worktree remove --force "$work/baseline-src"
-  baseline=("dotnet" "$work/baseline-bin/onitu.dll")
-fi
+publish_baseline
 # With BASELINE_REF: times a fresh sync of setup $2 (destination $3) with this onitu and the baseline's, alternating.
 against_baseline() { # $1 label, $2 setup name, $3 destination directory
   [ ${#baseline[@]} -gt 0 ] || return 0

@@ -71,19 +71,23 @@ internal static class ContentIdentity
     /// <summary>Hashes a stream's whole content.</summary>
     public static async Task<string> HashAsync(Stream content, CancellationToken cancellationToken)
     {
-        var hash = new XxHash128();
+        var hash = new Accumulator();
         var buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
+        long size = 0;
         try
         {
             int read;
             while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
                 hash.Append(buffer.AsSpan(0, read));
+                size += read;
+            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        return Algorithm + Convert.ToHexStringLower(hash.GetCurrentHash());
+        return hash.Finish(size)!;
     }
 
     private static async Task<string?> TryHashAsync(SyncCoordinator coordinator, string service, Onitu.Metadata metadata,

@@ -93,7 +93,7 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
     }
 
     private bool IsRecorded(string folder) =>
-        coordinator.Store.QueryScalar<string>("SELECT value FROM meta WHERE key = $key", p => p.AddWithValue("$key", Key(folder))) is not null;
+        coordinator.Store.GetMeta(Key(folder)) is not null;
 
     private string Key(string folder) => $"marker:{service}:{folder}";
 }

@@ -27,8 +27,7 @@ internal static class Reconciler
     public static async Task<long> RunIfChangedAsync(SyncCoordinator coordinator, OnituSetup setup, CancellationToken cancellationToken)
     {
         var fingerprint = Fingerprint(setup);
-        var recorded = coordinator.Store.QueryScalar<string>("SELECT value FROM meta WHERE key = $key", p => p.AddWithValue("$key", FingerprintKey));
-        if (recorded == fingerprint)
+        if (coordinator.Store.GetMeta(FingerprintKey) == fingerprint)
             return 0;
         var added = await RunAsync(coordinator, coordinator.Referee, cancellationToken).ConfigureAwait(false);
         await RecordAsync(coordinator, setup, cancellationToken).ConfigureAwait(false);

@@ -52,20 +52,16 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     {
         var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
         // The file may get a new version while its content is compared; a few tries, then a conflict keeps both.
+        const int MaxComparisons = 3;
         for (var attempt = 0; outcome.ContentCheckNeeded is { } file; attempt++)
         {
             _coordinator.AfterCommit(outcome);
-            var check = attempt < 3
+            var check = attempt < MaxComparisons
                 ? await ContentIdentity.CheckAsync(_coordinator, ServiceName, reported, file, cancellationToken).ConfigureAwait(false)
-                : new ContentCheck(file.Version, file.Hash, Same: false);
-            outcome = await Store.WriteAsync(tx =>
-            {
-                var current = tx.GetFile(file.Fid);
-                var result = _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
-                    attempt < 3 || current is null ? check : check with { Version = current.Version });
-                return result;
-            }, cancellationToken).ConfigureAwait(false);
-            if (check.Same && outcome.ContentCheckNeeded is null)
+                : null;
+            outcome = await Store.WriteAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
+                check ?? new ContentCheck(tx.GetFile(file.Fid)?.Version ?? file.Version, null, Same: false)), cancellationToken).ConfigureAwait(false);
+            if (check is { Same: true } && outcome.ContentCheckNeeded is null)
                 Diagnostics.Log.SameContentRecognised(_coordinator.Logger, ServiceName, reported.Folder, reported.Path, check.Version);
         }
         _coordinator.AfterCommit(outcome);

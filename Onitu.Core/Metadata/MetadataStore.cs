@@ -262,6 +262,10 @@ internal sealed class MetadataStore : IAsyncDisposable
             yield return map(reader);
     }
 
+    /// <summary>Reads one of the engine's own facts (the <c>meta</c> table; written with <see cref="StoreTransaction.SetMeta"/>).</summary>
+    public string? GetMeta(string key) =>
+        QueryScalar<string>("SELECT value FROM meta WHERE key = $key", p => p.AddWithValue("$key", key));
+
     /// <summary>Returns one scalar value of a query on a reader connection.</summary>
     public T? QueryScalar<T>(string sql, Action<SqliteParameterCollection>? bind = null)
     {

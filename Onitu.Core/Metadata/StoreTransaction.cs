@@ -198,12 +198,6 @@ internal sealed class StoreTransaction : IDisposable
 
     // ---- the engine's own facts ------------------------------------------------------------------------------
 
-    public string? GetMeta(string key)
-    {
-        using var reader = Command("SELECT value FROM meta WHERE key = $0", key).ExecuteReader();
-        return reader.Read() ? reader.GetString(0) : null;
-    }
-
     public void SetMeta(string key, string? value)
     {
         if (value is null)

@@ -170,6 +170,17 @@ internal sealed class SyncHarness : IAsyncDisposable
                 path: docs{(extraServiceB.Length == 0 ? "" : "\n" + Indent(extraServiceB, 8))}
         """;
 
+    /// <summary>Services A, B and C, each mapping the folder docs on its own directory.</summary>
+    public const string ThreeLocalServices = """
+        name: test
+        folders:
+          docs: {}
+        services:
+          A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+          B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
+          C: { driver: local_storage, options: { root: C }, folders: { docs: docs } }
+        """;
+
     private static string Indent(string text, int spaces) =>
         string.Join("\n", text.Split('\n').Select(l => new string(' ', spaces) + l));
 }

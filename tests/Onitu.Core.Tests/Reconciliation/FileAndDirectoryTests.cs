@@ -46,21 +46,11 @@ public class FileAndDirectoryTests
         Assert.That(h.Tree("A", "docs").Keys, Has.Some.StartsWith("dir.conflict-B-"));
     }
 
-    private const string ThreeServices = """
-        name: test
-        folders:
-          docs: {}
-        services:
-          A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-          B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
-          C: { driver: local_storage, options: { root: C }, folders: { docs: docs } }
-        """;
-
     [Test]
     public async Task Two_services_replacing_a_directory_by_files_keep_both_files()
     {
         // Found by the model-based test: the second file renamed aside was deleted before its own rename ran.
-        await using var h = new SyncHarness(ThreeServices);
+        await using var h = new SyncHarness(SyncHarness.ThreeLocalServices);
         h.Write("A", "docs/x/y.txt", "in directory x");
         await h.SyncExpectingSuccessAsync();
         await h.RestartAsync();
@@ -85,7 +75,7 @@ public class FileAndDirectoryTests
     {
         // Found by the model-based test: the losing content of the file-file conflict was deleted when the file was
         // renamed aside for the directory.
-        await using var h = new SyncHarness(ThreeServices);
+        await using var h = new SyncHarness(SyncHarness.ThreeLocalServices);
         h.Write("A", "docs/x", "file x from A", DateTime.UtcNow.AddMinutes(-2));
         h.Write("B", "docs/x", "file x from B, later", DateTime.UtcNow.AddMinutes(-1));
         h.Write("C", "docs/x/y.txt", "in directory x on C");

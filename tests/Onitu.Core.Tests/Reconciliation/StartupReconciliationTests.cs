@@ -8,25 +8,6 @@ namespace Onitu.Core.Tests.Reconciliation;
 /// </summary>
 public class StartupReconciliationTests
 {
-    private const string ThreeServices = """
-        name: test
-        folders:
-          docs: {}
-        services:
-          A:
-            driver: local_storage
-            options: { root: A }
-            folders: { docs: docs }
-          B:
-            driver: local_storage
-            options: { root: B }
-            folders: { docs: docs }
-          C:
-            driver: local_storage
-            options: { root: C }
-            folders: { docs: docs }
-        """;
-
     [Test]
     public async Task A_service_added_to_the_setup_receives_every_known_file()
     {
@@ -36,7 +17,7 @@ public class StartupReconciliationTests
         await h.SyncExpectingSuccessAsync();
         await h.RestartAsync();
 
-        File.WriteAllText(h.SetupFile, ThreeServices);
+        File.WriteAllText(h.SetupFile, SyncHarness.ThreeLocalServices);
         var report = await h.SyncAsync();
 
         Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
