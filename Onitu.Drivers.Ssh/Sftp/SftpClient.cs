@@ -827,7 +827,10 @@ public sealed class SftpClient : IAsyncDisposable
                 try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { /* still running: report what we have */ }
             }
-            await Task.WhenAny(_standardErrorLoop, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+            // ssh's last words (why it gave up: "Timeout, server … not responding") decide between a stall and a lost
+            // connection. Once ssh has exited its error pipe is closed and the reader ends by itself: wait for it
+            // (a busy machine may take a few seconds to get there); while ssh still runs, do not wait long.
+            await Task.WhenAny(_standardErrorLoop, Task.Delay(TimeSpan.FromSeconds(_process.HasExited ? 15 : 2))).ConfigureAwait(false);
             var standardError = StandardErrorText();
             var exit = _process.HasExited ? $"ssh exited with code {_process.ExitCode}" : "ssh closed its output";
             var detail = standardError.Length > 0 ? $"{exit}: {SshConnectionException.Reduce(standardError)}" : exit + ".";

@@ -77,10 +77,12 @@ public partial class SshEngineTests
         var sshd = SshdSetup.Sshd;
         await using var relay = new TcpRelay(sshd.Port);
         await using var scene = new EngineScene();
-        // The user's keep-alives (1 s, 2 unanswered) must win over the driver's defaults (timeout-s 20: 5 s, 3).
+        // The user's keep-alives (1 s, 2 unanswered) must win over the driver's defaults (timeout-s 20: 5 s, 3). ssh's
+        // own log level, as a user's ssh has it (the fixture's quiet LogLevel=ERROR would hide ssh's "Timeout, server
+        // not responding", and the stall would then be recognised only if a poll happened to be waiting at that moment).
         var engine = scene.Create(EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot,
             knownHostsFile: KnownHostsThrough(scene, sshd.KnownHostsLine(relay.Port)), port: relay.Port,
-            sshOptions: "-o ServerAliveInterval=1 -o ServerAliveCountMax=2"));
+            sshOptions: "-o ServerAliveInterval=1 -o ServerAliveCountMax=2 -o LogLevel=INFO"));
         await engine.StartAsync(cancellationToken);
         scene.Write("A", "docs/before.txt", "before the stall");
         var remote = Path.Combine(scene.RemoteRoot, "docs");
