@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using Onitu.Drivers.LocalStorage;
 using Onitu.Options;
-using Onitu.Referee;
+using Onitu.Rules;
 using Onitu.Setup;
 
 namespace Onitu.Testing;

@@ -4,7 +4,7 @@ using Onitu.Drivers;
 using Onitu.Drivers.LocalStorage;
 using Onitu.Drivers.Ssh;
 using Onitu.Plugins;
-using Onitu.Referee;
+using Onitu.Rules;
 using Onitu.Setup;
 
 namespace Onitu.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Onitu.Engine;
+using Onitu.Services;
+using Onitu.Sync;
 using Onitu.Transfers;
 
 namespace Onitu.Diagnostics;

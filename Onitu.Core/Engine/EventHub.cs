@@ -4,7 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Onitu.Diagnostics;
 
-namespace Onitu.Engine;
+namespace Onitu;
 
 /// <summary>
 /// Fans engine events out to subscribers. Each subscriber reads from its own bounded channel; a subscriber that

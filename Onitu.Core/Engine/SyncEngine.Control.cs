@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using Onitu.Diagnostics;
-using Onitu.Engine;
+using Onitu.Services;
+using Onitu.Sync;
 using Onitu.Options;
 using Onitu.Setup;
-using RefereeRules = Onitu.Referee.Referee;
+using Onitu.Rules;
 
 namespace Onitu;
 
@@ -122,7 +123,7 @@ public sealed partial class SyncEngine
             if (errors.Count > 0)
                 throw new SetupException(errors);
 
-            var referee = new RefereeRules(setup);
+            var referee = new Referee(setup);
             _coordinator.ReplaceRules(referee);
             Setup = setup;
             var added = await Reconciler.RunAsync(_coordinator, referee, cancellationToken).ConfigureAwait(false);

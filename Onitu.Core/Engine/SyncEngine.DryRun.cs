@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
-using Onitu.Engine;
-using Onitu.Storage;
+using Onitu.Services;
+using Onitu.Sync;
+using Onitu.State;
 
 namespace Onitu;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Onitu.Storage;
+using Onitu.State;
 
 namespace Onitu;
 

@@ -3,12 +3,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Onitu.Diagnostics;
 using Onitu.Drivers;
-using Onitu.Engine;
+using Onitu.Services;
+using Onitu.Sync;
 using Onitu.Options;
 using Onitu.Setup;
-using Onitu.Storage;
+using Onitu.State;
 using Onitu.Transfers;
-using RefereeRules = Onitu.Referee.Referee;
+using Onitu.Rules;
 
 namespace Onitu;
 
@@ -82,7 +83,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
         var createErrors = new List<SetupError>();
         try
         {
-            var coordinator = new SyncCoordinator(store, new RefereeRules(setup), options, clock, loggerFactory) { DryRun = dryRun };
+            var coordinator = new SyncCoordinator(store, new Referee(setup), options, clock, loggerFactory) { DryRun = dryRun };
             hosts = coordinator.Hosts;
             var engine = new SyncEngine(setup, coordinator, drivers);
             foreach (var service in setup.Services)

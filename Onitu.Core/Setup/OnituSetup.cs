@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Onitu.Referee;
+using Onitu.Rules;
 
 namespace Onitu.Setup;
 

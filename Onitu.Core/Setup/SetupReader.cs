@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Onitu.Referee;
+using Onitu.Rules;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

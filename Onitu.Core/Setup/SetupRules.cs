@@ -1,4 +1,4 @@
-using Onitu.Referee;
+using Onitu.Rules;
 
 namespace Onitu.Setup;
 

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Diagnostics;
 using Onitu.Diagnostics;
-using Onitu.Engine;
-using Onitu.Storage;
+using Onitu.Services;
+using Onitu.Sync;
+using Onitu.State;
 
 namespace Onitu.Transfers;
 

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
-using Onitu.Engine;
-using Onitu.Storage;
+using Onitu.Services;
+using Onitu.Sync;
+using Onitu.State;
 
 namespace Onitu.Transfers;
 

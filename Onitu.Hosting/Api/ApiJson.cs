@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Onitu.Referee;
+using Onitu.Rules;
 using Onitu.Setup;
 
 namespace Onitu.Hosting;

@@ -1,4 +1,4 @@
-using Onitu.Referee;
+using Onitu.Rules;
 using Onitu.Setup;
 
 namespace Onitu.Core.Tests.Engine;

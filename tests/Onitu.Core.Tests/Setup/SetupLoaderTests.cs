@@ -1,6 +1,6 @@
 namespace Onitu.Core.Tests.Setup;
 
-using Onitu.Referee;
+using Onitu.Rules;
 using Onitu.Setup;
 
 public class SetupLoaderTests

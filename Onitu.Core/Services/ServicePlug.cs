@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Onitu.State;
+using Onitu.Sync;
+
+namespace Onitu.Services;
+
+/// <summary>The <see cref="IPlug"/> the engine hands one service's driver.</summary>
+internal sealed class ServicePlug : IPlug, IDriverStateStore
+{
+    private readonly SyncCoordinator _coordinator;
+
+    public ServicePlug(SyncCoordinator coordinator, string serviceName, IReadOnlyList<FolderMapping> folders,
+        DriverOptions options, string baseDirectory, ILogger logger)
+    {
+        _coordinator = coordinator;
+        ServiceName = serviceName;
+        Deletions = new DeletionGuard(coordinator, serviceName);
+        Folders = folders;
+        Options = options;
+        BaseDirectory = baseDirectory;
+        Logger = logger;
+    }
+
+    public string ServiceName { get; }
+    public IReadOnlyList<FolderMapping> Folders { get; }
+    public DriverOptions Options { get; }
+    public string BaseDirectory { get; }
+    public ILogger Logger { get; }
+    public IDriverStateStore State => this;
+    public bool DryRun => _coordinator.DryRun;
+
+    /// <summary>Holds back the deletions of a startup scan until it is judged (see <see cref="DeletionGuard"/>).</summary>
+    public DeletionGuard Deletions { get; }
+
+    private MetadataStore Store => _coordinator.Store;
+
+    public ValueTask UpdateFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        CheckFolder(metadata);
+        if (FolderMarkers.IsMarker(metadata.Path))
+            return ValueTask.CompletedTask; // the engine's own file, never synced
+        _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies a change; when the engine cannot decide it without comparing contents, compares them (reading the
+    /// files, outside the writer) and applies the update again with the result.
+    /// </summary>
+    private async ValueTask ApplyUpdateAsync(Func<StoreTransaction, ChangeOutcome> change, Onitu.Metadata reported, CancellationToken cancellationToken)
+    {
+        var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
+        // The file may get a new version while its content is compared; a few tries, then a conflict keeps both.
+        const int MaxComparisons = 3;
+        for (var attempt = 0; outcome.ContentCheckNeeded is { } file; attempt++)
+        {
+            _coordinator.AfterCommit(outcome);
+            var check = attempt < MaxComparisons
+                ? await ContentIdentity.CheckAsync(_coordinator, ServiceName, reported, file, cancellationToken).ConfigureAwait(false)
+                : null;
+            outcome = await Store.WriteAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
+                check ?? new ContentCheck(tx.GetFile(file.Fid)?.Version ?? file.Version, null, Same: false)), cancellationToken).ConfigureAwait(false);
+            if (check is { Same: true } && outcome.ContentCheckNeeded is null)
+                Diagnostics.Log.SameContentRecognised(_coordinator.Logger, ServiceName, reported.Folder, reported.Path, check.Version);
+        }
+        _coordinator.AfterCommit(outcome);
+    }
+
+    public ValueTask DeleteFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        CheckFolder(metadata);
+        if (FolderMarkers.IsMarker(metadata.Path) || Deletions.TryHold(metadata))
+            return ValueTask.CompletedTask;
+        return ApplyDeleteAsync(metadata, cancellationToken);
+    }
+
+    /// <summary>Applies a deletion now (also how the <see cref="DeletionGuard"/> releases the ones it held).</summary>
+    public ValueTask ApplyDeleteAsync(Onitu.Metadata metadata, CancellationToken cancellationToken) =>
+        _coordinator.ApplyAsync(tx => _coordinator.Processor.ApplyDelete(tx, ServiceName, metadata), cancellationToken);
+
+    public ValueTask MoveFileAsync(Onitu.Metadata source, Onitu.Metadata destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        CheckFolder(source);
+        CheckFolder(destination);
+        if (FolderMarkers.IsMarker(source.Path))
+            return UpdateFileAsync(destination, cancellationToken);
+        if (FolderMarkers.IsMarker(destination.Path))
+            return DeleteFileAsync(source, cancellationToken);
+        // A move onto a path the engine knows with other content may need a content comparison, like an update.
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination, cancellationToken);
+    }
+
+    public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(reason);
+        _coordinator.Skips.Report(ServiceName, folder, path, reason);
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<Onitu.Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default)
+    {
+        var metadata = new Onitu.Metadata(folder, path);
+        await foreach (var known in Query(
+            "WHERE f.fid = $fid", p => p.AddWithValue("$fid", StoreTransaction.Key(metadata.Fid)), cancellationToken).ConfigureAwait(false))
+        {
+            return known;
+        }
+        return metadata;
+    }
+
+    public IAsyncEnumerable<Onitu.Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(directory))
+            return Query("WHERE f.folder = $folder AND r.revision IS NOT NULL ORDER BY f.path",
+                p => p.AddWithValue("$folder", folder), cancellationToken);
+
+        var prefix = FilePath.Normalize(directory);
+        // '0' follows '/' in code-point order: [prefix + '/', prefix + '0') is everything under the directory.
+        return Query("WHERE f.folder = $folder AND r.revision IS NOT NULL AND f.path >= $low AND f.path < $high ORDER BY f.path",
+            p =>
+            {
+                p.AddWithValue("$folder", folder);
+                p.AddWithValue("$low", prefix + "/");
+                p.AddWithValue("$high", prefix + "0");
+            }, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<Onitu.Metadata> Query(string where, Action<Microsoft.Data.Sqlite.SqliteParameterCollection> bind,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sql = "SELECT f.folder, f.path, f.size, f.modified_at, r.revision, r.extra FROM files f " +
+                  "JOIN replicas r ON r.fid = f.fid AND r.service = $service " + where;
+        await foreach (var metadata in Store.QueryAsync(sql, p =>
+                       {
+                           p.AddWithValue("$service", ServiceName);
+                           bind(p);
+                       }, r =>
+                       {
+                           var m = new Onitu.Metadata(r.GetString(0), r.GetString(1))
+                           {
+                               Size = r.GetInt64(2),
+                               ModifiedAt = r.IsDBNull(3) ? null : new DateTimeOffset(r.GetInt64(3), TimeSpan.Zero),
+                               Revision = r.IsDBNull(4) ? null : r.GetString(4),
+                           };
+                           ChangeProcessor.DeserializeExtra(r.IsDBNull(5) ? null : r.GetString(5), m.Extra);
+                           return m;
+                       }, cancellationToken).ConfigureAwait(false))
+        {
+            yield return metadata;
+        }
+    }
+
+    ValueTask<string?> IDriverStateStore.GetAsync(string key, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Store.QueryScalar<string>("SELECT value FROM driver_state WHERE service = $s AND key = $k", p =>
+        {
+            p.AddWithValue("$s", ServiceName);
+            p.AddWithValue("$k", key);
+        }));
+
+    async ValueTask IDriverStateStore.SetAsync(string key, string? value, CancellationToken cancellationToken) =>
+        await Store.WriteAsync(tx => tx.SetDriverState(ServiceName, key, value), cancellationToken).ConfigureAwait(false);
+
+    private void CheckFolder(Onitu.Metadata metadata)
+    {
+        foreach (var folder in Folders)
+        {
+            if (folder.Name == metadata.Folder)
+                return;
+        }
+        throw new DriverException($"Service '{ServiceName}' reported a file in folder '{metadata.Folder}', which is not mapped on it.");
+    }
+}

@@ -1,0 +1,82 @@
+namespace Onitu.State;
+
+/// <summary>
+/// The metadata store's schema, one script per version. The database records its version in
+/// <c>PRAGMA user_version</c>; opening an older database runs the missing scripts in order, in one transaction.
+/// </summary>
+internal static class Schema
+{
+    public static readonly string[] Migrations =
+    [
+        // Version 1.
+        """
+        -- The current version of every file Onitu knows, deleted ones included (a tombstone remembers the
+        -- version so a late edit elsewhere can still be told from a stale one).
+        CREATE TABLE files (
+            fid         TEXT    NOT NULL PRIMARY KEY,
+            folder      TEXT    NOT NULL,
+            path        TEXT    NOT NULL,
+            size        INTEGER NOT NULL,
+            mime        TEXT    NOT NULL,
+            version     INTEGER NOT NULL,   -- bumped by every new content, deletion or move
+            origin      TEXT    NOT NULL,   -- the service that produced the current version
+            modified_at INTEGER,            -- UTC ticks of the current content's write, when known
+            deleted     INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX files_by_folder_path ON files (folder, path);
+
+        -- What each service holds of each file: the file version whose content it has, and the driver's revision
+        -- of it (NULL when the service does not hold the file).
+        CREATE TABLE replicas (
+            fid      TEXT    NOT NULL,
+            service  TEXT    NOT NULL,
+            version  INTEGER NOT NULL,
+            revision TEXT,
+            extra    TEXT,
+            PRIMARY KEY (fid, service)
+        ) WITHOUT ROWID;
+
+        -- Work to do, persisted before it is done and removed only once it is: bring one service (target) to
+        -- one version of one file. At most one job per file and target; a newer version rewrites the row.
+        CREATE TABLE jobs (
+            id          INTEGER PRIMARY KEY,
+            fid         TEXT    NOT NULL,
+            target      TEXT    NOT NULL,
+            kind        INTEGER NOT NULL,   -- JobKind
+            version     INTEGER NOT NULL,
+            offset      INTEGER NOT NULL DEFAULT 0,  -- bytes written and acknowledged (chunked uploads)
+            started     INTEGER NOT NULL DEFAULT 0,  -- an upload was begun on the target at this version
+            chunk_size  INTEGER NOT NULL DEFAULT 0,
+            move_from   TEXT,               -- moves: the fid of the old location on the target
+            preserve_as TEXT,               -- conflicts: keep the target's own content under this path first
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            not_before  INTEGER NOT NULL DEFAULT 0,  -- UTC ticks before which the job is not retried
+            last_error  TEXT,
+            UNIQUE (fid, target)
+        );
+        CREATE INDEX jobs_by_due ON jobs (not_before, id);
+
+        -- Drivers' own key-value state (IDriverStateStore).
+        CREATE TABLE driver_state (
+            service TEXT NOT NULL,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (service, key)
+        ) WITHOUT ROWID;
+        """,
+        // Version 2: content identity, folder markers, the setup a database last ran with.
+        """
+        -- The content hash of the current version ("xxh128:<hex>"), once known: two copies of a path that meet
+        -- without a known relation (a first pairing, a lost database) are the same version when size and hash agree.
+        ALTER TABLE files ADD COLUMN hash TEXT;
+
+        -- The engine's own facts: which folder markers it created, the fingerprint of the rules it last ran with.
+        CREATE TABLE meta (
+            key   TEXT NOT NULL PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ];
+
+    public static int LatestVersion => Migrations.Length;
+}

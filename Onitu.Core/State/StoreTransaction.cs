@@ -1,0 +1,228 @@
+using Microsoft.Data.Sqlite;
+
+namespace Onitu.State;
+
+/// <summary>
+/// The typed operations available inside a write transaction of the <see cref="MetadataStore"/>. Commands are
+/// prepared once per connection and reused: the engine runs these for every file event.
+/// </summary>
+internal sealed class StoreTransaction : IDisposable
+{
+    private const string FileColumns = "fid, folder, path, size, mime, version, origin, modified_at, deleted, hash";
+    private const string JobColumns = "id, fid, target, kind, version, offset, started, chunk_size, move_from, preserve_as, attempts, not_before, last_error";
+
+    private readonly SqliteConnection _connection;
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private SqliteTransaction? _transaction;
+
+    public StoreTransaction(SqliteConnection connection) => _connection = connection;
+
+    internal void Begin(SqliteTransaction transaction)
+    {
+        _transaction = transaction;
+        foreach (var command in _commands.Values)
+            command.Transaction = transaction;
+    }
+
+    internal void End() => _transaction = null;
+
+    internal void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.Transaction = _transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteCommand Command(string sql, params object?[] parameters)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 0; i < parameters.Length; i++)
+                command.Parameters.Add(new SqliteParameter("$" + i, null));
+            command.Prepare();
+            _commands[sql] = command;
+        }
+        command.Transaction = _transaction;
+        for (var i = 0; i < parameters.Length; i++)
+            command.Parameters[i].Value = parameters[i] ?? DBNull.Value;
+        return command;
+    }
+
+    private int NonQuery(string sql, params object?[] parameters) => Command(sql, parameters).ExecuteNonQuery();
+
+    // ---- files ----------------------------------------------------------------------------------------------
+
+    public FileRecord? GetFile(Guid fid)
+    {
+        using var reader = Command($"SELECT {FileColumns} FROM files WHERE fid = $0", Key(fid)).ExecuteReader();
+        return reader.Read() ? ReadFile(reader) : null;
+    }
+
+    public void UpsertFile(FileRecord file) => NonQuery(
+        $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) " +
+        "ON CONFLICT (fid) DO UPDATE SET size = $3, mime = $4, version = $5, origin = $6, modified_at = $7, deleted = $8, hash = $9",
+        Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
+        file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash);
+
+    /// <summary>Whether a live file lies under <paramref name="path"/> taken as a directory (some service has <c>path/…</c>).</summary>
+    public bool HasLiveFileUnder(string folder, string path)
+    {
+        // '0' follows '/' in code-point order: [path + '/', path + '0') is everything under the directory.
+        using var reader = Command("SELECT 1 FROM files WHERE folder = $0 AND path >= $1 AND path < $2 AND deleted = 0 LIMIT 1",
+            folder, path + "/", path + "0").ExecuteReader();
+        return reader.Read();
+    }
+
+    /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
+    public void SetFileHash(Guid fid, long version, string hash) =>
+        NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);
+
+    internal static FileRecord ReadFile(SqliteDataReader r) => new(
+        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetInt64(5),
+        r.GetString(6), r.IsDBNull(7) ? null : new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero), r.GetInt64(8) != 0,
+        r.IsDBNull(9) ? null : r.GetString(9));
+
+    // ---- replicas -------------------------------------------------------------------------------------------
+
+    public ReplicaRecord? GetReplica(Guid fid, string service)
+    {
+        using var reader = Command("SELECT fid, service, version, revision, extra FROM replicas WHERE fid = $0 AND service = $1",
+            Key(fid), service).ExecuteReader();
+        return reader.Read() ? ReadReplica(reader) : null;
+    }
+
+    public List<ReplicaRecord> GetReplicas(Guid fid)
+    {
+        var replicas = new List<ReplicaRecord>();
+        using var reader = Command("SELECT fid, service, version, revision, extra FROM replicas WHERE fid = $0", Key(fid)).ExecuteReader();
+        while (reader.Read())
+            replicas.Add(ReadReplica(reader));
+        return replicas;
+    }
+
+    public void UpsertReplica(ReplicaRecord replica) => NonQuery(
+        "INSERT INTO replicas (fid, service, version, revision, extra) VALUES ($0, $1, $2, $3, $4) " +
+        "ON CONFLICT (fid, service) DO UPDATE SET version = $2, revision = $3, extra = $4",
+        Key(replica.Fid), replica.Service, replica.Version, replica.Revision, replica.Extra);
+
+    internal static ReplicaRecord ReadReplica(SqliteDataReader r) => new(
+        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4));
+
+    // ---- jobs -----------------------------------------------------------------------------------------------
+
+    public JobRecord? GetJob(Guid fid, string target)
+    {
+        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target).ExecuteReader();
+        return reader.Read() ? ReadJob(reader) : null;
+    }
+
+    public JobRecord? GetJob(long id)
+    {
+        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE id = $0", id).ExecuteReader();
+        return reader.Read() ? ReadJob(reader) : null;
+    }
+
+    public List<JobRecord> GetJobs(Guid fid)
+    {
+        var jobs = new List<JobRecord>();
+        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE fid = $0", Key(fid)).ExecuteReader();
+        while (reader.Read())
+            jobs.Add(ReadJob(reader));
+        return jobs;
+    }
+
+    /// <summary>
+    /// Creates or rewrites the job bringing <paramref name="target"/> to <paramref name="version"/> of the file:
+    /// a rewritten job starts over (offset 0) and keeps its row id, so an in-flight transfer sees it was superseded.
+    /// </summary>
+    public long PutJob(Guid fid, string target, JobKind kind, long version, Guid? moveFrom = null, string? preserveAs = null)
+    {
+        using var reader = Command(
+            "INSERT INTO jobs (fid, target, kind, version, move_from, preserve_as) VALUES ($0, $1, $2, $3, $4, $5) " +
+            "ON CONFLICT (fid, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
+            "move_from = $4, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL RETURNING id",
+            Key(fid), target, (int)kind, version, moveFrom is { } m ? Key(m) : null, preserveAs).ExecuteReader();
+        reader.Read();
+        return reader.GetInt64(0);
+    }
+
+    /// <summary>Whether a move job on <paramref name="target"/> takes its copy of <paramref name="fid"/> elsewhere.</summary>
+    public bool IsMovingAway(Guid fid, string target)
+    {
+        using var reader = Command("SELECT 1 FROM jobs WHERE move_from = $0 AND target = $1 AND kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
+        return reader.Read();
+    }
+
+    public bool DeleteJob(long id, long version) => NonQuery("DELETE FROM jobs WHERE id = $0 AND version = $1", id, version) == 1;
+
+    public void DeleteJob(Guid fid, string target) => NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target);
+
+    /// <summary>
+    /// Removes the job of <paramref name="fid"/> for <paramref name="target"/>, except that a started upload becomes an
+    /// <see cref="JobKind.AbortUpload"/>: its partial file on the target is dropped rather than left behind.
+    /// </summary>
+    public void DropJob(Guid fid, string target)
+    {
+        NonQuery("UPDATE jobs SET kind = $2, offset = 0, attempts = 0, not_before = 0, last_error = NULL " +
+                 "WHERE fid = $0 AND target = $1 AND kind = $3 AND started = 1",
+            Key(fid), target, (int)JobKind.AbortUpload, (int)JobKind.Upload);
+        NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1 AND kind <> $2", Key(fid), target, (int)JobKind.AbortUpload);
+    }
+
+    /// <summary>Records upload progress; false when the job was superseded meanwhile.</summary>
+    public bool SaveProgress(long id, long version, long offset, int chunkSize) => NonQuery(
+        "UPDATE jobs SET offset = $2, started = 1, chunk_size = $3 WHERE id = $0 AND version = $1", id, version, offset, chunkSize) == 1;
+
+    public bool ClearPreserve(long id, long version) =>
+        NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND version = $1", id, version) == 1;
+
+    public void ConvertJob(long id, JobKind kind) =>
+        NonQuery("UPDATE jobs SET kind = $1, move_from = NULL, offset = 0, started = 0 WHERE id = $0", id, (int)kind);
+
+    public void PostponeJob(long id, long version, int attempts, DateTimeOffset notBefore, string error, bool resetUpload) => NonQuery(
+        "UPDATE jobs SET attempts = $2, not_before = $3, last_error = $4, " +
+        "offset = CASE WHEN $5 THEN 0 ELSE offset END, started = CASE WHEN $5 THEN 0 ELSE started END WHERE id = $0 AND version = $1",
+        id, version, attempts, notBefore.UtcTicks, error, resetUpload ? 1 : 0);
+
+    internal static JobRecord ReadJob(SqliteDataReader r) => new(
+        r.GetInt64(0), Guid.Parse(r.GetString(1)), r.GetString(2), (JobKind)r.GetInt32(3), r.GetInt64(4), r.GetInt64(5),
+        r.GetInt64(6) != 0, r.GetInt32(7), r.IsDBNull(8) ? null : Guid.Parse(r.GetString(8)), r.IsDBNull(9) ? null : r.GetString(9),
+        r.GetInt32(10), new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero), r.IsDBNull(12) ? null : r.GetString(12));
+
+    internal const string SelectJobs = $"SELECT {JobColumns} FROM jobs";
+    internal const string SelectFiles = $"SELECT {FileColumns} FROM files";
+    internal const string SelectReplicas = "SELECT fid, service, version, revision, extra FROM replicas";
+
+    // ---- the engine's own facts ------------------------------------------------------------------------------
+
+    public void SetMeta(string key, string? value)
+    {
+        if (value is null)
+            NonQuery("DELETE FROM meta WHERE key = $0", key);
+        else
+            NonQuery("INSERT INTO meta (key, value) VALUES ($0, $1) ON CONFLICT (key) DO UPDATE SET value = $1", key, value);
+    }
+
+    // ---- driver state ---------------------------------------------------------------------------------------
+
+    public void SetDriverState(string service, string key, string? value)
+    {
+        if (value is null)
+            NonQuery("DELETE FROM driver_state WHERE service = $0 AND key = $1", service, key);
+        else
+            NonQuery("INSERT INTO driver_state (service, key, value) VALUES ($0, $1, $2) ON CONFLICT (service, key) DO UPDATE SET value = $2",
+                service, key, value);
+    }
+
+    internal static string Key(Guid fid) => fid.ToString("D");
+
+    public void Dispose()
+    {
+        foreach (var command in _commands.Values)
+            command.Dispose();
+        _commands.Clear();
+    }
+}

@@ -1,0 +1,533 @@
+using System.Text.Json;
+using Onitu.Transfers;
+using Onitu.State;
+using Onitu.Rules;
+
+namespace Onitu.Sync;
+
+/// <summary>What a change did, to act on once its transaction committed.</summary>
+internal sealed class ChangeOutcome
+{
+    public static readonly ChangeOutcome None = new();
+
+    public List<SyncEvent> Events { get; } = [];
+
+    /// <summary>Jobs rewritten or removed: a transfer of theirs in flight, or read ahead, is stale.</summary>
+    public List<(Guid Fid, string Target)> TouchedJobs { get; } = [];
+
+    /// <summary>Jobs created for a file never seen before: new work, and nothing of theirs can be stale.</summary>
+    public bool CreatedJobs { get; set; }
+
+    public bool HasWork => TouchedJobs.Count > 0 || CreatedJobs;
+
+    /// <summary>
+    /// Set when an update could not be decided without comparing contents (<see cref="ContentIdentity"/>): nothing
+    /// of that update was written; the caller compares, then applies it again with the result.
+    /// </summary>
+    public FileRecord? ContentCheckNeeded { get; private set; }
+
+    public static ChangeOutcome NeedsContentCheck(FileRecord file) => new() { ContentCheckNeeded = file };
+
+    public ChangeOutcome Merge(ChangeOutcome other)
+    {
+        Events.AddRange(other.Events);
+        TouchedJobs.AddRange(other.TouchedJobs);
+        CreatedJobs |= other.CreatedJobs;
+        ContentCheckNeeded ??= other.ContentCheckNeeded;
+        return this;
+    }
+}
+
+/// <summary>
+/// Turns what drivers report (updates, deletions, moves) and what transfers achieve into the persisted state and
+/// the jobs that follow from it, asking the Referee where each file goes. Every method runs inside one write
+/// transaction of the <see cref="MetadataStore"/>, so a change and the jobs it implies are persisted together.
+/// </summary>
+/// <remarks>
+/// Versions: every file has a version bumped by each new content, deletion or move; each replica records the
+/// version whose content the service holds. A service that reports a change to a file whose current version it
+/// never received made a concurrent edit: a conflict, resolved without losing either content (see
+/// <see cref="ApplyConflict"/>).
+/// </remarks>
+internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
+{
+    /// <summary>
+    /// Applies a service's report of a file's content. <paramref name="check"/> is the result of comparing that
+    /// content with the current version, when an earlier call asked for it (<see cref="ChangeOutcome.ContentCheckNeeded"/>).
+    /// </summary>
+    public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata, ContentCheck? check = null)
+    {
+        var file = tx.GetFile(metadata.Fid);
+        if (file is null)
+            return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
+        var replica = tx.GetReplica(metadata.Fid, service);
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
+            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+
+        var extra = SerializeExtra(metadata.Extra);
+        var readable = referee.CanRead(service, metadata.Folder)
+            && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType);
+
+        if (file.Deleted)
+        {
+            // A file recreated after a deletion: an edit always beats a deletion.
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: readable, newPath: true);
+        }
+
+        if (replica is { Holds: true } && replica.Version == file.Version)
+        {
+            if (!readable && referee.CanRead(service, metadata.Folder))
+            {
+                // The service's own rules refuse its new content (it grew past max-size, say): not taken from it, and
+                // not overwritten either, since the edit is the user's.
+                tx.UpsertReplica(replica with { Revision = metadata.Revision, Extra = extra });
+                return ChangeOutcome.None;
+            }
+            if (!readable)
+            {
+                // Changes on a service Onitu may not read from are not taken into account (seed, mode "w"): a
+                // mirror's own edit is undone, like rclone sync's destination, by sending it the current version
+                // again. Its replica now holds content of no version of the file (version 0).
+                tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, 0, metadata.Revision, extra));
+                var undo = new ChangeOutcome();
+                if (referee.CanWrite(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType))
+                {
+                    tx.PutJob(file.Fid, service, JobKind.Upload, file.Version);
+                    undo.TouchedJobs.Add((file.Fid, service));
+                }
+                return undo;
+            }
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: true, newPath: false);
+        }
+
+        // The service holds a copy whose relation to the current version is unknown (it never received it, or the
+        // record of receiving it was lost). The same content is the same version, whatever its history, on a
+        // mirror too.
+        if (metadata.Size == file.Size)
+        {
+            if (check is null || check.Version != file.Version)
+                return ChangeOutcome.NeedsContentCheck(file);
+            if (check.CurrentHash is { } hash && file.Hash is null)
+                tx.SetFileHash(file.Fid, file.Version, hash);
+            if (check.Same)
+            {
+                tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, file.Version, metadata.Revision, extra));
+                var same = new ChangeOutcome();
+                DropJobsOf(tx, metadata.Fid, service, same);
+                return same;
+            }
+        }
+
+        if (readable && !referee.CanRead(file.Origin, file.Folder))
+        {
+            // The current version came from a service Onitu does not read (a mirror's own file, first seen there): it
+            // was never synced, so the first readable content takes the path, and the mirror receives it.
+            return ApplyNewVersion(tx, service, metadata, file.Version + 1, extra, send: true, newPath: true);
+        }
+
+        if (!readable)
+        {
+            // A write-only service's own edit is not read; it keeps its stale version and receives the current one.
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            return ChangeOutcome.None;
+        }
+
+        return ApplyConflict(tx, service, metadata, file, replica, extra);
+    }
+
+    /// <summary>
+    /// Records what <paramref name="service"/> reported as the file's new current version and, when
+    /// <paramref name="send"/>, sends it where the rules say; <paramref name="newPath"/> when the path was not live
+    /// before (a file/directory clash can only arise then).
+    /// </summary>
+    private ChangeOutcome ApplyNewVersion(StoreTransaction tx, string service, Onitu.Metadata metadata, long version, string? extra,
+        bool send, bool newPath)
+    {
+        var current = NewVersion(metadata, version, service);
+        tx.UpsertFile(current);
+        tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, current.Version, metadata.Revision, extra));
+        var outcome = new ChangeOutcome();
+        DropJobsOf(tx, metadata.Fid, service, outcome);
+        if (send)
+            ScheduleUploads(tx, current, service, outcome, preserveOn: null);
+        if (newPath)
+            SeparateFileFromDirectory(tx, current, outcome);
+        return outcome;
+    }
+
+    /// <summary>A file Onitu never saw: no replica, no job can exist for it yet.</summary>
+    private ChangeOutcome ApplyFirstSighting(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    {
+        var created = NewVersion(metadata, 1, service);
+        tx.UpsertFile(created);
+        tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, SerializeExtra(metadata.Extra)));
+        var outcome = new ChangeOutcome();
+        if (referee.CanRead(service, metadata.Folder) && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType))
+        {
+            foreach (var target in referee.GetTargets(service, created.Folder, created.Path, created.Size, created.MimeType))
+            {
+                tx.PutJob(created.Fid, target, JobKind.Upload, created.Version);
+                outcome.CreatedJobs = true;
+            }
+        }
+        SeparateFileFromDirectory(tx, created, outcome);
+        return outcome;
+    }
+
+    /// <summary>
+    /// A file and a directory cannot share a path on one store: a new file <c>x</c> where another service has
+    /// <c>x/…</c>, or a new <c>x/y</c> where another has the file <c>x</c>. The directory keeps the path; the file
+    /// is renamed aside to a conflict name on every service that holds it, and from there sent everywhere.
+    /// </summary>
+    private void SeparateFileFromDirectory(StoreTransaction tx, FileRecord created, ChangeOutcome outcome)
+    {
+        if (tx.HasLiveFileUnder(created.Folder, created.Path))
+        {
+            RenameAside(tx, created, outcome);
+            return;
+        }
+        for (var directory = FilePath.GetDirectory(created.Path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+        {
+            if (tx.GetFile(FileId.Compute(created.Folder, directory)) is { Deleted: false } blocking)
+                RenameAside(tx, blocking, outcome);
+        }
+    }
+
+    private void RenameAside(StoreTransaction tx, FileRecord file, ChangeOutcome outcome)
+    {
+        var now = clock.GetUtcNow();
+        var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now,
+            path => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false });
+        var copyFid = FileId.Compute(file.Folder, conflictPath);
+        var copy = file with { Fid = copyFid, Path = conflictPath, Version = (tx.GetFile(copyFid)?.Version ?? 0) + 1, Deleted = false };
+        var gone = file with { Version = file.Version + 1, Deleted = true };
+        // A holder of another content may be the loser of a conflict still waiting to be kept aside.
+        var keepAs = tx.GetJobs(file.Fid).Where(j => j.PreserveAs is not null).ToDictionary(j => j.Target, j => j.PreserveAs!, StringComparer.Ordinal);
+        tx.UpsertFile(copy);
+        tx.UpsertFile(gone);
+        DropStaleUploads(tx, file.Fid, outcome);
+        foreach (var replica in tx.GetReplicas(file.Fid))
+        {
+            if (!replica.Holds)
+                continue;
+            if (replica.Version == file.Version)
+            {
+                // Each holder renames its own copy; once one did, the others are sent it (CompleteMove).
+                tx.PutJob(copyFid, replica.Service, JobKind.Move, copy.Version, moveFrom: file.Fid);
+                outcome.TouchedJobs.Add((copyFid, replica.Service));
+            }
+            else if (referee.CanWrite(replica.Service, file.Folder) && !tx.IsMovingAway(file.Fid, replica.Service))
+            {
+                // An older content of the file goes (the newer one survives under the conflict name); a conflict's
+                // losing content is first kept under its own conflict name, as the conflict had planned; a content
+                // already being renamed aside (an earlier RenameAside of this path) is left to that move.
+                tx.PutJob(file.Fid, replica.Service, JobKind.Delete, gone.Version, preserveAs: keepAs.GetValueOrDefault(replica.Service));
+                outcome.TouchedJobs.Add((file.Fid, replica.Service));
+            }
+        }
+        outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
+    }
+
+    /// <summary>
+    /// <paramref name="service"/> wrote <paramref name="metadata"/> without having received the file's current
+    /// version. The later write (by modification time; the newer report when a time is unknown) keeps the name;
+    /// the other content is kept under a conflict name (<see cref="ConflictNaming"/>). Where the losing content
+    /// lives, the upload of the winner first moves it aside (the job's <c>preserve_as</c>), and from there the
+    /// conflict copy is sent everywhere like any new file.
+    /// </summary>
+    private ChangeOutcome ApplyConflict(StoreTransaction tx, string service, Onitu.Metadata metadata, FileRecord file,
+        ReplicaRecord? replica, string? extra)
+    {
+        var outcome = new ChangeOutcome();
+        var now = clock.GetUtcNow();
+        // The later write wins; equal times are decided by the services' names (ordinal, the greater wins), never by
+        // which report happened to arrive first, so that every run and every order of scans decides alike.
+        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt > file.ModifiedAt
+            || (metadata.ModifiedAt == file.ModifiedAt && string.CompareOrdinal(service, file.Origin) > 0)
+            // A service that cannot be written to can never receive the other content; its own write must win.
+            || !referee.CanWrite(service, metadata.Folder);
+
+        bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false };
+
+        if (newcomerWins)
+        {
+            var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now, IsTaken);
+            // The losing content is on the services holding the current version; prefer its origin.
+            var holders = tx.GetReplicas(file.Fid).Where(r => r.Holds && r.Version == file.Version && r.Service != service).ToList();
+            var keeper = holders.FirstOrDefault(r => r.Service == file.Origin) ?? holders.FirstOrDefault();
+
+            var updated = NewVersion(metadata, file.Version + 1, service);
+            tx.UpsertFile(updated);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, updated.Version, metadata.Revision, extra));
+            DropJobsOf(tx, metadata.Fid, service, outcome);
+            ScheduleUploads(tx, updated, service, outcome, keeper is null ? null : (keeper.Service, conflictPath));
+            outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
+        }
+        else
+        {
+            var conflictPath = ConflictNaming.Create(file.Path, service, metadata.ModifiedAt ?? now, IsTaken);
+            tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            tx.PutJob(file.Fid, service, JobKind.Upload, file.Version, preserveAs: conflictPath);
+            outcome.TouchedJobs.Add((file.Fid, service));
+            outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, service));
+        }
+        return outcome;
+    }
+
+    public ChangeOutcome ApplyDelete(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    {
+        var file = tx.GetFile(metadata.Fid);
+        var replica = tx.GetReplica(metadata.Fid, service);
+        if (file is null || replica is not { Holds: true })
+            return ChangeOutcome.None;
+
+        tx.UpsertReplica(replica with { Revision = null, Extra = null });
+        if (file.Deleted)
+            return ChangeOutcome.None;
+
+        var outcome = new ChangeOutcome();
+        var readable = referee.CanRead(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType);
+        if (replica.Version < file.Version || !readable)
+        {
+            // The service deleted a version older than the current one (an edit beats a deletion), or a service
+            // Onitu may not read from lost its copy: it gets the current version back.
+            if (referee.CanWrite(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType))
+            {
+                tx.PutJob(file.Fid, service, JobKind.Upload, file.Version);
+                outcome.TouchedJobs.Add((file.Fid, service));
+            }
+            return outcome;
+        }
+
+        var deleted = file with { Version = file.Version + 1, Origin = service, Deleted = true };
+        tx.UpsertFile(deleted);
+        tx.UpsertReplica(new ReplicaRecord(file.Fid, service, deleted.Version, null, null));
+        DropJobsOf(tx, file.Fid, service, outcome);
+        foreach (var other in tx.GetReplicas(file.Fid))
+        {
+            if (other.Service == service)
+                continue;
+            if (other.Holds && referee.CanWrite(other.Service, file.Folder))
+            {
+                tx.PutJob(file.Fid, other.Service, JobKind.Delete, deleted.Version);
+                outcome.TouchedJobs.Add((file.Fid, other.Service));
+            }
+        }
+        DropStaleUploads(tx, file.Fid, outcome);
+        return outcome;
+    }
+
+    public ChangeOutcome ApplyMove(StoreTransaction tx, string service, Onitu.Metadata source, Onitu.Metadata destination)
+    {
+        var from = tx.GetFile(source.Fid);
+        var held = tx.GetReplica(source.Fid, service);
+        var to = tx.GetFile(destination.Fid);
+        var clean = from is { Deleted: false } && held is { Holds: true } && held.Version == from.Version
+            && referee.CanRead(service, from.Folder) && to is null or { Deleted: true };
+        if (!clean)
+        {
+            // Not a move of the current version onto a free name: a deletion plus a new file says it exactly.
+            return ApplyDelete(tx, service, source).Merge(ApplyUpdate(tx, service, destination));
+        }
+
+        var outcome = new ChangeOutcome();
+        var gone = from! with { Version = from.Version + 1, Origin = service, Deleted = true };
+        tx.UpsertFile(gone);
+        tx.UpsertReplica(new ReplicaRecord(source.Fid, service, gone.Version, null, null));
+
+        if (destination.Size == 0 && from.Size != 0 && destination.Revision is null)
+            destination.Size = from.Size;
+        destination.ModifiedAt ??= from.ModifiedAt;
+        var moved = NewVersion(destination, (to?.Version ?? 0) + 1, service);
+        tx.UpsertFile(moved);
+        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra)));
+
+        var readable = referee.CanRead(service, moved.Folder) && referee.Accepts(service, moved.Folder, moved.Path, moved.Size, moved.MimeType);
+        var targets = readable ? referee.GetTargets(service, moved.Folder, moved.Path, moved.Size, moved.MimeType) : [];
+
+        // Transfers of the old location are pointless now.
+        foreach (var job in tx.GetJobs(source.Fid))
+        {
+            if (job.Kind is not (JobKind.Delete or JobKind.AbortUpload))
+            {
+                tx.DropJob(job.Fid, job.Target);
+                outcome.TouchedJobs.Add((job.Fid, job.Target));
+            }
+        }
+
+        var handled = new HashSet<string>(StringComparer.Ordinal) { service };
+        foreach (var other in tx.GetReplicas(source.Fid))
+        {
+            if (other.Service == service || !other.Holds)
+                continue;
+            if (targets.Contains(other.Service) && other.Version == from.Version)
+            {
+                tx.PutJob(destination.Fid, other.Service, JobKind.Move, moved.Version, moveFrom: source.Fid);
+                outcome.TouchedJobs.Add((destination.Fid, other.Service));
+                handled.Add(other.Service);
+            }
+            else if (referee.CanWrite(other.Service, from.Folder))
+            {
+                // Moved out of what this service receives (another folder, a rule): the old copy goes.
+                tx.PutJob(source.Fid, other.Service, JobKind.Delete, gone.Version);
+                outcome.TouchedJobs.Add((source.Fid, other.Service));
+            }
+        }
+        foreach (var target in targets)
+        {
+            if (handled.Add(target))
+            {
+                tx.PutJob(destination.Fid, target, JobKind.Upload, moved.Version);
+                outcome.TouchedJobs.Add((destination.Fid, target));
+            }
+        }
+        SeparateFileFromDirectory(tx, moved, outcome);
+        return outcome;
+    }
+
+    // ---- completions of jobs --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Records that <paramref name="job"/>'s target now holds the job's version with the revision it wrote,
+    /// unless the target reported another change meanwhile (its replica no longer has
+    /// <paramref name="expectedRevision"/>): then that report is the truth and is kept.
+    /// </summary>
+    public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    {
+        var replica = tx.GetReplica(job.Fid, job.Target);
+        if (replica is null || replica.Revision == expectedRevision)
+            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
+        tx.DeleteJob(job.Id, job.Version);
+        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+    }
+
+    /// <summary>
+    /// A copy that landed after its file was deleted or moved away (the deletion was decided while the copy was in
+    /// flight, when the target did not hold it yet) must not linger: it is deleted in turn.
+    /// </summary>
+    private ChangeOutcome FollowUpDeletion(StoreTransaction tx, Guid fid, string target, long landedVersion)
+    {
+        var file = tx.GetFile(fid);
+        if (file is not { Deleted: true } || file.Version <= landedVersion || !referee.CanWrite(target, file.Folder)
+            || tx.GetJob(fid, target) is not null)
+        {
+            return ChangeOutcome.None;
+        }
+        tx.PutJob(fid, target, JobKind.Delete, file.Version);
+        var outcome = new ChangeOutcome();
+        outcome.TouchedJobs.Add((fid, target));
+        return outcome;
+    }
+
+    public void CompleteDelete(StoreTransaction tx, JobRecord job, string? expectedRevision)
+    {
+        var replica = tx.GetReplica(job.Fid, job.Target);
+        if (replica is null || replica.Revision == expectedRevision)
+            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, null, null));
+        tx.DeleteJob(job.Id, job.Version);
+    }
+
+    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
+    {
+        var old = tx.GetReplica(movedFrom.Fid, job.Target);
+        var oldFile = tx.GetFile(movedFrom.Fid);
+        if (old is not null)
+            tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
+        tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
+        tx.DeleteJob(job.Id, job.Version);
+        var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
+        if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
+        {
+            // A file renamed aside by the engine (RenameAside) reaches the services that did not hold it from the
+            // first holder that renamed it; an ordinary move planned those copies already.
+            foreach (var target in referee.GetTargets(job.Target, file.Folder, file.Path, file.Size, file.MimeType))
+            {
+                var replica = tx.GetReplica(job.Fid, target);
+                var holds = replica is { Holds: true } && replica.Version == file.Version;
+                if (!holds && tx.GetJob(job.Fid, target) is null)
+                {
+                    tx.PutJob(job.Fid, target, JobKind.Upload, file.Version);
+                    outcome.TouchedJobs.Add((job.Fid, target));
+                }
+            }
+        }
+        return outcome;
+    }
+
+    /// <summary>
+    /// The target's own (losing) content was kept as <paramref name="copy"/>: it becomes a file of its own, sent
+    /// everywhere from there. When the copy was made by a move the target no longer holds the original name.
+    /// </summary>
+    public ChangeOutcome CompletePreserve(StoreTransaction tx, JobRecord job, Onitu.Metadata copy, bool movedAway)
+    {
+        var outcome = new ChangeOutcome();
+        var existing = tx.GetFile(copy.Fid);
+        if (existing is { Deleted: false })
+        {
+            tx.UpsertReplica(new ReplicaRecord(copy.Fid, job.Target, existing.Version, copy.Revision, SerializeExtra(copy.Extra)));
+        }
+        else
+        {
+            var created = NewVersion(copy, (existing?.Version ?? 0) + 1, job.Target);
+            tx.UpsertFile(created);
+            tx.UpsertReplica(new ReplicaRecord(copy.Fid, job.Target, created.Version, copy.Revision, SerializeExtra(copy.Extra)));
+            ScheduleUploads(tx, created, job.Target, outcome, preserveOn: null);
+        }
+        if (movedAway && tx.GetReplica(job.Fid, job.Target) is { } original)
+            tx.UpsertReplica(original with { Revision = null, Extra = null });
+        tx.ClearPreserve(job.Id, job.Version);
+        return outcome;
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    /// <summary>Creates or rewrites the upload jobs that bring <paramref name="file"/> to the Referee's targets.</summary>
+    private void ScheduleUploads(StoreTransaction tx, FileRecord file, string source, ChangeOutcome outcome, (string Service, string Path)? preserveOn)
+    {
+        foreach (var target in referee.GetTargets(source, file.Folder, file.Path, file.Size, file.MimeType))
+        {
+            var preserveAs = preserveOn is { } p && p.Service == target ? p.Path : null;
+            tx.PutJob(file.Fid, target, JobKind.Upload, file.Version, preserveAs: preserveAs);
+            outcome.TouchedJobs.Add((file.Fid, target));
+        }
+        DropStaleUploads(tx, file.Fid, outcome, file.Version);
+    }
+
+    /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>
+    private static void DropJobsOf(StoreTransaction tx, Guid fid, string service, ChangeOutcome outcome)
+    {
+        if (tx.GetJob(fid, service) is { Kind: not JobKind.AbortUpload })
+        {
+            tx.DropJob(fid, service);
+            outcome.TouchedJobs.Add((fid, service));
+        }
+    }
+
+    /// <summary>Drops uploads of older versions that no rule sends any more (deleted file, changed rules).</summary>
+    private static void DropStaleUploads(StoreTransaction tx, Guid fid, ChangeOutcome outcome, long currentVersion = long.MaxValue)
+    {
+        foreach (var job in tx.GetJobs(fid))
+        {
+            if (job.Kind is JobKind.Upload or JobKind.Move && job.Version < currentVersion)
+            {
+                tx.DropJob(job.Fid, job.Target);
+                outcome.TouchedJobs.Add((job.Fid, job.Target));
+            }
+        }
+    }
+
+    private FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
+        metadata.Fid, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType, version, origin,
+        metadata.ModifiedAt ?? clock.GetUtcNow(), Deleted: false);
+
+    internal static string? SerializeExtra(IDictionary<string, string> extra) =>
+        extra.Count == 0 ? null : JsonSerializer.Serialize(extra);
+
+    internal static void DeserializeExtra(string? json, IDictionary<string, string> into)
+    {
+        if (json is null)
+            return;
+        foreach (var (key, value) in JsonSerializer.Deserialize<Dictionary<string, string>>(json)!)
+            into[key] = value;
+    }
+}

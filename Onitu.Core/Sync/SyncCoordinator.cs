@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Logging;
+using Onitu.Diagnostics;
+using Onitu.Services;
+using Onitu.State;
+using Onitu.Transfers;
+using Onitu.Rules;
+
+namespace Onitu.Sync;
+
+/// <summary>
+/// The parts of one running engine that its services, plugs and transfers share: the store, the Referee's
+/// decisions, the service hosts, the transfer scheduler and the event hub.
+/// </summary>
+internal sealed class SyncCoordinator
+{
+    public SyncCoordinator(MetadataStore store, Referee referee, SyncEngineOptions options, TimeProvider clock, ILoggerFactory loggerFactory)
+    {
+        Store = store;
+        Referee = referee;
+        Options = options;
+        Clock = clock;
+        LoggerFactory = loggerFactory;
+        Logger = loggerFactory.CreateLogger<SyncEngine>();
+        Processor = new ChangeProcessor(referee, clock);
+        Events = new EventHub(Logger);
+        Bandwidth = new BandwidthLimiter(options.BandwidthLimit, clock);
+        Skips = new SkippedPaths(Events, Logger, clock);
+    }
+
+    public MetadataStore Store { get; }
+    public Referee Referee { get; private set; }
+    public ChangeProcessor Processor { get; private set; }
+    public SyncEngineOptions Options { get; }
+    public TimeProvider Clock { get; }
+    public ILoggerFactory LoggerFactory { get; }
+    public ILogger Logger { get; }
+    public EventHub Events { get; }
+    public BandwidthLimiter Bandwidth { get; }
+    public SkippedPaths Skips { get; }
+    public Dictionary<string, ServiceHost> Hosts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A dry run's engine: it scans and plans, and changes nothing on any store.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>The engine's meters; set once the engine exists.</summary>
+    public Diagnostics.EngineMetrics? Metrics { get; set; }
+
+    /// <summary>
+    /// Puts reloaded rules in force. Readers take <see cref="Referee"/> and <see cref="Processor"/> once per
+    /// decision, so a change in progress finishes under the rules it started with.
+    /// </summary>
+    public void ReplaceRules(Referee referee)
+    {
+        Processor = new ChangeProcessor(referee, Clock);
+        Referee = referee;
+    }
+
+    /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
+    public TransferScheduler? Scheduler { get; set; }
+
+    /// <summary>Persists a change with the jobs it implies, then lets the scheduler and the subscribers know.</summary>
+    public async ValueTask ApplyAsync(Func<StoreTransaction, ChangeOutcome> change, CancellationToken cancellationToken)
+    {
+        var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
+        AfterCommit(outcome);
+    }
+
+    public void AfterCommit(ChangeOutcome outcome)
+    {
+        if (outcome.HasWork)
+            Scheduler?.OnJobsChanged(outcome.TouchedJobs);
+        foreach (var syncEvent in outcome.Events)
+        {
+            if (syncEvent is ConflictDetected conflict)
+                Log.ConflictDetected(Logger, conflict.Folder, conflict.Path, conflict.LosingService, conflict.ConflictPath);
+        }
+        Events.Publish(outcome.Events);
+    }
+}

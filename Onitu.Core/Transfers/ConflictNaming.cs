@@ -1,0 +1,45 @@
+using System.Globalization;
+
+namespace Onitu.Transfers;
+
+/// <summary>
+/// Names the copy that keeps the losing side of a conflict. The name is derived only from the original path, the
+/// service whose write lost and that write's time, so it is the same on every service:
+/// <c>dir/report.conflict-laptop-20261122-153000.txt</c> (the extension stays last so the file still opens with
+/// the same program; time in UTC). When that name is taken, <c>-2</c>, <c>-3</c>… is appended to the stem.
+/// A conflict on a conflict copy names its loser after the original file, never by nesting
+/// (<c>report.conflict-phone-….txt</c>, not <c>report.conflict-laptop-….conflict-phone-….txt</c>).
+/// </summary>
+public static class ConflictNaming
+{
+    /// <summary>The marker every conflict copy carries in its name.</summary>
+    public const string Marker = ".conflict-";
+
+    /// <summary>Returns the conflict copy's path for <paramref name="path"/>.</summary>
+    /// <param name="path">The file's relative path.</param>
+    /// <param name="losingService">The service whose content is kept under the conflict name.</param>
+    /// <param name="writtenAt">When the losing content was written.</param>
+    /// <param name="isTaken">Tells whether a candidate path is already a live file.</param>
+    public static string Create(string path, string losingService, DateTimeOffset writtenAt, Func<string, bool>? isTaken = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var directory = FilePath.GetDirectory(path);
+        var name = FilePath.GetFileName(path);
+        var dot = name.LastIndexOf('.');
+        var (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
+        var marker = stem.IndexOf(Marker, StringComparison.Ordinal);
+        if (marker > 0)
+            stem = stem[..marker];
+        var stamp = writtenAt.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var service = string.Concat(losingService.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var suffix = attempt == 1 ? string.Empty : "-" + attempt.ToString(CultureInfo.InvariantCulture);
+            var candidateName = $"{stem}{Marker}{service}-{stamp}{suffix}{extension}";
+            var candidate = directory.Length == 0 ? candidateName : directory + "/" + candidateName;
+            if (isTaken is null || !isTaken(candidate))
+                return candidate;
+        }
+    }
+}
