@@ -6,12 +6,12 @@ namespace Onitu.Testing;
 // The manifest, option validation and the driver lifecycle.
 public abstract partial class DriverConformanceTests
 {
-    /// <summary>The manifest is valid against the manifest schema (<see cref="ManifestSchemas.ValidateManifestJson"/>) and parses back to the factory's manifest id.</summary>
+    /// <summary>The manifest is valid against the manifest schema (<see cref="OptionsValidator.ValidateManifest"/>) and parses back to the factory's manifest id.</summary>
     [Test]
     public virtual void Manifest_is_valid_against_the_manifest_schema()
     {
         var json = GetManifestJson();
-        var errors = ManifestSchemas.ValidateManifestJson(json);
+        var errors = OptionsValidator.ValidateManifest(json);
         Assert.That(errors, Is.Empty, $"The manifest of '{Factory.Manifest.Id}' is not valid:\n{json}");
         Assert.That(DriverManifest.Parse(json).Id, Is.EqualTo(Factory.Manifest.Id), "The manifest JSON's id is not the factory's manifest id");
     }

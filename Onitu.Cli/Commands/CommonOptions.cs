@@ -70,7 +70,7 @@ internal static class CommonOptions
         if (result.GetValue(Plugins) is { } option)
             return option.FullName;
         var variable = Environment.GetEnvironmentVariable("ONITU_PLUGINS");
-        return string.IsNullOrWhiteSpace(variable) ? PluginLayout.DefaultPluginsDirectory : Path.GetFullPath(variable);
+        return string.IsNullOrWhiteSpace(variable) ? PluginInstaller.DefaultPluginsDirectory : Path.GetFullPath(variable);
     }
 
     /// <summary>The built-in drivers.</summary>

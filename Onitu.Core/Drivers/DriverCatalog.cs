@@ -7,6 +7,7 @@ namespace Onitu.Drivers;
 public sealed class DriverCatalog
 {
     private readonly Dictionary<string, (IDriverFactory Factory, string Origin)> _drivers = new(StringComparer.Ordinal);
+    private volatile bool _frozen;
 
     /// <summary>Creates a catalog of <paramref name="factories"/>.</summary>
     /// <exception cref="OnituException">Two drivers share an id.</exception>
@@ -19,9 +20,14 @@ public sealed class DriverCatalog
 
     /// <summary>Adds a driver, saying where it comes from (an assembly, a plugin folder).</summary>
     /// <exception cref="OnituException">A driver with the same id is already in the catalog from elsewhere.</exception>
+    /// <exception cref="InvalidOperationException">An engine was already created from this catalog.</exception>
     public void Add(IDriverFactory factory, string origin)
     {
         ArgumentNullException.ThrowIfNull(factory);
+        // An engine resolves its services' drivers once, when it is created: a driver added later would be listed
+        // but never used, so the catalog is closed instead.
+        if (_frozen)
+            throw new InvalidOperationException($"The driver '{factory.Manifest.Id}' cannot be added: an engine was already created from this catalog. Add drivers before creating the engine.");
         var id = factory.Manifest.Id;
         if (_drivers.TryGetValue(id, out var existing))
         {
@@ -31,6 +37,9 @@ public sealed class DriverCatalog
         }
         _drivers[id] = (factory, origin);
     }
+
+    /// <summary>Closes the catalog to additions; called when an engine is created from it.</summary>
+    internal void Freeze() => _frozen = true;
 
     /// <summary>The ids of every driver, sorted.</summary>
     public IReadOnlyList<string> Ids => [.. _drivers.Keys.Order(StringComparer.Ordinal)];

@@ -98,6 +98,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
             }
             if (createErrors.Count > 0)
                 throw new SetupException(createErrors);
+            drivers.Freeze();
             return engine;
         }
         catch

@@ -11,7 +11,7 @@ namespace Onitu.Options;
 /// JSON Schemas around driver manifests: the schema of a driver's options (built from its manifest, used to validate a
 /// service's options) and the schema of manifests themselves (to validate a manifest a driver author writes).
 /// </summary>
-public static class ManifestSchemas
+internal static class ManifestSchemas
 {
     private static readonly Lazy<JsonSchema> MetaSchema = new(LoadMetaSchema, LazyThreadSafetyMode.ExecutionAndPublication);
 

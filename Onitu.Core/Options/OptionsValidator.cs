@@ -15,7 +15,7 @@ namespace Onitu.Options;
 
 /// <summary>
 /// Validates a service's options against its driver's manifest (through the manifest's JSON Schema, see
-/// <see cref="ManifestSchemas.ToJsonSchema"/>) and, when they are valid, types them and fills in the defaults.
+/// the manifest schemas) and, when they are valid, types them and fills in the defaults.
 /// </summary>
 /// <remarks>
 /// Every problem is reported, one message per option, naming the service and the option and saying what was
@@ -28,6 +28,12 @@ public sealed class OptionsValidator
     private static readonly JsonSerializerOptions JsonOptions = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly ConditionalWeakTable<DriverManifest, JsonSchema> _schemas = new();
+
+    /// <summary>
+    /// Checks a driver manifest (the JSON of <c>onitu/manifest.json</c>) against the manifest schema; returns one
+    /// message per problem, empty when the manifest is valid.
+    /// </summary>
+    public static IReadOnlyList<string> ValidateManifest(string manifestJson) => ManifestSchemas.ValidateManifestJson(manifestJson);
 
     /// <summary>Validates <paramref name="options"/> of the service <paramref name="serviceName"/> against <paramref name="manifest"/>.</summary>
     /// <param name="serviceName">The service, for the messages.</param>

@@ -23,8 +23,8 @@ public sealed class LoadedPlugin
     /// <exception cref="InvalidOperationException">The plugin was unloaded.</exception>
     public IDriverFactory Factory => _factory ?? throw new InvalidOperationException($"The plugin {Installed} was unloaded.");
 
-    /// <summary>The plugin's load context.</summary>
-    public PluginLoadContext Context { get; }
+    /// <summary>The plugin's own load context (collectible; the host's contract assemblies are shared with it).</summary>
+    public System.Runtime.Loader.AssemblyLoadContext Context { get; }
 
     /// <summary>The origin shown for the driver in a <see cref="Drivers.DriverCatalog"/>: <c>plugin &lt;folder&gt;</c>.</summary>
     public string Origin => "plugin " + Installed.Directory;

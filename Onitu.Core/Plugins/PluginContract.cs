@@ -8,7 +8,7 @@ namespace Onitu.Plugins;
 /// The driver contract as the plugin host sees it: which assemblies are shared with the host (so that type identity
 /// holds), the host's contract version, and the version a driver was built against, read without loading it.
 /// </summary>
-public static class PluginContract
+internal static class PluginContract
 {
     /// <summary>The simple name of the contract assembly.</summary>
     public const string ContractAssemblyName = "Onitu.Abstractions";

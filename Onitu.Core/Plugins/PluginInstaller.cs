@@ -23,6 +23,9 @@ public sealed partial class PluginInstaller
     /// <summary>The plugins folder.</summary>
     public string PluginsDirectory { get; }
 
+    /// <summary>The default plugins folder: <c>~/.onitu/plugins</c>.</summary>
+    public static string DefaultPluginsDirectory => PluginLayout.DefaultPluginsDirectory;
+
     /// <summary>Validates <paramref name="packagePath"/> and unpacks it into the plugins folder.</summary>
     /// <param name="packagePath">The .nupkg file.</param>
     /// <param name="force">Replace an installed copy of the same id and version instead of refusing.</param>

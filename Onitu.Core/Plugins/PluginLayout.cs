@@ -1,7 +1,7 @@
 namespace Onitu.Plugins;
 
 /// <summary>Where things are in a driver package and in an installed plugin folder (the same relative layout).</summary>
-public static class PluginLayout
+internal static class PluginLayout
 {
     /// <summary>The driver manifest, relative to the package root: <c>onitu/manifest.json</c>.</summary>
     public const string ManifestPath = "onitu/manifest.json";
@@ -10,7 +10,7 @@ public static class PluginLayout
     public const string PluginFolder = "onitu/plugin/";
 
     /// <summary>The default plugins folder: <c>~/.onitu/plugins</c>.</summary>
-    public static string DefaultPluginsDirectory =>
+    internal static string DefaultPluginsDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".onitu", "plugins");
 
     /// <summary>

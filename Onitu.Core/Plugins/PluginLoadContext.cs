@@ -9,7 +9,7 @@ namespace Onitu.Plugins;
 /// <see cref="IDriverFactory"/> is the host's type; every other assembly, and every native library, resolves from the
 /// plugin's own deps.json (its private dependencies, at the versions it was built with).
 /// </summary>
-public sealed class PluginLoadContext : AssemblyLoadContext
+internal sealed class PluginLoadContext : AssemblyLoadContext
 {
     private readonly AssemblyDependencyResolver _resolver;
 

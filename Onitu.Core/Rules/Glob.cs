@@ -29,7 +29,7 @@ namespace Onitu.Rules;
 /// are compiled once to a small matcher (see <c>GlobPattern</c>; a list of them to an indexed <c>GlobSet</c>): a few
 /// hundred bytes and microseconds each, matched in linear time, without backtracking.
 /// </remarks>
-public static class Glob
+internal static class Glob
 {
     private const int CacheLimit = 4096;
 

@@ -10,7 +10,7 @@ namespace Onitu.Rules;
 /// (<c>text/plain; charset=utf-8</c>) are ignored. In a pattern, <c>*</c> matches any run of characters and
 /// <c>?</c> one character.
 /// </remarks>
-public static class MediaTypePattern
+internal static class MediaTypePattern
 {
     /// <summary>Returns whether <paramref name="mimeType"/> matches <paramref name="pattern"/>.</summary>
     public static bool IsMatch(string pattern, string mimeType)

@@ -18,7 +18,7 @@ namespace Onitu.Rules;
 /// <c>using Onitu.Rules;</c> inside the namespace declaration, or an alias.
 /// </para>
 /// </remarks>
-public sealed class Referee
+internal sealed class Referee
 {
     private static readonly IReadOnlyList<string> NoTargets = [];
 

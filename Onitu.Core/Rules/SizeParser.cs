@@ -12,7 +12,7 @@ namespace Onitu.Rules;
 /// bytes is rounded down. Spaces around the number and between the number and the suffix are ignored. Lower-case
 /// <c>m g t p</c> are refused rather than guessed (in SI <c>m</c> is "milli").
 /// </remarks>
-public static class SizeParser
+internal static class SizeParser
 {
     /// <summary>Parses a size in bytes.</summary>
     /// <exception cref="FormatException">The text is not a size, is negative or does not fit a <see cref="long"/>; the message quotes the text.</exception>

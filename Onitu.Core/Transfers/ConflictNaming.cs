@@ -10,7 +10,7 @@ namespace Onitu.Transfers;
 /// A conflict on a conflict copy names its loser after the original file, never by nesting
 /// (<c>report.conflict-phone-….txt</c>, not <c>report.conflict-laptop-….conflict-phone-….txt</c>).
 /// </summary>
-public static class ConflictNaming
+internal static class ConflictNaming
 {
     /// <summary>The marker every conflict copy carries in its name.</summary>
     public const string Marker = ".conflict-";

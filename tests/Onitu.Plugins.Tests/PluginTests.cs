@@ -179,13 +179,13 @@ public sealed class PluginTests
         try
         {
             var e = Assert.Throws<PluginException>(() => installer.Install(PackagesFixture.Future))!;
-            Assert.That(e.Message, Does.Contain("99.0.0.0").And.Contain(PluginContract.HostVersion.ToString()));
+            Assert.That(e.Message, Does.Contain("99.0.0.0").And.Contain(typeof(IDriverFactory).Assembly.GetName().Version!.ToString()));
 
             // Unpacked by hand (bypassing the installer), the loader refuses it too.
             var dir = Path.Combine(root, "manual", "Onitu.TestDrivers.Future", "1.0.0");
             ZipFile.ExtractToDirectory(PackagesFixture.Future, dir);
             var load = Assert.Throws<PluginException>(() => PluginDriverLoader.Load(dir))!;
-            Assert.That(load.Message, Does.Contain("99.0.0.0").And.Contain(PluginContract.HostVersion.ToString()));
+            Assert.That(load.Message, Does.Contain("99.0.0.0").And.Contain(typeof(IDriverFactory).Assembly.GetName().Version!.ToString()));
         }
         finally
         {

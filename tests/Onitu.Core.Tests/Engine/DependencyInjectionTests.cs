@@ -61,4 +61,34 @@ public class DependencyInjectionTests
                 [new LocalStorageDriverFactory()]))!;
         Assert.That(error.Message, Does.Contain("dropbox").And.Contain("local_storage"));
     }
+
+    [Test]
+    public async Task The_driver_catalog_is_closed_once_an_engine_uses_it_and_stays_open_after_a_refused_setup()
+    {
+        var catalog = new Onitu.Drivers.DriverCatalog([]);
+        var setup = Onitu.Setup.SetupLoader.Parse("""
+            name: x
+            folders: { docs: {} }
+            services:
+              S: { driver: local_storage, options: { root: . }, folders: { docs: docs } }
+            """);
+        var database = Path.Combine(Path.GetTempPath(), Guid.NewGuid() + ".db");
+        Assert.Throws<Onitu.Setup.SetupException>(() => SyncEngine.Create(new SyncEngineOptions { Setup = setup, DatabasePath = database }, catalog),
+            "no driver yet");
+
+        catalog.Add(new LocalStorageDriverFactory(), "a retry once the missing driver is named");
+        await using (SyncEngine.Create(new SyncEngineOptions { Setup = setup, DatabasePath = database }, catalog))
+        {
+            var late = Assert.Throws<InvalidOperationException>(() => catalog.Add(new OtherDriverFactory(), "too late"))!;
+            Assert.That(late.Message, Does.Contain("'other'").And.Contain("before creating the engine"));
+        }
+        File.Delete(database);
+    }
+
+    private sealed class OtherDriverFactory : IDriverFactory
+    {
+        public DriverManifest Manifest { get; } = new("other", "Other", "A driver added too late.", new Dictionary<string, ManifestOption>());
+
+        public IDriver Create(IPlug plug) => throw new NotSupportedException("never created: the catalog refuses it");
+    }
 }
