@@ -87,7 +87,7 @@ internal sealed class EngineMetrics : IDisposable
     {
         try
         {
-            return [new Measurement<long>(_coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs"), _setupTag)];
+            return [new Measurement<long>(_coordinator.Store.Queries.PendingJobs(), _setupTag)];
         }
         catch (ObjectDisposedException)
         {

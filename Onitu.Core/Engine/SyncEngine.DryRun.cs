@@ -89,27 +89,7 @@ public sealed partial class SyncEngine
             await Task.WhenAll(hosts).ConfigureAwait(false);
         }
 
-        var actions = new List<PlannedAction>();
-        await foreach (var action in _coordinator.Store.QueryAsync(
-            """
-            SELECT j.kind, j.target, f.folder, f.path, j.preserve_as, m.path
-            FROM jobs j JOIN files f ON f.fid = j.fid LEFT JOIN files m ON m.fid = j.move_from
-            WHERE j.kind <> 3 -- an abandoned partial upload's cleanup is no change a user plans for
-            ORDER BY f.folder, f.path, j.target
-            """,
-            _ => { },
-            r => new PlannedAction(
-                (JobKind)r.GetInt32(0) switch
-                {
-                    JobKind.Delete => PlannedActionKind.Delete,
-                    JobKind.Move => PlannedActionKind.Move,
-                    _ => PlannedActionKind.Copy,
-                },
-                r.GetString(1), r.GetString(2), r.GetString(3), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(4) ? null : r.GetString(4)),
-            cancellationToken).ConfigureAwait(false))
-        {
-            actions.Add(action);
-        }
+        var actions = await _coordinator.Store.Queries.PlannedActionsAsync(cancellationToken).ConfigureAwait(false);
         List<ConflictDetected> detected;
         lock (conflicts)
             detected = [.. conflicts];

@@ -237,13 +237,8 @@ public sealed partial class SyncEngine : IAsyncDisposable
             await _runTask.ConfigureAwait(false);
         }
 
-        var pending = _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs");
-        await foreach (var error in _coordinator.Store.QueryAsync(
-            "SELECT DISTINCT last_error FROM jobs WHERE last_error IS NOT NULL LIMIT 20", _ => { }, r => r.GetString(0), cancellationToken)
-            .ConfigureAwait(false))
-        {
-            errors.Add(error);
-        }
+        var pending = await _coordinator.Store.Queries.PendingJobsAsync(target: null, cancellationToken).ConfigureAwait(false);
+        errors.AddRange(await _coordinator.Store.Queries.PendingErrorsAsync(20, cancellationToken).ConfigureAwait(false));
         return new SyncReport(_executor.JobsCompleted - completedBefore, pending, errors) { Skipped = _coordinator.Skips.Snapshot() };
     }
 
@@ -269,7 +264,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
 
     /// <summary>How much work is pending and done.</summary>
     public SyncProgress GetProgress() => new(
-        _coordinator.Store.QueryScalar<long>("SELECT count(*) FROM jobs"), _scheduler.ActiveCount,
+        _coordinator.Store.Queries.PendingJobs(), _scheduler.ActiveCount,
         _executor.BytesTransferred, _executor.JobsCompleted) { SchedulerFault = _scheduler.Fault };
 
     /// <summary>
@@ -307,7 +302,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
 
     private Task ResetRetriesAsync(CancellationToken cancellationToken) =>
         // A new run tries again what an earlier one gave up on.
-        _coordinator.Store.WriteAsync(tx => tx.Execute("UPDATE jobs SET attempts = 0, not_before = 0 WHERE attempts > 0"), cancellationToken);
+        _coordinator.Store.WriteAsync(tx => tx.ResetRetries(), cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

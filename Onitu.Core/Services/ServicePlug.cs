@@ -158,11 +158,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     }
 
     ValueTask<string?> IDriverStateStore.GetAsync(string key, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Store.QueryScalar<string>("SELECT value FROM driver_state WHERE service = $s AND key = $k", p =>
-        {
-            p.AddWithValue("$s", ServiceName);
-            p.AddWithValue("$k", key);
-        }));
+        ValueTask.FromResult(Store.Queries.DriverState(ServiceName, key));
 
     async ValueTask IDriverStateStore.SetAsync(string key, string? value, CancellationToken cancellationToken) =>
         await Store.WriteAsync(tx => tx.SetDriverState(ServiceName, key, value), cancellationToken).ConfigureAwait(false);

@@ -41,6 +41,9 @@ internal sealed class MetadataStore : IAsyncDisposable
     /// <summary>Where the database lives.</summary>
     public required string DatabasePath { get; init; }
 
+    /// <summary>The reads that answer questions about the state (pages, counts, plans).</summary>
+    public StateQueries Queries => field ??= new StateQueries(this);
+
     /// <summary>
     /// Opens (creating or migrating) the database at <paramref name="path"/>, holding it exclusively (see
     /// <see cref="StateLock"/>) until disposed.

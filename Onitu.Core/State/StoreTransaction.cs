@@ -176,6 +176,9 @@ internal sealed class StoreTransaction : IDisposable
     public bool SaveProgress(long id, long version, long offset, int chunkSize) => NonQuery(
         "UPDATE jobs SET offset = $2, started = 1, chunk_size = $3 WHERE id = $0 AND version = $1", id, version, offset, chunkSize) == 1;
 
+    /// <summary>Gives every job that failed before its attempts and its delay back (a new run tries again).</summary>
+    public void ResetRetries() => NonQuery("UPDATE jobs SET attempts = 0, not_before = 0 WHERE attempts > 0");
+
     public bool ClearPreserve(long id, long version) =>
         NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND version = $1", id, version) == 1;
 

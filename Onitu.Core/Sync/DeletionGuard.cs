@@ -78,11 +78,5 @@ internal sealed class DeletionGuard(SyncCoordinator coordinator, string service)
         }
     }
 
-    private long CountHeld(string folder) => coordinator.Store.QueryScalar<long>(
-        "SELECT count(*) FROM replicas r JOIN files f ON f.fid = r.fid WHERE r.service = $service AND f.folder = $folder AND r.revision IS NOT NULL",
-        p =>
-        {
-            p.AddWithValue("$service", service);
-            p.AddWithValue("$folder", folder);
-        });
+    private long CountHeld(string folder) => coordinator.Store.Queries.HeldIn(service, folder);
 }
