@@ -23,7 +23,7 @@ internal sealed class EngineMetrics : IDisposable
     private readonly SyncCoordinator _coordinator;
     private long _totalBytes;
 
-    public EngineMetrics(string setupName, SyncCoordinator coordinator, TransferScheduler scheduler)
+    public EngineMetrics(string setupName, SyncCoordinator coordinator, Func<int> activeJobs)
     {
         _coordinator = coordinator;
         _setupTag = new("onitu.setup", setupName);
@@ -32,7 +32,7 @@ internal sealed class EngineMetrics : IDisposable
         _filesSynced = _meter.CreateCounter<long>("onitu.files.synced", "{file}", "File versions written to a target.");
         _conflicts = _meter.CreateCounter<long>("onitu.conflicts", "{conflict}", "Concurrent edits resolved by keeping both contents.");
         _failures = _meter.CreateCounter<long>("onitu.transfer.failures", "{failure}", "Failed transfers, deletions and moves (retried later).");
-        _meter.CreateObservableUpDownCounter("onitu.jobs.active", () => new Measurement<int>(scheduler.ActiveCount, _setupTag),
+        _meter.CreateObservableUpDownCounter("onitu.jobs.active", () => new Measurement<int>(activeJobs(), _setupTag),
             "{job}", "Jobs running now.");
         _meter.CreateObservableUpDownCounter("onitu.jobs.pending", ObservePending, "{job}", "Jobs persisted and not done yet.");
         _meter.CreateObservableUpDownCounter("onitu.service.state", ObserveStates, "{service}",

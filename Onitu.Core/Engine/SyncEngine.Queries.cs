@@ -63,7 +63,7 @@ public sealed partial class SyncEngine
             throw new ServiceNotFoundException(service);
         var held = await Queries.HeldAsync(service, cancellationToken).ConfigureAwait(false);
         var pending = await Queries.PendingJobsAsync(service, cancellationToken).ConfigureAwait(false);
-        var counters = _coordinator.Metrics!.Counters(service);
+        var counters = _metrics.Counters(service);
         var status = host.Status;
         return new ServiceStatistics(service, status.Driver, status.State, status.Reason, status.Since,
             status.State == ServiceState.Stopped ? null : counters.RunningSince, held.Files, held.Bytes, pending,

@@ -24,6 +24,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
     private readonly SyncCoordinator _coordinator;
     private readonly TransferExecutor _executor;
     private readonly TransferScheduler _scheduler;
+    private readonly EngineMetrics _metrics;
     private readonly Lock _lifecycle = new();
     private CancellationTokenSource? _running;
     private Task _runTask = Task.CompletedTask;
@@ -34,10 +35,9 @@ public sealed partial class SyncEngine : IAsyncDisposable
         Setup = setup;
         Drivers = catalog;
         _coordinator = coordinator;
-        _executor = new TransferExecutor(coordinator);
+        _metrics = new EngineMetrics(setup.Name, coordinator, activeJobs: () => _scheduler!.ActiveCount);
+        _executor = new TransferExecutor(coordinator, _metrics);
         _scheduler = new TransferScheduler(coordinator, _executor);
-        coordinator.Scheduler = _scheduler;
-        coordinator.Metrics = new EngineMetrics(setup.Name, coordinator, _scheduler);
     }
 
     /// <summary>The setup this engine syncs.</summary>
@@ -159,7 +159,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
             if (_running is not null)
                 throw new InvalidOperationException("The engine is already running.");
             _running = new CancellationTokenSource();
-            _scheduler.MaxAttempts = int.MaxValue;
+            _coordinator.Jobs.MaxAttempts = int.MaxValue;
             _runTask = RunAsync(watch: true, _running.Token);
         }
     }
@@ -212,7 +212,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
             if (_running is not null)
                 throw new InvalidOperationException("The engine is already running.");
             _running = pass;
-            _scheduler.MaxAttempts = _coordinator.Options.SyncMaxAttempts;
+            _coordinator.Jobs.MaxAttempts = _coordinator.Options.SyncMaxAttempts;
             _coordinator.Skips.Reset();
             _runTask = RunAsync(watch: false, pass.Token);
         }
@@ -318,7 +318,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
         // store it uses are released only after it.
         await _runTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _coordinator.Events.Close();
-        _coordinator.Metrics?.Dispose();
+        _metrics.Dispose();
         foreach (var host in _coordinator.Hosts.Values)
             await host.DisposeAsync().ConfigureAwait(false);
         await _coordinator.Store.DisposeAsync().ConfigureAwait(false);

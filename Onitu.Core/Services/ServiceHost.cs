@@ -227,7 +227,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
         }
         _coordinator.Events.Publish(new ServiceStateChanged(changed.Since, Name, state, reason));
         if (state == ServiceState.Running)
-            _coordinator.Scheduler?.Signal();
+            _coordinator.Jobs.WorkReady();
     }
 
     /// <summary>

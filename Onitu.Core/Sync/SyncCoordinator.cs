@@ -9,7 +9,8 @@ namespace Onitu.Sync;
 
 /// <summary>
 /// The parts of one running engine that its services, plugs and transfers share: the store, the Referee's
-/// decisions, the service hosts, the transfer scheduler and the event hub.
+/// decisions, the service hosts, the event hub and the signals that reach the transfer scheduler. Built before any
+/// of them and never changed after, except the rules on a reload (<see cref="ReplaceRules"/>).
 /// </summary>
 internal sealed class SyncCoordinator
 {
@@ -42,9 +43,6 @@ internal sealed class SyncCoordinator
     /// <summary>A dry run's engine: it scans and plans, and changes nothing on any store.</summary>
     public bool DryRun { get; init; }
 
-    /// <summary>The engine's meters; set once the engine exists.</summary>
-    public Diagnostics.EngineMetrics? Metrics { get; set; }
-
     /// <summary>
     /// Puts reloaded rules in force. Readers take <see cref="Referee"/> and <see cref="Processor"/> once per
     /// decision, so a change in progress finishes under the rules it started with.
@@ -55,8 +53,8 @@ internal sealed class SyncCoordinator
         Referee = referee;
     }
 
-    /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
-    public TransferScheduler? Scheduler { get; set; }
+    /// <summary>How committed changes reach the transfer scheduler, which subscribes to them.</summary>
+    public JobSignals Jobs { get; } = new();
 
     /// <summary>Persists a change with the jobs it implies, then lets the scheduler and the subscribers know.</summary>
     public async ValueTask ApplyAsync(Func<StoreTransaction, ChangeOutcome> change, CancellationToken cancellationToken)
@@ -68,7 +66,7 @@ internal sealed class SyncCoordinator
     public void AfterCommit(ChangeOutcome outcome)
     {
         if (outcome.HasWork)
-            Scheduler?.OnJobsChanged(outcome.TouchedJobs);
+            Jobs.JobsRewritten(outcome.TouchedJobs);
         foreach (var syncEvent in outcome.Events)
         {
             if (syncEvent is ConflictDetected conflict)

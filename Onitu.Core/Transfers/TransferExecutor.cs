@@ -13,7 +13,7 @@ namespace Onitu.Transfers;
 /// a failing source is replaced by the next one that holds the same version; any other failure postpones the job
 /// with exponential backoff.
 /// </summary>
-internal sealed class TransferExecutor(SyncCoordinator coordinator)
+internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetrics metrics)
 {
     private long _bytesTransferred;
     private long _jobsCompleted;
@@ -312,7 +312,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
     private void CountBytes(ServiceHost target, long bytes)
     {
         Interlocked.Add(ref _bytesTransferred, bytes);
-        coordinator.Metrics?.AddBytes(target.Name, bytes);
+        metrics.AddBytes(target.Name, bytes);
     }
 
     private async Task SaveProgressAsync(InFlightJob flight, JobRecord job, long offset, int chunkSize)
@@ -480,7 +480,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator)
         await Store.WriteAsync(tx => tx.PostponeJob(job.Id, job.Version, attempts, coordinator.Clock.GetUtcNow() + delay, message,
             resetUpload: failure is UploadNotResumableException)).ConfigureAwait(false);
 
-        var willRetry = attempts < coordinator.Scheduler!.MaxAttempts;
+        var willRetry = attempts < coordinator.Jobs.MaxAttempts;
         Log.JobFailed(coordinator.Logger, job.Kind.ToString(), file.Folder, file.Path, job.Target, attempts, delay, message,
             failure is ServiceException or ContentChangedException ? null : failure);
         coordinator.Events.Publish(new TransferFailed(coordinator.Clock.GetUtcNow(), job.Target, file.Folder, file.Path, message, willRetry));

@@ -37,10 +37,11 @@ internal sealed class TransferScheduler
         _coordinator = coordinator;
         _executor = executor;
         _slots = new SemaphoreSlim(coordinator.Options.MaxParallelTransfers);
+        coordinator.Jobs.Rewritten += OnJobsChanged;
+        coordinator.Jobs.Ready += Signal;
     }
 
-    /// <summary>Jobs that failed this many times are left for a later pass (used by one-shot syncs).</summary>
-    public int MaxAttempts { get; set; } = int.MaxValue;
+    private int MaxAttempts => _coordinator.Jobs.MaxAttempts;
 
     public int ActiveCount => _inFlight.Count;
 
@@ -294,7 +295,7 @@ internal sealed class TransferScheduler
 
     /// <summary>
     /// Whether some job may still make progress: one is in flight, or one has not yet failed
-    /// <see cref="MaxAttempts"/> times on a service that is ready.
+    /// <see cref="JobSignals.MaxAttempts"/> times on a service that is ready.
     /// </summary>
     public bool HasWorkLeft()
     {
