@@ -13,7 +13,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
 /// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
+public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat, ITimestampResolution
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -87,6 +87,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         foreach (var folder in present)
             await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public TimeSpan GetTimestampResolution(Metadata file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return TimestampResolution.Of(file.ModifiedAt);
     }
 
     /// <inheritdoc />

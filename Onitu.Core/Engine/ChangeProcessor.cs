@@ -61,10 +61,31 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         if (file is null)
             return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
         var replica = tx.GetReplica(metadata.Fid, service);
-        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
-            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
-
         var extra = SerializeExtra(metadata.Extra);
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
+        {
+            if (replica is not { Racy: true } || file.Deleted || replica.Version != file.Version)
+                return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+            // Racily clean: the revision was recorded within the store's timestamp resolution of the last write, so a
+            // same-size rewrite since may have kept it. The content decides.
+            if (check is null || check.Version != file.Version)
+                return ChangeOutcome.NeedsContentCheck(file);
+            if (check.CurrentHash is { } known && file.Hash is null)
+                tx.SetFileHash(file.Fid, file.Version, known);
+            if (check.Same)
+            {
+                tx.UpsertReplica(replica with { Extra = extra, Racy = false });
+                return ChangeOutcome.None;
+            }
+            if (check.CurrentHash is null && tx.GetReplicas(file.Fid).Exists(r => r.Holds && r.Version == file.Version && r.Service != service))
+            {
+                // The version's content is unknown (no hash, its other holders racy or unreadable): which copy changed
+                // cannot be told, so both are kept.
+                return ApplyConflict(tx, service, metadata, file, replica with { Version = 0 }, extra);
+            }
+            // Rewritten in place without its revision showing it: a new version, like any edit (below).
+        }
+
         var readable = referee.CanRead(service, metadata.Folder)
             && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType);
 
@@ -340,7 +361,8 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         destination.ModifiedAt ??= from.ModifiedAt;
         var moved = NewVersion(destination, (to?.Version ?? 0) + 1, service);
         tx.UpsertFile(moved);
-        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra)));
+        // A rename keeps the content and its time: a racily clean copy stays so.
+        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra), held!.Racy));
 
         var readable = referee.CanRead(service, moved.Folder) && referee.Accepts(service, moved.Folder, moved.Path, moved.Size, moved.MimeType);
         var targets = readable ? referee.GetTargets(service, moved.Folder, moved.Path, moved.Size, moved.MimeType) : [];

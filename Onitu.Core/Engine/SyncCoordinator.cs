@@ -54,6 +54,13 @@ internal sealed class SyncCoordinator
         Referee = referee;
     }
 
+    /// <summary>
+    /// Whether <paramref name="file"/>, reported or written by <paramref name="service"/>'s driver, is racily clean
+    /// when observed now (see <see cref="RacyClean"/>).
+    /// </summary>
+    public bool IsRacy(string service, Onitu.Metadata file) =>
+        RacyClean.IsRacy(Hosts.TryGetValue(service, out var host) ? host.Driver : null, file, Clock.GetUtcNow());
+
     /// <summary>Set once the scheduler exists; it is told about every job a change touched.</summary>
     public TransferScheduler? Scheduler { get; set; }
 
