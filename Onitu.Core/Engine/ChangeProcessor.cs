@@ -261,10 +261,7 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
     {
         var outcome = new ChangeOutcome();
         var now = clock.GetUtcNow();
-        // The later write wins; equal times are decided by the services' names (ordinal, the greater wins), never by
-        // which report happened to arrive first, so that every run and every order of scans decides alike.
-        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt > file.ModifiedAt
-            || (metadata.ModifiedAt == file.ModifiedAt && string.CompareOrdinal(service, file.Origin) > 0)
+        var newcomerWins = LaterWrite.Compare(metadata.ModifiedAt, service, file.ModifiedAt, file.Origin) > 0
             // A service that cannot be written to can never receive the other content; its own write must win.
             || !referee.CanWrite(service, metadata.Folder);
 
@@ -538,9 +535,10 @@ internal sealed class ChangeProcessor(RefereeRules referee, TimeProvider clock)
         }
     }
 
-    private FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
+    // The time is the store's own, or none: the engine's clock is not a store's and must not decide a conflict.
+    private static FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
         metadata.Fid, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType, version, origin,
-        metadata.ModifiedAt ?? clock.GetUtcNow(), Deleted: false);
+        metadata.ModifiedAt, Deleted: false);
 
     internal static string? SerializeExtra(IDictionary<string, string> extra) =>
         extra.Count == 0 ? null : JsonSerializer.Serialize(extra);
