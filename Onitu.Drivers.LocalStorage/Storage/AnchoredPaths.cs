@@ -115,6 +115,47 @@ internal static partial class AnchoredPaths
         }
     }
 
+    /// <summary>
+    /// Removes the directory at <paramref name="fullPath"/> if it is empty; false when it is not (or is gone, or is a
+    /// link, which is left alone).
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">Removing it is not allowed.</exception>
+    public static bool TryRemoveEmptyDirectory(StorageFolder folder, string fullPath)
+    {
+        if (!IsAvailable || !folder.IsStrictlyInside(fullPath))
+        {
+            try
+            {
+                Directory.Delete(fullPath, recursive: false);
+                return true;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }
+        ParentDirectory? parent;
+        try
+        {
+            parent = OpenParent(folder, fullPath, create: false);
+        }
+        catch (IOException)
+        {
+            return false; // gone, or a link on the way
+        }
+        using (parent)
+        {
+            if (parent is null)
+                return TryRemoveEmptyDirectory(folder, fullPath);
+            if (unlinkat(parent.Fd, parent.Name, AtRemoveDir) == 0)
+                return true;
+            // ENOTEMPTY, ENOENT, ENOTDIR (a link or a file now): nothing to remove.
+            return Marshal.GetLastPInvokeError() is not (EACCES or EPERM)
+                ? false
+                : throw new UnauthorizedAccessException($"Cannot remove the directory {fullPath}");
+        }
+    }
+
     private static void PlainRename(string source, string destination)
     {
         if (Directory.Exists(destination) && !Directory.EnumerateFileSystemEntries(destination).Any())

@@ -94,6 +94,22 @@ public class AnchoredPathsTests
     }
 
     [Test]
+    public void Removing_empty_directories_never_reaches_through_a_link()
+    {
+        Directory.CreateDirectory(Path.Combine(_outside, "empty"));
+        Assert.That(AnchoredPaths.TryRemoveEmptyDirectory(_folder, Path.Combine(Docs, "escape", "empty")), Is.False);
+        Assert.That(Directory.Exists(Path.Combine(_outside, "empty")), Is.True, "the directory outside stays");
+        Assert.That(AnchoredPaths.TryRemoveEmptyDirectory(_folder, Path.Combine(Docs, "escape")), Is.False);
+        Assert.That(new DirectoryInfo(Path.Combine(Docs, "escape")).LinkTarget, Is.EqualTo(_outside), "the link stays");
+
+        var mine = Directory.CreateDirectory(Path.Combine(Docs, "a", "b")).FullName;
+        File.WriteAllText(Path.Combine(Docs, "a", "keep"), "x");
+        Assert.That(AnchoredPaths.TryRemoveEmptyDirectory(_folder, mine), Is.True);
+        Assert.That(AnchoredPaths.TryRemoveEmptyDirectory(_folder, Path.Combine(Docs, "a")), Is.False, "not empty");
+        Assert.That(Directory.Exists(mine), Is.False);
+    }
+
+    [Test]
     public void A_deletion_of_a_missing_file_or_directory_is_not_an_error()
     {
         Assert.DoesNotThrow(() => AnchoredPaths.Delete(_folder, Path.Combine(Docs, "nothing")));
