@@ -13,7 +13,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
 /// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
+public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat, ITimestampResolution
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -87,6 +87,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         foreach (var folder in present)
             await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public TimeSpan GetTimestampResolution(Metadata file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return TimestampResolution.Of(file.ModifiedAt);
     }
 
     /// <inheritdoc />
@@ -381,7 +388,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                     _ownChanges.RecordDelete(target);
                     try
                     {
-                        File.Delete(target);
+                        AnchoredPaths.Delete(folder, target);
                     }
                     catch
                     {
@@ -390,6 +397,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                     }
                 }
             }
+        }
+        catch (LinkOnPathException e)
+        {
+            throw await RefuseThroughLinkAsync("delete", metadata, e.Link, cancellationToken);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -423,8 +434,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && !existing.Matches(destination.Revision))
                     refused = (destination, existing);
                 else if (!string.Equals(sourcePath, destinationPath, StringComparison.Ordinal))
-                    moved = Move(sourcePath, destinationPath, moved);
+                    moved = Move(sourceFolder, sourcePath, _layout.GetFolder(destination.Folder), destinationPath, moved);
             }
+        }
+        catch (LinkOnPathException e)
+        {
+            throw await RefuseThroughLinkAsync("move", source, e.Link, cancellationToken);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -449,18 +464,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     // Called with both paths locked.
-    private FileState Move(string sourcePath, string destinationPath, FileState state)
+    private FileState Move(StorageFolder sourceFolder, string sourcePath, StorageFolder destinationFolder, string destinationPath, FileState state)
     {
         _ownChanges.RecordDelete(sourcePath);
         _ownChanges.RecordWrite(destinationPath, state.Revision);
         try
         {
-            WithDirectory(destinationPath, () =>
-            {
-                RemoveIfEmptyDirectory(destinationPath);
-                File.Move(sourcePath, destinationPath, overwrite: true);
-                return true;
-            });
+            AnchoredPaths.Rename(sourceFolder, sourcePath, destinationFolder, destinationPath);
         }
         catch
         {
@@ -496,22 +506,27 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             if (linked is null && (current is null || current.Value.Matches(metadata.Revision)))
             {
                 _ownChanges.RecordWrite(target, written.Revision);
+                var folder = _layout.GetFolder(metadata.Folder);
                 try
                 {
-                    WithDirectory(target, () =>
-                    {
-                        RemoveIfEmptyDirectory(target);
-                        File.Move(temp, target, overwrite: true);
-                        return true;
-                    });
+                    // Anchored in the parent directory the walk opened: a link appearing since the look above is refused.
+                    AnchoredPaths.Rename(folder, temp, folder, target);
+                }
+                catch (LinkOnPathException e)
+                {
+                    _ownChanges.Forget(target);
+                    linked = e.Link;
                 }
                 catch
                 {
                     _ownChanges.Forget(target);
                     throw;
                 }
-                written.ApplyTo(metadata);
-                return;
+                if (linked is null)
+                {
+                    written.ApplyTo(metadata);
+                    return;
+                }
             }
         }
         TryDelete(temp);
@@ -654,24 +669,6 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-    /// <summary>
-    /// Lets a file take the place of an empty directory (one a rename or a deletion left behind): the engine does not
-    /// track empty directories, and one holds nothing to lose. A directory with entries stays, and the write fails.
-    /// </summary>
-    private static void RemoveIfEmptyDirectory(string path)
-    {
-        if (!Directory.Exists(path) || Directory.EnumerateFileSystemEntries(path).Any())
-            return;
-        try
-        {
-            Directory.Delete(path, recursive: false);
-        }
-        catch (IOException)
-        {
-            // Something appeared in it meanwhile: the write that follows fails and says why.
-        }
-    }
 
     /// <summary>
     /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.

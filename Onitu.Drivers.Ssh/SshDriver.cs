@@ -14,9 +14,11 @@ namespace Onitu.Drivers.Ssh;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Revisions are <c>{size}-{mtime in seconds}</c>. SFTP v3 times have a one-second resolution, so every write of
-/// this driver sets the new file's mtime past the one it replaces: its own rewrites always change the revision.
-/// (A same-size rewrite by another program within the same second is missed until the next change.)
+/// Revisions are <c>{size}-{mtime in seconds}</c>. A written file keeps the time the server's own clock gave it (read
+/// back before the rename), moved one second past the file it replaces when they fall in the same second: this
+/// driver's own rewrites always change the revision. SFTP v3 times have a one-second resolution, so a same-size
+/// rewrite by another program within the second of a recorded revision keeps it: the engine re-checks such racily
+/// clean files by content at the next scan (<see cref="ITimestampResolution"/>).
 /// </para>
 /// <para>
 /// Temporary files are named <c>.onitu-{fid}.{writer}…</c>, where the writer id is this service's own (kept in the
@@ -24,7 +26,7 @@ namespace Onitu.Drivers.Ssh;
 /// random part; a chunked upload's <c>.part</c> name is stable so that it can be resumed after a restart.
 /// </para>
 /// </remarks>
-public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, IFileStat
+public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, IFileStat, ITimestampResolution
 {
     internal const string TempPrefix = ".onitu-";
 
@@ -203,16 +205,14 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private string PartFor(string target, Metadata metadata) =>
         Join(Parent(target), $"{TempPrefix}{metadata.Fid:N}.{_writerId}.part");
 
-    // The mtime a write gives the new file: now, but past the one of the revision it replaces (one-second times).
-    private static uint CommitTime(Metadata metadata)
-    {
-        var now = (uint)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var revision = metadata.Revision;
-        var dash = revision?.LastIndexOf('-') ?? -1;
-        return dash > 0 && uint.TryParse(revision.AsSpan(dash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var replaced)
-            ? Math.Max(now, replaced + 1)
-            : now;
-    }
+    /// <summary>
+    /// SFTP v3 times are whole seconds; one more second allows for the server's clock lagging the engine's, against
+    /// which the engine judges how recent a time is.
+    /// </summary>
+    private static readonly TimeSpan Resolution = TimeSpan.FromSeconds(2);
+
+    /// <inheritdoc />
+    public TimeSpan GetTimestampResolution(Metadata file) => Resolution;
 
     private void RecordOwn(string path, string? revision) => _own[path] = new OwnChange(revision, Stopwatch.GetTimestamp());
 
@@ -694,24 +694,26 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
     }
 
-    // Ends writing a temporary file (its writes all acknowledged): flushes it when asked, gives it its commit time
-    // and closes it, all in flight together. OpenSSH's server handles requests one at a time, in order; a server
-    // that reordered them would fail the setstat or the close, which fails the upload without touching the target.
-    // Returns its attributes; the size is asked from the server when the caller does not know it (a resumed upload).
-    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, uint time, ulong? size, CancellationToken cancellationToken)
+    // Ends writing a temporary file (its writes all acknowledged): flushes it when asked, reads its attributes back
+    // and closes it, all in flight together. The mtime read back is the server's own clock at the last write, so
+    // that "later write wins" compares each store's own times (the local clock of this process is never stamped on
+    // the server). OpenSSH's server handles requests one at a time, in order; a server that reordered them would
+    // fail the close, which fails the upload without touching the target.
+    // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
+    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, ulong? size, CancellationToken cancellationToken)
     {
-        var steps = new List<Task>(4);
+        var steps = new List<Task>(3);
         if (_options.Fsync)
         {
             if (client.HasExtension(SftpExtensions.Fsync)) steps.Add(client.FsyncAsync(handle, cancellationToken));
             else _plug.Logger.LogWarning("The SSH server does not offer fsync@openssh.com; files are renamed into place unflushed");
         }
-        steps.Add(client.FSetStatAsync(handle, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken));
-        var stat = size is null ? client.FStatAsync(handle, cancellationToken) : null;
-        if (stat is not null) steps.Add(stat);
+        var stat = client.FStatAsync(handle, cancellationToken);
+        steps.Add(stat);
         steps.Add(client.CloseAsync(handle, cancellationToken));
         await Task.WhenAll(steps).ConfigureAwait(false);
-        return new SftpAttributes { Size = size ?? (await stat!.ConfigureAwait(false)).Size, AccessTime = time, ModifiedTime = time };
+        var attributes = await stat.ConfigureAwait(false);
+        return new SftpAttributes { Size = size ?? attributes.Size, AccessTime = attributes.AccessTime, ModifiedTime = attributes.ModifiedTime };
     }
 
     /// <inheritdoc />
@@ -838,7 +840,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         SftpAttributes? current;
         using (await LockAsync(target, cancellationToken).ConfigureAwait(false))
         {
-            var finishing = FinishWritingAsync(client, handle, CommitTime(metadata), size, cancellationToken);
+            var finishing = FinishWritingAsync(client, handle, size, cancellationToken);
             var stat = TryStatAsync(client, target, cancellationToken);
             SftpAttributes written;
             try
@@ -857,7 +859,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             {
                 if (current?.ModifiedTime >= written.ModifiedTime)
                 {
-                    // The server's clock is ahead of the revision's: step past the replaced file's time anyway.
+                    // A rewrite within the replaced file's second (or a replaced time in the server's future): one
+                    // second past it, so that this driver's own writes always change the revision.
                     var time = current.ModifiedTime.Value + 1;
                     await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
                     written = written with { AccessTime = time, ModifiedTime = time };

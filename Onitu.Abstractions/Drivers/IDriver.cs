@@ -4,8 +4,8 @@ namespace Onitu;
 /// A driver bound to one service: the junction between Onitu and one store (a local disk, an SSH server, a cloud).
 /// Every driver reads and writes whole files as streams, deletes, and reports what changes on its side through
 /// its <see cref="IPlug"/>. Optional capabilities are further interfaces it may implement:
-/// <see cref="IChunkedReader"/>, <see cref="IChunkedWriter"/>, <see cref="INativeMove"/>, <see cref="INativeCopy"/>
-/// and <see cref="IFileStat"/>.
+/// <see cref="IChunkedReader"/>, <see cref="IChunkedWriter"/>, <see cref="INativeMove"/>, <see cref="INativeCopy"/>,
+/// <see cref="IFileStat"/> and <see cref="ITimestampResolution"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Every member may be called concurrently from many threads</b>, for different files and for the same

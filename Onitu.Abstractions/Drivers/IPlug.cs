@@ -75,6 +75,9 @@ public interface IPlug
     /// <summary>
     /// Lists the files the engine believes this service holds in <paramref name="folder"/>, optionally only under
     /// a directory — for a startup scan to spot files deleted while Onitu was stopped. Streams; never loads all.
+    /// A file the engine must check by content (its revision was recorded within the store's timestamp resolution
+    /// of its last write, see <see cref="ITimestampResolution"/>) is listed with a <see langword="null"/>
+    /// <see cref="Metadata.Revision"/>, so that a scan comparing revisions reports it again.
     /// </summary>
     IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default);
 }

@@ -42,15 +42,23 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         if (FolderMarkers.IsMarker(metadata.Path))
             return ValueTask.CompletedTask; // the engine's own file, never synced
         _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
-        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, cancellationToken);
+        // Judged now, before the report waits for the writer: the moment closest to the driver's look at the file.
+        var racy = _coordinator.IsRacy(ServiceName, metadata);
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, racy, cancellationToken);
     }
 
     /// <summary>
     /// Applies a change; when the engine cannot decide it without comparing contents, compares them (reading the
     /// files, outside the writer) and applies the update again with the result.
     /// </summary>
-    private async ValueTask ApplyUpdateAsync(Func<StoreTransaction, ChangeOutcome> change, Onitu.Metadata reported, CancellationToken cancellationToken)
+    private async ValueTask ApplyUpdateAsync(Func<StoreTransaction, ChangeOutcome> change, Onitu.Metadata reported, bool racy,
+        CancellationToken cancellationToken)
     {
+        if (racy)
+        {
+            var unmarked = change;
+            change = tx => MarkRacy(tx, unmarked(tx), reported);
+        }
         var outcome = await Store.WriteAsync(change, cancellationToken).ConfigureAwait(false);
         // The file may get a new version while its content is compared; a few tries, then a conflict keeps both.
         const int MaxComparisons = 3;
@@ -60,12 +68,26 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
             var check = attempt < MaxComparisons
                 ? await ContentIdentity.CheckAsync(_coordinator, ServiceName, reported, file, cancellationToken).ConfigureAwait(false)
                 : null;
-            outcome = await Store.WriteAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
-                check ?? new ContentCheck(tx.GetFile(file.Fid)?.Version ?? file.Version, null, Same: false)), cancellationToken).ConfigureAwait(false);
+            outcome = await Store.WriteAsync(tx =>
+            {
+                var applied = _coordinator.Processor.ApplyUpdate(tx, ServiceName, reported,
+                    check ?? new ContentCheck(tx.GetFile(file.Fid)?.Version ?? file.Version, null, Same: false));
+                return racy ? MarkRacy(tx, applied, reported) : applied;
+            }, cancellationToken).ConfigureAwait(false);
             if (check is { Same: true } && outcome.ContentCheckNeeded is null)
                 Diagnostics.Log.SameContentRecognised(_coordinator.Logger, ServiceName, reported.Folder, reported.Path, check.Version);
         }
         _coordinator.AfterCommit(outcome);
+        if (racy && !DryRun)
+            await ContentIdentity.RecordRacyHashAsync(_coordinator, ServiceName, reported, cancellationToken).ConfigureAwait(false);
+    }
+
+    // What was just recorded of a racily clean report is checked again at the next scan.
+    private ChangeOutcome MarkRacy(StoreTransaction tx, ChangeOutcome outcome, Onitu.Metadata reported)
+    {
+        if (outcome.ContentCheckNeeded is null)
+            tx.MarkRacy(reported.Fid, ServiceName, reported.Revision);
+        return outcome;
     }
 
     public ValueTask DeleteFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
@@ -92,7 +114,8 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         if (FolderMarkers.IsMarker(destination.Path))
             return DeleteFileAsync(source, cancellationToken);
         // A move onto a path the engine knows with other content may need a content comparison, like an update.
-        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination, cancellationToken);
+        return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination,
+            _coordinator.IsRacy(ServiceName, destination), cancellationToken);
     }
 
     public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)
@@ -119,7 +142,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     {
         if (string.IsNullOrEmpty(directory))
             return Query("WHERE f.folder = $folder AND r.revision IS NOT NULL ORDER BY f.path",
-                p => p.AddWithValue("$folder", folder), cancellationToken);
+                p => p.AddWithValue("$folder", folder), cancellationToken, smudgeRacy: true);
 
         var prefix = FilePath.Normalize(directory);
         // '0' follows '/' in code-point order: [prefix + '/', prefix + '0') is everything under the directory.
@@ -129,13 +152,18 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
                 p.AddWithValue("$folder", folder);
                 p.AddWithValue("$low", prefix + "/");
                 p.AddWithValue("$high", prefix + "0");
-            }, cancellationToken);
+            }, cancellationToken, smudgeRacy: true);
     }
 
+    /// <summary>
+    /// Reads what this service holds; with <paramref name="smudgeRacy"/> (a listing for a scan) a racily clean
+    /// replica comes without its revision, as Git smudges racy index entries, so that the scan reports it again and its
+    /// content is checked. A single file's metadata keeps its revision: compare-and-swap writes need the real one.
+    /// </summary>
     private async IAsyncEnumerable<Onitu.Metadata> Query(string where, Action<Microsoft.Data.Sqlite.SqliteParameterCollection> bind,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken, bool smudgeRacy = false)
     {
-        var sql = "SELECT f.folder, f.path, f.size, f.modified_at, r.revision, r.extra FROM files f " +
+        var sql = "SELECT f.folder, f.path, f.size, f.modified_at, r.revision, r.extra, r.racy FROM files f " +
                   "JOIN replicas r ON r.fid = f.fid AND r.service = $service " + where;
         await foreach (var metadata in Store.QueryAsync(sql, p =>
                        {
@@ -147,7 +175,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
                            {
                                Size = r.GetInt64(2),
                                ModifiedAt = r.IsDBNull(3) ? null : new DateTimeOffset(r.GetInt64(3), TimeSpan.Zero),
-                               Revision = r.IsDBNull(4) ? null : r.GetString(4),
+                               Revision = r.IsDBNull(4) || (smudgeRacy && r.GetInt64(6) != 0) ? null : r.GetString(4),
                            };
                            ChangeProcessor.DeserializeExtra(r.IsDBNull(5) ? null : r.GetString(5), m.Extra);
                            return m;

@@ -8,8 +8,12 @@ internal sealed record FileRecord(
     Guid Fid, string Folder, string Path, long Size, string MimeType, long Version, string Origin,
     DateTimeOffset? ModifiedAt, bool Deleted, string? Hash = null);
 
-/// <summary>What one service holds of one file (a row of <c>replicas</c>).</summary>
-internal sealed record ReplicaRecord(Guid Fid, string Service, long Version, string? Revision, string? Extra)
+/// <summary>
+/// What one service holds of one file (a row of <c>replicas</c>). <see cref="Racy"/>: the revision was recorded
+/// within the store's timestamp resolution of the file's last write, so the next scan checks the content by hash
+/// (see <see cref="ITimestampResolution"/>).
+/// </summary>
+internal sealed record ReplicaRecord(Guid Fid, string Service, long Version, string? Revision, string? Extra, bool Racy = false)
 {
     /// <summary>Whether the service holds some content of the file.</summary>
     public bool Holds => Revision is not null;

@@ -76,6 +76,12 @@ internal static class Schema
             value TEXT NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Version 3: racily clean replicas.
+        """
+        -- 1 when the replica's revision was recorded within its store's timestamp resolution of the file's last write:
+        -- a same-size rewrite in that tick keeps the revision, so the next scan checks the content by hash.
+        ALTER TABLE replicas ADD COLUMN racy INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

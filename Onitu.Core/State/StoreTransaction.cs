@@ -89,7 +89,7 @@ internal sealed class StoreTransaction : IDisposable
 
     public ReplicaRecord? GetReplica(Guid fid, string service)
     {
-        using var reader = Command("SELECT fid, service, version, revision, extra FROM replicas WHERE fid = $0 AND service = $1",
+        using var reader = Command("SELECT fid, service, version, revision, extra, racy FROM replicas WHERE fid = $0 AND service = $1",
             Key(fid), service).ExecuteReader();
         return reader.Read() ? ReadReplica(reader) : null;
     }
@@ -97,19 +97,30 @@ internal sealed class StoreTransaction : IDisposable
     public List<ReplicaRecord> GetReplicas(Guid fid)
     {
         var replicas = new List<ReplicaRecord>();
-        using var reader = Command("SELECT fid, service, version, revision, extra FROM replicas WHERE fid = $0", Key(fid)).ExecuteReader();
+        using var reader = Command("SELECT fid, service, version, revision, extra, racy FROM replicas WHERE fid = $0", Key(fid)).ExecuteReader();
         while (reader.Read())
             replicas.Add(ReadReplica(reader));
         return replicas;
     }
 
     public void UpsertReplica(ReplicaRecord replica) => NonQuery(
-        "INSERT INTO replicas (fid, service, version, revision, extra) VALUES ($0, $1, $2, $3, $4) " +
-        "ON CONFLICT (fid, service) DO UPDATE SET version = $2, revision = $3, extra = $4",
-        Key(replica.Fid), replica.Service, replica.Version, replica.Revision, replica.Extra);
+        "INSERT INTO replicas (fid, service, version, revision, extra, racy) VALUES ($0, $1, $2, $3, $4, $5) " +
+        "ON CONFLICT (fid, service) DO UPDATE SET version = $2, revision = $3, extra = $4, racy = $5",
+        Key(replica.Fid), replica.Service, replica.Version, replica.Revision, replica.Extra, replica.Racy && replica.Holds ? 1 : 0);
+
+    /// <summary>
+    /// Marks the replica racily clean when it still has <paramref name="revision"/> (what a report or a write just
+    /// recorded); see <see cref="ReplicaRecord.Racy"/>.
+    /// </summary>
+    public void MarkRacy(Guid fid, string service, string? revision)
+    {
+        if (revision is not null)
+            NonQuery("UPDATE replicas SET racy = 1 WHERE fid = $0 AND service = $1 AND revision = $2", Key(fid), service, revision);
+    }
 
     internal static ReplicaRecord ReadReplica(SqliteDataReader r) => new(
-        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4));
+        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+        r.FieldCount > 5 && !r.IsDBNull(5) && r.GetInt64(5) != 0);
 
     // ---- jobs -----------------------------------------------------------------------------------------------
 
@@ -197,7 +208,7 @@ internal sealed class StoreTransaction : IDisposable
 
     internal const string SelectJobs = $"SELECT {JobColumns} FROM jobs";
     internal const string SelectFiles = $"SELECT {FileColumns} FROM files";
-    internal const string SelectReplicas = "SELECT fid, service, version, revision, extra FROM replicas";
+    internal const string SelectReplicas = "SELECT fid, service, version, revision, extra, racy FROM replicas";
 
     // ---- the engine's own facts ------------------------------------------------------------------------------
 

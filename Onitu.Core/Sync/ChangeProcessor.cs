@@ -61,10 +61,31 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         if (file is null)
             return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
         var replica = tx.GetReplica(metadata.Fid, service);
-        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
-            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
-
         var extra = SerializeExtra(metadata.Extra);
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
+        {
+            if (replica is not { Racy: true } || file.Deleted || replica.Version != file.Version)
+                return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+            // Racily clean: the revision was recorded within the store's timestamp resolution of the last write, so a
+            // same-size rewrite since may have kept it. The content decides.
+            if (check is null || check.Version != file.Version)
+                return ChangeOutcome.NeedsContentCheck(file);
+            if (check.CurrentHash is { } known && file.Hash is null)
+                tx.SetFileHash(file.Fid, file.Version, known);
+            if (check.Same)
+            {
+                tx.UpsertReplica(replica with { Extra = extra, Racy = false });
+                return ChangeOutcome.None;
+            }
+            if (check.CurrentHash is null && tx.GetReplicas(file.Fid).Exists(r => r.Holds && r.Version == file.Version && r.Service != service))
+            {
+                // The version's content is unknown (no hash, its other holders racy or unreadable): which copy changed
+                // cannot be told, so both are kept.
+                return ApplyConflict(tx, service, metadata, file, replica with { Version = 0 }, extra);
+            }
+            // Rewritten in place without its revision showing it: a new version, like any edit (below).
+        }
+
         var readable = referee.CanRead(service, metadata.Folder)
             && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType);
 
@@ -240,10 +261,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     {
         var outcome = new ChangeOutcome();
         var now = clock.GetUtcNow();
-        // The later write wins; equal times are decided by the services' names (ordinal, the greater wins), never by
-        // which report happened to arrive first, so that every run and every order of scans decides alike.
-        var newcomerWins = metadata.ModifiedAt is null || file.ModifiedAt is null || metadata.ModifiedAt > file.ModifiedAt
-            || (metadata.ModifiedAt == file.ModifiedAt && string.CompareOrdinal(service, file.Origin) > 0)
+        var newcomerWins = LaterWrite.Compare(metadata.ModifiedAt, service, file.ModifiedAt, file.Origin) > 0
             // A service that cannot be written to can never receive the other content; its own write must win.
             || !referee.CanWrite(service, metadata.Folder);
 
@@ -340,7 +358,8 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         destination.ModifiedAt ??= from.ModifiedAt;
         var moved = NewVersion(destination, (to?.Version ?? 0) + 1, service);
         tx.UpsertFile(moved);
-        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra)));
+        // A rename keeps the content and its time: a racily clean copy stays so.
+        tx.UpsertReplica(new ReplicaRecord(destination.Fid, service, moved.Version, destination.Revision, SerializeExtra(destination.Extra), held!.Racy));
 
         var readable = referee.CanRead(service, moved.Folder) && referee.Accepts(service, moved.Folder, moved.Path, moved.Size, moved.MimeType);
         var targets = readable ? referee.GetTargets(service, moved.Folder, moved.Path, moved.Size, moved.MimeType) : [];
@@ -516,9 +535,10 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         }
     }
 
-    private FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
+    // The time is the store's own, or none: the engine's clock is not a store's and must not decide a conflict.
+    private static FileRecord NewVersion(Onitu.Metadata metadata, long version, string origin) => new(
         metadata.Fid, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType, version, origin,
-        metadata.ModifiedAt ?? clock.GetUtcNow(), Deleted: false);
+        metadata.ModifiedAt, Deleted: false);
 
     internal static string? SerializeExtra(IDictionary<string, string> extra) =>
         extra.Count == 0 ? null : JsonSerializer.Serialize(extra);

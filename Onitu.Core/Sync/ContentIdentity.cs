@@ -35,7 +35,8 @@ internal static class ContentIdentity
         if (current is null)
         {
             var holders = await coordinator.Store.WriteAsync(tx => tx.GetReplicas(file.Fid), cancellationToken).ConfigureAwait(false);
-            foreach (var holder in holders.Where(r => r.Holds && r.Version == file.Version && r.Service != service))
+            // A racily clean holder's content may have changed since it was recorded: it cannot vouch for the version.
+            foreach (var holder in holders.Where(r => r.Holds && !r.Racy && r.Version == file.Version && r.Service != service))
             {
                 current = await TryHashAsync(coordinator, holder.Service, ToMetadata(file, holder), cancellationToken).ConfigureAwait(false);
                 if (current is not null)
@@ -88,6 +89,44 @@ internal static class ContentIdentity
             ArrayPool<byte>.Shared.Return(buffer);
         }
         return hash.Finish(size)!;
+    }
+
+    /// <summary>
+    /// Records the hash of the version a racily clean report of <paramref name="service"/> just recorded, when none is
+    /// known yet: read at once, while the file still has the reported revision, it is what the next scan compares the
+    /// file with. A transfer that streams the version later records the hash of what it actually sent instead.
+    /// </summary>
+    public static async Task RecordRacyHashAsync(SyncCoordinator coordinator, string service, Onitu.Metadata reported,
+        CancellationToken cancellationToken)
+    {
+        bool Recorded(StoreTransaction tx, out FileRecord? file)
+        {
+            file = tx.GetFile(reported.Fid);
+            return file is { Deleted: false, Hash: null } && tx.GetReplica(reported.Fid, service) is { Racy: true } replica
+                && replica.Revision == reported.Revision && replica.Version == file.Version;
+        }
+
+        var version = await coordinator.Store.WriteAsync(tx => Recorded(tx, out var file) ? file!.Version : (long?)null, cancellationToken)
+            .ConfigureAwait(false);
+        if (version is null || await TryHashAsync(coordinator, service, reported, cancellationToken).ConfigureAwait(false) is not { } hash)
+            return;
+        // The content read is the reported revision's only if the file still has it.
+        if (coordinator.Hosts.TryGetValue(service, out var host) && host.LeaseDriver() is { } lease)
+        {
+            using (lease)
+            {
+                if (lease.Driver is IFileStat stat
+                    && (await stat.StatAsync(reported, cancellationToken).ConfigureAwait(false))?.Revision != reported.Revision)
+                {
+                    return;
+                }
+            }
+        }
+        await coordinator.Store.WriteAsync(tx =>
+        {
+            if (Recorded(tx, out var file) && file!.Version == version)
+                tx.SetFileHash(file.Fid, file.Version, hash);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<string?> TryHashAsync(SyncCoordinator coordinator, string service, Onitu.Metadata metadata,

@@ -192,6 +192,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
             // stream stopped the write before its rename), and the new revision, reported, has its own job.
             return;
         }
+        // Judged as the write returns: a file just written is usually within its store's timestamp resolution.
+        var racy = coordinator.IsRacy(target.Name, writeMetadata);
         // A copy whose end the source could not be checked at (a native copy, a target that stopped reading at the
         // size) is checked now: if the source changed, the copy is not recorded and the new revision replaces it.
         if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
@@ -202,6 +204,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata));
+            if (racy)
+                tx.MarkRacy(job.Fid, job.Target, writeMetadata.Revision);
             if (hashed && hash.Finish(file.Size) is { } contentHash)
                 tx.SetFileHash(file.Fid, job.Version, contentHash);
             outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
@@ -358,8 +362,14 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
                 await Store.WriteAsync(tx => tx.ClearPreserve(job.Id, job.Version)).ConfigureAwait(false);
                 return false;
             }
-            await coordinator.ApplyAsync(tx => coordinator.Processor.CompletePreserve(tx, job, copy, moved), CancellationToken.None)
-                .ConfigureAwait(false);
+            var racy = coordinator.IsRacy(target.Name, copy);
+            await coordinator.ApplyAsync(tx =>
+            {
+                var outcome = coordinator.Processor.CompletePreserve(tx, job, copy, moved);
+                if (racy)
+                    tx.MarkRacy(copy.Fid, job.Target, copy.Revision);
+                return outcome;
+            }, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {
@@ -429,9 +439,13 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
             return;
         }
         Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
+        // A move keeps the content and its time: what was racily clean before still is.
+        var racy = fromReplica.Racy || coordinator.IsRacy(target.Name, destination);
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination));
+            if (racy)
+                tx.MarkRacy(job.Fid, job.Target, destination.Revision);
             outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);

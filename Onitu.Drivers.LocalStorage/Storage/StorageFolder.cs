@@ -143,7 +143,8 @@ internal sealed class StorageFolder
                 return;
             try
             {
-                System.IO.Directory.Delete(directory, recursive: false);
+                if (!AnchoredPaths.TryRemoveEmptyDirectory(this, directory))
+                    return;
             }
             catch (IOException)
             {

@@ -184,3 +184,76 @@ public class SymlinkTests : DriverTestBase
         Assert.That(File.ReadAllText(Path.Combine(DocsDir, "escaped/not/a/link.txt")), Is.EqualTo("fine"));
     }
 }
+
+/// <summary>
+/// The race the driver's look at every parent cannot close alone: a directory replaced by a link between that look
+/// and the rename. Uploads run while another thread keeps exchanging <c>docs/sub</c> (a real directory) with a link
+/// out of the folder, atomically (<c>renameat2</c> with <c>RENAME_EXCHANGE</c>); each upload lands inside or is
+/// refused — nothing ever lands outside.
+/// </summary>
+[Platform(Include = "Linux", Reason = "The rename is anchored (openat/renameat with O_NOFOLLOW) on Linux only.")]
+public class SymlinkRaceTests : DriverTestBase
+{
+    // A test-only call: DllImport needs no unsafe code in this project (paths are ASCII here).
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
+    private static void Exchange(string a, string b)
+    {
+        const int AtFdCwd = -100;
+        const uint RenameExchange = 2;
+        if (renameat2(AtFdCwd, a, AtFdCwd, b, RenameExchange) != 0)
+            throw new IOException($"renameat2 failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    [Test]
+    public async Task A_directory_exchanged_for_a_link_while_uploads_commit_never_lets_a_file_out()
+    {
+        var outside = Directory.CreateTempSubdirectory("onitu-outside-").FullName;
+        try
+        {
+            var sub = Path.Combine(DocsDir, "sub");
+            var other = Path.Combine(DocsDir, "other");
+            Directory.CreateDirectory(sub);
+            File.CreateSymbolicLink(other, outside);
+            await using var driver = CreateDriver();
+            await driver.ScanAsync(Token);
+
+            using var stop = new CancellationTokenSource();
+            var swaps = 0;
+            var swapper = Task.Run(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    Exchange(sub, other);
+                    swaps++;
+                }
+            });
+            var (landed, refused) = (0, 0);
+            var deadline = DateTime.UtcNow.AddSeconds(8);
+            for (var i = 0; i < 10_000 && DateTime.UtcNow < deadline; i++)
+            {
+                try
+                {
+                    await driver.UploadFileAsync(Meta("docs", $"sub/f{i}"), new MemoryStream("x"u8.ToArray()), Token);
+                    landed++;
+                }
+                catch (PathRefusedException)
+                {
+                    refused++;
+                }
+            }
+            await stop.CancelAsync();
+            await swapper;
+
+            TestContext.Out.WriteLine($"{swaps} exchanges; uploads: {landed} landed, {refused} refused");
+            Assert.That(Directory.GetFileSystemEntries(outside, "*", SearchOption.AllDirectories), Is.Empty, "nothing written outside the folder");
+            Assert.That(landed, Is.Positive, "some uploads found the real directory");
+            Assert.That(refused, Is.Positive, "some met the link");
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+}

@@ -72,6 +72,28 @@ public class SshDriverTests
     }
 
     [Test]
+    public async Task A_written_file_keeps_the_time_the_server_gave_it_not_one_the_driver_stamped(CancellationToken cancellationToken)
+    {
+        // The server here is this machine, so its clock is ours; what shows the driver's hand is the sub-second part:
+        // a time the driver set travels as whole SFTP v3 seconds, the server's own stamp keeps its nanoseconds.
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(cancellationToken);
+        var before = DateTime.UtcNow;
+        for (var i = 0; i < 3; i++)
+        {
+            var metadata = new Metadata("docs", $"stamped{i}.txt") { ModifiedAt = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero) };
+            using var content = new MemoryStream("content"u8.ToArray());
+            await driver.UploadFileAsync(metadata, content, cancellationToken);
+
+            var onServer = File.GetLastWriteTimeUtc(Path.Combine(_root, "docs", $"stamped{i}.txt"));
+            Assert.That(onServer, Is.InRange(before.AddSeconds(-1), DateTime.UtcNow.AddSeconds(1)), "the time of the write");
+            Assert.That(onServer.Ticks % TimeSpan.TicksPerSecond, Is.Not.Zero, "the server's own stamp, not a whole second the driver set");
+            Assert.That(metadata.ModifiedAt, Is.EqualTo(new DateTimeOffset(onServer.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero)),
+                "the driver reports the server's time (to the SFTP second)");
+        }
+    }
+
+    [Test]
     public async Task Own_rewrites_within_one_second_still_change_the_revision(CancellationToken cancellationToken)
     {
         await using var driver = CreateDriver();

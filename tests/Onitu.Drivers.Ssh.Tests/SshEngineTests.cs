@@ -408,7 +408,7 @@ public partial class SshEngineTests
 
             """;
 
-        public SyncEngine Create(string services, Action<SyncEngineOptions>? configure = null)
+        public SyncEngine Create(string services, Action<SyncEngineOptions>? configure = null, TimeProvider? clock = null)
         {
             var setupFile = Path.Combine(Root, "setup.yml");
             File.WriteAllText(setupFile, "name: ssh-engine\nfolders:\n  docs: {}\nservices:\n" + services);
@@ -423,7 +423,7 @@ public partial class SshEngineTests
             };
             configure?.Invoke(options);
             var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(Logs));
-            _engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), new SshDriverFactory()], loggerFactory);
+            _engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), new SshDriverFactory()], loggerFactory, clock);
             _engine.EventRaised += (_, e) => { lock (_events) _events.Add(e); };
             return _engine;
         }

@@ -25,6 +25,12 @@ internal sealed class SyncHarness : IAsyncDisposable
     public string Root { get; }
     public string SetupFile { get; }
     public Action<SyncEngineOptions>? Configure { get; set; }
+
+    /// <summary>Drivers besides local_storage that the setup may name.</summary>
+    public List<IDriverFactory> ExtraDrivers { get; } = [];
+
+    /// <summary>The engine's clock (the system's unless a test sets another before the engine is created).</summary>
+    public TimeProvider? Clock { get; set; }
     public List<SyncEvent> Events { get; } = [];
 
     /// <summary>Seconds per time unit (seed: ONITU_TEST_TIME_UNIT), to stretch timeouts on slow machines.</summary>
@@ -45,7 +51,7 @@ internal sealed class SyncHarness : IAsyncDisposable
             MaxRetryDelay = TimeSpan.FromSeconds(1),
         };
         Configure?.Invoke(options);
-        var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory()], LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddProvider(new TestContextLoggerProvider())));
+        var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), .. ExtraDrivers], LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddProvider(new TestContextLoggerProvider())), Clock);
         engine.EventRaised += (_, e) => { lock (Events) Events.Add(e); };
         return engine;
     }

@@ -1,0 +1,284 @@
+using System.Runtime.InteropServices;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>A symbolic link found on the way from a folder's directory to an entry the driver was about to change.</summary>
+/// <param name="link">The full path of the link.</param>
+internal sealed class LinkOnPathException(string link) : IOException($"{link} is a symbolic link")
+{
+    /// <summary>The full path of the link.</summary>
+    public string Link { get; } = link;
+}
+
+/// <summary>
+/// Renames and deletions that cannot be carried through a symbolic link, even one that appears after the driver
+/// looked (<see cref="StorageFolder.FindLink"/>). On Linux the parent directory of the entry is opened one component
+/// at a time from the folder's directory with <c>O_NOFOLLOW | O_DIRECTORY</c> (a component that is a link fails to
+/// open), missing directories are created relative to their opened parent (<c>mkdirat</c>), and the entry is renamed
+/// or removed relative to that parent (<c>renameat</c>, <c>unlinkat</c>): what the kernel changes is in the directory
+/// the walk opened, whatever happens to the path meanwhile. Elsewhere, and for an entry outside any folder, the plain
+/// path operations are used (the driver's earlier look at every parent is then the only check).
+/// </summary>
+internal static partial class AnchoredPaths
+{
+    private const int AtFdCwd = -100, AtRemoveDir = 0x200;
+    private const int OPath = 0x200000, OCloexec = 0x80000;
+    private const int ENOENT = 2, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EXDEV = 18, ELOOP = 40, EACCES = 13, EPERM = 1, ENOSYS = 38;
+
+    // O_DIRECTORY and O_NOFOLLOW differ between architectures (asm-generic/fcntl.h against arm's and powerpc's).
+    private static readonly (int Directory, int NoFollow)? Flags = !OperatingSystem.IsLinux() ? null : RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => (0x10000, 0x20000),
+        Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le => (0x4000, 0x8000),
+        _ => null,
+    };
+
+    private static int s_available = Flags is null ? 0 : 1;
+
+    /// <summary>Whether renames and deletions are anchored here (for tests and docs).</summary>
+    public static bool IsAvailable => Volatile.Read(ref s_available) == 1;
+
+    /// <summary>
+    /// Renames <paramref name="source"/> to <paramref name="destination"/>, replacing a file there, or an empty
+    /// directory (one a rename or deletion left behind), and creating the destination's missing parents.
+    /// </summary>
+    /// <exception cref="LinkOnPathException">A parent of either path below its folder's directory is a link.</exception>
+    public static void Rename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination)
+    {
+        // Retried because a concurrent deletion may remove a directory again while it is still empty.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (!IsAvailable || !sourceFolder.IsStrictlyInside(source) || !destinationFolder.IsStrictlyInside(destination)
+                    || !TryAnchoredRename(sourceFolder, source, destinationFolder, destination))
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                    PlainRename(source, destination);
+                }
+                return;
+            }
+            // .NET reports ENOENT as FileNotFoundException when the directory is back by the time it looks.
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
+            {
+            }
+        }
+    }
+
+    // False when the system refuses the calls; the caller then uses the plain paths.
+    private static bool TryAnchoredRename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination)
+    {
+        using var from = OpenParent(sourceFolder, source, create: false);
+        using var to = OpenParent(destinationFolder, destination, create: true);
+        if (from is null || to is null)
+            return false;
+        for (var attempt = 0; ; attempt++)
+        {
+            if (renameat(from.Fd, from.Name, to.Fd, to.Name) == 0)
+                return true;
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == EISDIR && attempt == 0 && unlinkat(to.Fd, to.Name, AtRemoveDir) == 0)
+                continue; // an empty directory gives way to the file; one with entries stays, and the rename fails
+            if (errno == EXDEV)
+                return false; // different file systems: a copy, which .NET does; the parents were checked an instant ago
+            throw Error(errno, $"Cannot rename {source} to {destination}");
+        }
+    }
+
+    /// <summary>Deletes the file at <paramref name="fullPath"/>; a missing file is not an error.</summary>
+    /// <exception cref="LinkOnPathException">A parent of the path below the folder's directory is a link.</exception>
+    public static void Delete(StorageFolder folder, string fullPath)
+    {
+        if (!IsAvailable || !folder.IsStrictlyInside(fullPath))
+        {
+            File.Delete(fullPath);
+            return;
+        }
+        ParentDirectory? parent;
+        try
+        {
+            parent = OpenParent(folder, fullPath, create: false);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return; // its directory is gone, and the file with it
+        }
+        using (parent)
+        {
+            if (parent is null)
+            {
+                File.Delete(fullPath);
+                return;
+            }
+            if (unlinkat(parent.Fd, parent.Name, 0) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != ENOENT)
+                throw Error(errno, $"Cannot delete {fullPath}");
+        }
+    }
+
+    /// <summary>
+    /// Removes the directory at <paramref name="fullPath"/> if it is empty; false when it is not (or is gone, or is a
+    /// link, which is left alone).
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">Removing it is not allowed.</exception>
+    public static bool TryRemoveEmptyDirectory(StorageFolder folder, string fullPath)
+    {
+        if (!IsAvailable || !folder.IsStrictlyInside(fullPath))
+        {
+            try
+            {
+                Directory.Delete(fullPath, recursive: false);
+                return true;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }
+        ParentDirectory? parent;
+        try
+        {
+            parent = OpenParent(folder, fullPath, create: false);
+        }
+        catch (IOException)
+        {
+            return false; // gone, or a link on the way
+        }
+        using (parent)
+        {
+            if (parent is null)
+                return TryRemoveEmptyDirectory(folder, fullPath);
+            if (unlinkat(parent.Fd, parent.Name, AtRemoveDir) == 0)
+                return true;
+            // ENOTEMPTY, ENOENT, ENOTDIR (a link or a file now): nothing to remove.
+            return Marshal.GetLastPInvokeError() is not (EACCES or EPERM)
+                ? false
+                : throw new UnauthorizedAccessException($"Cannot remove the directory {fullPath}");
+        }
+    }
+
+    private static void PlainRename(string source, string destination)
+    {
+        if (Directory.Exists(destination) && !Directory.EnumerateFileSystemEntries(destination).Any())
+            Directory.Delete(destination);
+        File.Move(source, destination, overwrite: true);
+    }
+
+    /// <summary>The opened parent directory of an entry, and the entry's name in it.</summary>
+    private sealed class ParentDirectory(int fd, string name) : IDisposable
+    {
+        public int Fd { get; private set; } = fd;
+        public string Name { get; } = name;
+
+        public void Dispose()
+        {
+            if (Fd >= 0)
+                close(Fd);
+            Fd = -1;
+        }
+    }
+
+    /// <summary>
+    /// Opens the directory holding <paramref name="fullPath"/> by walking down from the folder's directory without
+    /// following links; null when the system refuses the calls (the caller then uses the plain path).
+    /// </summary>
+    /// <exception cref="LinkOnPathException">A component on the way is a symbolic link.</exception>
+    /// <exception cref="DirectoryNotFoundException">A component is missing and <paramref name="create"/> is false.</exception>
+    private static ParentDirectory? OpenParent(StorageFolder folder, string fullPath, bool create)
+    {
+        var (directoryFlag, noFollow) = Flags!.Value;
+        var components = fullPath[(Path.EndsInDirectorySeparator(folder.Directory) ? folder.Directory.Length : folder.Directory.Length + 1)..]
+            .Split(Path.DirectorySeparatorChar);
+        // The folder's directory itself may be a link: the setup chose it.
+        var fd = OpenAt(AtFdCwd, folder.Directory, OPath | directoryFlag | OCloexec);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == ENOENT && create)
+        {
+            // A write creates the folder's directory as it always did (a scan refuses a vanished root, not a write).
+            Directory.CreateDirectory(folder.Directory);
+            fd = OpenAt(AtFdCwd, folder.Directory, OPath | directoryFlag | OCloexec);
+        }
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == ENOSYS)
+            {
+                Volatile.Write(ref s_available, 0);
+                return null;
+            }
+            throw Error(errno, $"Cannot open {folder.Directory}");
+        }
+        var walked = folder.Directory;
+        try
+        {
+            for (var i = 0; i < components.Length - 1; i++)
+            {
+                walked = Path.Join(walked, components[i]);
+                var next = OpenAt(fd, components[i], OPath | directoryFlag | noFollow | OCloexec);
+                if (next < 0 && Marshal.GetLastPInvokeError() == ENOENT && create)
+                {
+                    // Made in the directory the walk holds; one made by someone else meanwhile is as good.
+                    if (mkdirat(fd, components[i], 0x1FF) != 0 && Marshal.GetLastPInvokeError() is var made && made != EEXIST)
+                        throw Error(made, $"Cannot create the directory {walked}");
+                    next = OpenAt(fd, components[i], OPath | directoryFlag | noFollow | OCloexec);
+                }
+                if (next < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    // Not a directory when opened: a link (ELOOP, or ENOTDIR with O_PATH), unless it is a file. One that
+                    // is a directory again by now was swapped meanwhile, and counts as the link it was.
+                    if (errno is ELOOP or ENOTDIR && NativeStat.LStat(walked).Kind is not (EntryKind.File or EntryKind.Other))
+                        throw new LinkOnPathException(walked);
+                    throw Error(errno, $"Cannot open the directory {walked}");
+                }
+                close(fd);
+                fd = next;
+            }
+        }
+        catch
+        {
+            close(fd);
+            throw;
+        }
+        return new ParentDirectory(fd, components[^1]);
+    }
+
+    private static int OpenAt(int directoryFd, string path, int flags)
+    {
+        try
+        {
+            return openat(directoryFd, path, flags, 0);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            Marshal.SetLastPInvokeError(ENOSYS);
+            return -1;
+        }
+    }
+
+    // As .NET reports the same errno from its own file calls, so that callers handle both alike (a full disk's
+    // HResult is its errno).
+    private static Exception Error(int errno, string what)
+    {
+        var message = $"{what}: {Marshal.GetPInvokeErrorMessage(errno)}";
+        return errno switch
+        {
+            ENOENT => new DirectoryNotFoundException(message),
+            EACCES or EPERM => new UnauthorizedAccessException(message),
+            _ => new IOException(message, errno),
+        };
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int openat(int dirfd, string pathname, int flags, int mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkdirat(int dirfd, string pathname, int mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int renameat(int olddirfd, string oldpath, int newdirfd, string newpath);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int unlinkat(int dirfd, string pathname, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}
