@@ -62,12 +62,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ThrowIfDisposed();
         // Known before the scan meets temporary files, without creating one (a dry run changes nothing).
-        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken) is { } stored)
+        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false) is { } stored)
             Interlocked.CompareExchange(ref _writerId, stored, null);
         var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
         {
-            if (await _scanner.PrepareAsync(folder, cancellationToken))
+            if (await _scanner.PrepareAsync(folder, cancellationToken).ConfigureAwait(false))
             {
                 present.Add(folder);
                 if (!_plug.DryRun)
@@ -86,7 +86,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             Log.EarlyWatchFailed(_plug.Logger, e);
         }
         foreach (var folder in present)
-            await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+            await _scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -110,9 +110,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 // Nothing watched since the last WatchAsync ended (or ever, without a scan): catch up first.
                 Log.CatchingUp(_plug.Logger);
                 foreach (var folder in _layout.Folders)
-                    await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+                    await _scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
             }
-            await _processor.RunAsync(cancellationToken);
+            await _processor.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -161,7 +161,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             var total = 0;
             while (total < buffer.Length)
             {
-                var read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken);
+                var read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                     break;
                 total += read;
@@ -182,7 +182,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         return WriteThroughTempAsync(metadata, "write", async temp =>
         {
             var small = IsSmall(metadata);
-            await using var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
+            var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
             {
                 Mode = FileMode.Create,
                 Access = FileAccess.Write,
@@ -190,9 +190,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 Options = small ? FileOptions.None : FileOptions.Asynchronous,
                 BufferSize = 0, // the copy writes in large blocks already
             }));
+            await using var disposeFile = file.ConfigureAwait(false);
             // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
             // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
-            await content.CopyToAsync(file, small ? SmallFileSize : CopyBufferSize, cancellationToken);
+            await content.CopyToAsync(file, small ? SmallFileSize : CopyBufferSize, cancellationToken).ConfigureAwait(false);
             if (_options.Fsync)
                 file.Flush(flushToDisk: true);
         }, cancellationToken);
@@ -236,15 +237,15 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, action, cancellationToken);
-        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken);
+        var target = await ResolveForChangeAsync(metadata, action, cancellationToken).ConfigureAwait(false);
+        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
-        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
+        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
         {
-            await fill(temp);
+            await fill(temp).ConfigureAwait(false);
             TempFiles.Hide(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken);
+            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -266,7 +267,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             WithDirectory(temp, () =>
@@ -286,7 +287,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             _uploads.Restart(metadata.Fid, temp, offset);
@@ -302,11 +303,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             var handle = _uploads.Get(metadata.Fid, temp);
-            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken);
+            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken).ConfigureAwait(false);
         }
         catch (ObjectDisposedException e) when (Volatile.Read(ref _disposed) == 0)
         {
@@ -335,14 +336,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
             if (_options.Fsync)
                 FlushToDisk(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken);
+            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -355,7 +356,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
-        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken);
+        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
         // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
         if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
             return;
@@ -366,12 +367,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken);
+        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken).ConfigureAwait(false);
         var folder = _layout.GetFolder(metadata.Folder);
         FileState current;
         try
         {
-            using (await _locks.AcquireAsync(target, cancellationToken))
+            using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
             {
                 if (FileState.TryRead(target) is not { } state)
                     return; // already gone: deleting is idempotent
@@ -397,7 +398,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         // An edit the engine has not seen beats a deletion.
         if (!current.Matches(metadata.Revision))
-            throw await ReportChangedAsync("delete", metadata, current, cancellationToken);
+            throw await ReportChangedAsync("delete", metadata, current, cancellationToken).ConfigureAwait(false);
         folder.RemoveEmptyParents(target);
     }
 
@@ -405,16 +406,16 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
-        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken);
+        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken).ConfigureAwait(false);
         var sourceFolder = _layout.GetFolder(source.Folder);
-        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken);
+        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken).ConfigureAwait(false);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
         FileState moved;
         (Metadata File, FileState State)? refused = null;
         try
         {
-            using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken))
+            using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken).ConfigureAwait(false))
             {
                 moved = FileState.TryRead(sourcePath)
                     ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
@@ -431,7 +432,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             throw WriteError(e, $"move to {destination}", source);
         }
         if (refused is var (file, state))
-            throw await ReportChangedAsync("move", file, state, cancellationToken);
+            throw await ReportChangedAsync("move", file, state, cancellationToken).ConfigureAwait(false);
         if (!sameFile)
             sourceFolder.RemoveEmptyParents(sourcePath);
         moved.ApplyTo(destination);
@@ -487,7 +488,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
         FileState? current;
         string? linked;
-        using (await _locks.AcquireAsync(target, cancellationToken))
+        using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
         {
             // Looked at again just before the rename: a link may have appeared while the content was written.
             linked = FindLink(metadata, target, "write");
@@ -516,14 +517,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         TryDelete(temp);
         if (linked is not null)
-            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken);
-        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken);
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)
     {
         Log.ChangedOnDisk(_plug.Logger, action, expected, actual.Revision, expected.Revision);
-        await _plug.UpdateFileAsync(actual.ToMetadata(expected.Folder, expected.Path), cancellationToken);
+        await _plug.UpdateFileAsync(actual.ToMetadata(expected.Folder, expected.Path), cancellationToken).ConfigureAwait(false);
         return new ContentChangedException(
             $"Refused to {action} {expected}: it changed on disk (revision {actual.Revision}, expected {expected.Revision ?? "none"}).");
     }
@@ -543,7 +544,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         var fullPath = Resolve(metadata);
         if (FindLink(metadata, fullPath, action) is { } link)
-            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken);
+            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken).ConfigureAwait(false);
         return fullPath;
     }
 
@@ -563,7 +564,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         Log.RefusedThroughLink(_plug.Logger, action, metadata, link);
         await _plug.ReportSkippedAsync(metadata.Folder, metadata.Path,
-            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken);
+            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken).ConfigureAwait(false);
         return new PathRefusedException(
             $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
     }
@@ -575,7 +576,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken), whole: false, cancellationToken);
+        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
@@ -584,7 +585,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
-        var writerId = await WriterIdAsync(cancellationToken);
+        var writerId = await WriterIdAsync(cancellationToken).ConfigureAwait(false);
         if (StagingDirectoryFor(_layout.GetFolder(metadata.Folder), target) is { } staging)
         {
             return whole
@@ -632,16 +633,16 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         if (Volatile.Read(ref _writerId) is { } known)
             return known;
-        await _writerIdLock.WaitAsync(cancellationToken);
+        await _writerIdLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_writerId is null)
             {
-                var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken);
+                var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false);
                 if (stored is null)
                 {
                     stored = TempFiles.NewWriterId();
-                    await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken);
+                    await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken).ConfigureAwait(false);
                 }
                 Volatile.Write(ref _writerId, stored);
             }

@@ -77,7 +77,7 @@ public abstract partial class DriverConformanceTests
         await driver.DisposeAsync().AsTask().WaitAsync(Scaled(10), Cancellation).ConfigureAwait(false);
         await driver.DisposeAsync().AsTask().WaitAsync(Scaled(10), Cancellation).ConfigureAwait(false);
 
-        await using var engine = CreateEngine();
+        await using var engine = CreateEngine().ConfigureAwait(false);
         await SyncAsync("before closing the engine").ConfigureAwait(false);
         await StopEngineAsync().ConfigureAwait(false);
     }

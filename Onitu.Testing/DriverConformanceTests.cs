@@ -362,7 +362,8 @@ public abstract partial class DriverConformanceTests
     {
         try
         {
-            await using var stream = await Probe.OpenReadAsync(new Metadata(FolderName, path), Cancellation).ConfigureAwait(false);
+            var stream = await Probe.OpenReadAsync(new Metadata(FolderName, path), Cancellation).ConfigureAwait(false);
+            await using var disposeStream = stream.ConfigureAwait(false);
             using var copy = new MemoryStream();
             await stream.CopyToAsync(copy, Cancellation).ConfigureAwait(false);
             return copy.ToArray();

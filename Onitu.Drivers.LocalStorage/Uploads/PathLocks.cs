@@ -16,7 +16,7 @@ internal sealed class PathLocks
         var gate = Enter(path);
         try
         {
-            await gate.Semaphore.WaitAsync(cancellationToken);
+            await gate.Semaphore.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -31,12 +31,12 @@ internal sealed class PathLocks
     {
         var order = Paths.Comparer.Compare(path, otherPath);
         if (order == 0)
-            return await AcquireAsync(path, cancellationToken);
+            return await AcquireAsync(path, cancellationToken).ConfigureAwait(false);
         var (first, second) = order < 0 ? (path, otherPath) : (otherPath, path);
-        var firstLock = await AcquireAsync(first, cancellationToken);
+        var firstLock = await AcquireAsync(first, cancellationToken).ConfigureAwait(false);
         try
         {
-            var secondLock = await AcquireAsync(second, cancellationToken);
+            var secondLock = await AcquireAsync(second, cancellationToken).ConfigureAwait(false);
             return new Both(firstLock, secondLock);
         }
         catch
