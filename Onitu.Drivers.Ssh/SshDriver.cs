@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
 using Onitu.Drivers.Ssh.Sftp;
 
 namespace Onitu.Drivers.Ssh;
@@ -323,7 +322,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                     // A lost connection is reopened by the next poll; a server that stays away ends the watch,
                     // and the engine reports the service failing with the reason and restarts it with backoff. A
                     // stall ends it at once: the link is down for as long as the keep-alives already waited.
-                    _plug.Logger.LogWarning("Polling the SSH server failed ({Reason}); trying again at the next poll", e.Message);
+                    Log.PollFailed(_plug.Logger, e.Message);
                 }
             }
         }
@@ -482,7 +481,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     private ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken)
     {
-        _plug.Logger.LogDebug("Skipping {Folder}:{Path}: {Reason}", folder, path, reason);
+        Log.Skipping(_plug.Logger, folder, path, reason);
         return _plug.ReportSkippedAsync(folder, path, reason, cancellationToken);
     }
 
@@ -559,7 +558,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             await RunAsync(client => TryRemoveAsync(client, full), cancellationToken).ConfigureAwait(false);
             removed++;
         }
-        if (removed > 0) _plug.Logger.LogInformation("Removed {Count} leftover temporary files under {Root}", removed, root);
+        if (removed > 0) Log.LeftoversRemoved(_plug.Logger, removed, root);
     }
 
     /// <summary>
@@ -704,7 +703,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         if (_options.Fsync)
         {
             if (client.HasExtension(SftpExtensions.Fsync)) steps.Add(client.FsyncAsync(handle, cancellationToken));
-            else _plug.Logger.LogWarning("The SSH server does not offer fsync@openssh.com; files are renamed into place unflushed");
+            else Log.NoFsync(_plug.Logger);
         }
         steps.Add(client.FSetStatAsync(handle, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken));
         var stat = size is null ? client.FStatAsync(handle, cancellationToken) : null;
