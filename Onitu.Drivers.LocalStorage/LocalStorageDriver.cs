@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -28,8 +29,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly IPlug _plug;
     private readonly LocalStorageOptions _options;
     private readonly StorageLayout _layout;
-    private readonly OwnChanges _ownChanges = new();
-    private readonly PathLocks _locks = new();
+    private readonly OwnChanges _ownChanges = new(comparer: Paths.Comparer);
+    private readonly PathLocks _locks = new(Paths.Comparer);
     private readonly OpenUploads _uploads = new();
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
@@ -38,7 +39,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private int _disposed;
     private const string WriterIdKey = "writer-id";
     // Whole-file uploads never resume: any name unique to this instance will do.
-    private readonly string _instanceId = TempFiles.NewWriterId();
+    private readonly string _instanceId = TempNames.NewId();
     private readonly SemaphoreSlim _writerIdLock = new(1, 1);
     private string? _writerId;
 
@@ -641,7 +642,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false);
                 if (stored is null)
                 {
-                    stored = TempFiles.NewWriterId();
+                    stored = TempNames.NewId();
                     await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken).ConfigureAwait(false);
                 }
                 Volatile.Write(ref _writerId, stored);

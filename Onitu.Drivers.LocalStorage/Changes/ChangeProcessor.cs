@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -81,7 +82,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         var fullPath = folder.GetFullPath(path);
         if (FileState.TryRead(fullPath) is { } state)
         {
-            if (!ownChanges.IsOwn(fullPath, state))
+            if (!ownChanges.IsOwn(fullPath, state.Revision))
                 await ReportUpdateAsync(batch, folder, path, fullPath, state, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -115,7 +116,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         var newFullPath = folder.GetFullPath(newPath);
         if (FileState.TryRead(newFullPath) is { } state)
         {
-            var known = ownChanges.IsOwn(newFullPath, state) ? null : await plug.GetMetadataAsync(folder.Name, oldPath, cancellationToken).ConfigureAwait(false);
+            var known = ownChanges.IsOwn(newFullPath, state.Revision) ? null : await plug.GetMetadataAsync(folder.Name, oldPath, cancellationToken).ConfigureAwait(false);
             if (known?.Revision is null)
             {
                 // The driver's own move, or a file the engine did not know by its old name: look at both names

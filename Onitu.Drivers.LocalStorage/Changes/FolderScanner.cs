@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -79,7 +80,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             }
             var state = FileState.From(stat)!.Value;
             known.Remove(path, out var previous);
-            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state))
+            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state.Revision))
                 continue;
             await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken)).ConfigureAwait(false);
             updated++;

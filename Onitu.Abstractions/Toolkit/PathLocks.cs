@@ -1,18 +1,51 @@
-namespace Onitu.Drivers.LocalStorage;
+namespace Onitu.Drivers.Toolkit;
 
 /// <summary>
-/// One asynchronous lock per full path, created on demand and dropped when unused. Handlers take the locks of the
-/// paths they check and change, so that the compare-and-swap of two concurrent calls on one file cannot
-/// interleave (the second sees the first's result and refuses, instead of silently overwriting it).
+/// One asynchronous lock per path, created on demand and dropped when nobody holds or waits for it (reference
+/// counted: a driver that touches millions of paths keeps only the locks in use). A driver's handlers take the locks
+/// of the paths they check and change, so that the compare-and-swap of two concurrent calls on one file cannot
+/// interleave: the second sees the first's result and refuses, instead of silently overwriting it.
 /// </summary>
-internal sealed class PathLocks
+/// <remarks>Thread-safe. Not reentrant: a caller holding a path's lock must not wait for it again.</remarks>
+/// <example>
+/// <code>
+/// using (await _locks.AcquireAsync(fullPath, cancellationToken).ConfigureAwait(false))
+/// {
+///     // compare the store's revision with metadata.Revision, then write or refuse
+/// }
+/// </code>
+/// </example>
+public sealed class PathLocks
 {
-    private readonly Dictionary<string, Gate> _gates = new(Paths.Comparer);
+    private readonly Dictionary<string, Gate> _gates;
+    private readonly StringComparer _comparer;
     private readonly Lock _lock = new();
 
+    /// <summary>Creates the locks of one driver.</summary>
+    /// <param name="comparer">
+    /// When two paths are the same path (and the order two locks are taken in): ordinal by default; a
+    /// case-insensitive store passes a case-insensitive comparer.
+    /// </param>
+    public PathLocks(StringComparer? comparer = null)
+    {
+        _comparer = comparer ?? StringComparer.Ordinal;
+        _gates = new Dictionary<string, Gate>(_comparer);
+    }
+
+    /// <summary>How many paths have a lock right now (held or waited for).</summary>
+    internal int Count
+    {
+        get
+        {
+            lock (_lock) return _gates.Count;
+        }
+    }
+
     /// <summary>Waits for the lock of <paramref name="path"/>; dispose the result to release it.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first (the lock is not taken).</exception>
     public async ValueTask<IDisposable> AcquireAsync(string path, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(path);
         var gate = Enter(path);
         try
         {
@@ -26,10 +59,16 @@ internal sealed class PathLocks
         return new Releaser(this, path, gate);
     }
 
-    /// <summary>Waits for the locks of two paths, always in the same order so that two movers cannot deadlock.</summary>
+    /// <summary>
+    /// Waits for the locks of two paths (a move's source and destination), always in the same order so that two
+    /// movers in opposite directions cannot deadlock; one lock when both are the same path. Dispose the result to
+    /// release both.
+    /// </summary>
     public async ValueTask<IDisposable> AcquireAsync(string path, string otherPath, CancellationToken cancellationToken)
     {
-        var order = Paths.Comparer.Compare(path, otherPath);
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(otherPath);
+        var order = _comparer.Compare(path, otherPath);
         if (order == 0)
             return await AcquireAsync(path, cancellationToken).ConfigureAwait(false);
         var (first, second) = order < 0 ? (path, otherPath) : (otherPath, path);
