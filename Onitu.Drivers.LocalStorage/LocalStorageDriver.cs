@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using Onitu.Drivers.Toolkit;
+using static Onitu.Drivers.LocalStorage.DiskOps;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -14,7 +15,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
 /// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
+public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -35,13 +36,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
     private readonly ChangeProcessor _processor;
+    private readonly UploadStaging _staging;
     private int _watching;
     private int _disposed;
-    private const string WriterIdKey = "writer-id";
-    // Whole-file uploads never resume: any name unique to this instance will do.
-    private readonly string _instanceId = TempNames.NewId();
-    private readonly SemaphoreSlim _writerIdLock = new(1, 1);
-    private string? _writerId;
 
     /// <summary>Creates the driver of one service. Touches nothing on disk until <see cref="ScanAsync"/>.</summary>
     /// <param name="plug">The service's plug: options, folder mappings, and where changes are reported.</param>
@@ -52,7 +49,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         _plug = plug;
         _options = LocalStorageOptions.From(plug.Options);
         _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
-        _scanner = new FolderScanner(plug, _ownChanges, () => Volatile.Read(ref _writerId), _instanceId);
+        _staging = new UploadStaging(plug, _layout);
+        _scanner = new FolderScanner(plug, _ownChanges, () => _staging.KnownWriterId, _staging.InstanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
         _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
@@ -63,8 +61,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ThrowIfDisposed();
         // Known before the scan meets temporary files, without creating one (a dry run changes nothing).
-        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false) is { } stored)
-            Interlocked.CompareExchange(ref _writerId, stored, null);
+        await _staging.LoadWriterIdAsync(cancellationToken).ConfigureAwait(false);
         var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
         {
@@ -72,7 +69,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             {
                 present.Add(folder);
                 if (!_plug.DryRun)
-                    Leftovers.SweepStaging(folder, Volatile.Read(ref _writerId), _instanceId, _plug.Logger);
+                    Leftovers.SweepStaging(folder, _staging.KnownWriterId, _staging.InstanceId, _plug.Logger);
             }
         }
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
@@ -122,56 +119,6 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         {
             _monitor.Stop();
             Volatile.Write(ref _watching, 0);
-        }
-    }
-
-    /// <inheritdoc />
-    public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var fullPath = Resolve(metadata);
-        RefuseLinkedRead(metadata, fullPath);
-        try
-        {
-            return ValueTask.FromResult<Stream>(new FileStream(fullPath, new FileStreamOptions
-            {
-                Mode = FileMode.Open,
-                Access = FileAccess.Read,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                Options = (IsSmall(metadata) ? FileOptions.None : FileOptions.Asynchronous) | FileOptions.SequentialScan,
-                // Unbuffered: readers (the engine's stream copy) read in large blocks already, and a buffer here
-                // would be one large-object-heap allocation per file opened.
-                BufferSize = 0,
-            }));
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            throw ReadError(e, metadata, fullPath);
-        }
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var fullPath = Resolve(metadata);
-        RefuseLinkedRead(metadata, fullPath);
-        try
-        {
-            using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-            var total = 0;
-            while (total < buffer.Length)
-            {
-                var read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                    break;
-                total += read;
-            }
-            return total;
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            throw ReadError(e, metadata, fullPath);
         }
     }
 
@@ -239,7 +186,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
         var target = await ResolveForChangeAsync(metadata, action, cancellationToken).ConfigureAwait(false);
-        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
+        var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
@@ -357,7 +304,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
-        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
+        var temp = await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
         // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
         if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
             return;
@@ -570,177 +517,8 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
     }
 
-    private void RefuseLinkedRead(Metadata metadata, string fullPath)
-    {
-        if (FindLink(metadata, fullPath, "read") is { } link)
-            throw new PathRefusedException($"Refused to read {metadata}: {link} is a symbolic link, and Onitu does not read through links.");
-    }
-
     private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
-
-    /// <summary>
-    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
-    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
-    /// staging directory cannot be made.
-    /// </summary>
-    private async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
-    {
-        var writerId = await WriterIdAsync(cancellationToken).ConfigureAwait(false);
-        if (StagingDirectoryFor(_layout.GetFolder(metadata.Folder), target) is { } staging)
-        {
-            return whole
-                ? TempFiles.StagedWhole(staging, metadata.Fid, writerId, _instanceId)
-                : TempFiles.StagedChunked(staging, metadata.Fid, writerId);
-        }
-        return whole
-            ? TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId)
-            : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
-    }
-
-    private string? StagingDirectoryFor(StorageFolder folder, string target)
-    {
-        var staging = folder.StagingDirectory;
-        try
-        {
-            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
-            var stagingStat = NativeStat.LStat(staging);
-            if (stagingStat.Kind == EntryKind.Missing)
-            {
-                Directory.CreateDirectory(staging);
-                TempFiles.Hide(staging);
-                stagingStat = NativeStat.LStat(staging);
-            }
-            if (stagingStat.Kind != EntryKind.Directory)
-                return null; // a user's file or link of that name: stage beside each target instead
-            var device = stagingStat.Device;
-            // The nearest directory of the target that exists: the rest is created on its file system.
-            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
-            {
-                var stat = NativeStat.LStat(directory);
-                if (stat.Kind != EntryKind.Missing)
-                    return stat.Device == device ? staging : null;
-            }
-            return staging;
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            return null; // the write beside the target fails on its own if the disk is the trouble
-        }
-    }
-
-    /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
-    private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _writerId) is { } known)
-            return known;
-        await _writerIdLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_writerId is null)
-            {
-                var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false);
-                if (stored is null)
-                {
-                    stored = TempNames.NewId();
-                    await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken).ConfigureAwait(false);
-                }
-                Volatile.Write(ref _writerId, stored);
-            }
-            return _writerId;
-        }
-        finally
-        {
-            _writerIdLock.Release();
-        }
-    }
+        await _staging.TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-    /// <summary>
-    /// Lets a file take the place of an empty directory (one a rename or a deletion left behind): the engine does not
-    /// track empty directories, and one holds nothing to lose. A directory with entries stays, and the write fails.
-    /// </summary>
-    private static void RemoveIfEmptyDirectory(string path)
-    {
-        if (!Directory.Exists(path) || Directory.EnumerateFileSystemEntries(path).Any())
-            return;
-        try
-        {
-            Directory.Delete(path, recursive: false);
-        }
-        catch (IOException)
-        {
-            // Something appeared in it meanwhile: the write that follows fails and says why.
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.
-    /// Retried because a concurrent deletion may remove the directory again while it is still empty.
-    /// </summary>
-    private static T WithDirectory<T>(string path, Func<T> create)
-    {
-        var directory = Path.GetDirectoryName(path)!;
-        // Creating first costs one stat when the directory exists and spares an exception when it does not.
-        Directory.CreateDirectory(directory);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return create();
-            }
-            // The directory can vanish between its creation and the open (a concurrent deletion removing emptied
-            // directories). .NET reports that ENOENT as FileNotFoundException when the directory is back by the
-            // time it looks, so both mean "create it and try again".
-            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
-            {
-                Directory.CreateDirectory(directory);
-            }
-        }
-    }
-
-    private static void FlushToDisk(string path)
-    {
-        try
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-            file.Flush(flushToDisk: true);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new UploadNotResumableException($"The partial upload {path} is gone.", e);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            // Best effort: a leftover temporary file is hidden, never reported, and reused by the next upload.
-        }
-    }
-
-    private static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
-
-    // ENOSPC (28 on Linux and macOS, where .NET puts the errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
-    private static bool IsDiskFull(IOException e) =>
-        e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
-
-    private static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => new RemoteFileNotFoundException($"{metadata} is not on disk ({fullPath}).", e),
-        UnauthorizedAccessException when Directory.Exists(fullPath) => new RemoteFileNotFoundException($"{metadata} is a directory on disk ({fullPath}).", e),
-        _ => WriteError(e, "read", metadata),
-    };
-
-    private static ServiceException WriteError(Exception e, string action, Metadata metadata) => e switch
-    {
-        UnauthorizedAccessException => new ServiceException($"Permission denied to {action} {metadata}: {e.Message}", isTransient: false, e),
-        _ => new ServiceException($"Could not {action} {metadata}: {e.Message}", isTransient: true, e),
-    };
 }
