@@ -35,7 +35,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     private readonly OpenUploads _uploads = new();
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
-    private readonly ChangeProcessor _processor;
+    private readonly WatchReporter _reporter;
     private readonly UploadStaging _staging;
     private int _watching;
     private int _disposed;
@@ -52,7 +52,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         _staging = new UploadStaging(plug, _layout);
         _scanner = new FolderScanner(plug, _ownChanges, () => _staging.KnownWriterId, _staging.InstanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
-        _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
+        _reporter = new WatchReporter(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
 
     /// <inheritdoc />
@@ -110,7 +110,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
                 foreach (var folder in _layout.Folders)
                     await _scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
             }
-            await _processor.RunAsync(cancellationToken).ConfigureAwait(false);
+            await _reporter.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -8,7 +8,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// disk has been quiet for the debounce time, then each path is judged by what the disk and the engine say
 /// <em>now</em> rather than by the events themselves (which may be stale, partial or lost).
 /// </summary>
-internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderScanner scanner, OwnChanges ownChanges, TimeSpan debounce)
+internal sealed class WatchReporter(IPlug plug, ChangeMonitor monitor, FolderScanner scanner, OwnChanges ownChanges, TimeSpan debounce)
 {
     // Continuous activity (a file written for minutes) must still be reported now and then.
     private readonly TimeSpan _maxWindow = TimeSpan.FromMilliseconds(Math.Max(debounce.TotalMilliseconds * 20, 250));
