@@ -1,4 +1,6 @@
 using Microsoft.Win32.SafeHandles;
+using Onitu.Drivers.Toolkit;
+using static Onitu.Drivers.LocalStorage.DiskOps;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -13,7 +15,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// inode where the system does not give it); those of earlier versions, <c>{size}-{ticks}</c>, still match. Chunked
 /// uploads resume from their temporary file (named after the fid) across restarts. Every member is thread-safe.
 /// </remarks>
-public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat, ITimestampResolution
+public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat, ITimestampResolution
 {
     private const int CopyBufferSize = 1024 * 1024;
 
@@ -28,19 +30,15 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     private readonly IPlug _plug;
     private readonly LocalStorageOptions _options;
     private readonly StorageLayout _layout;
-    private readonly OwnChanges _ownChanges = new();
-    private readonly PathLocks _locks = new();
+    private readonly OwnChanges _ownChanges = new(comparer: Paths.Comparer);
+    private readonly PathLocks _locks = new(Paths.Comparer);
     private readonly OpenUploads _uploads = new();
     private readonly FolderScanner _scanner;
     private readonly ChangeMonitor _monitor;
-    private readonly ChangeProcessor _processor;
+    private readonly WatchReporter _reporter;
+    private readonly UploadStaging _staging;
     private int _watching;
     private int _disposed;
-    private const string WriterIdKey = "writer-id";
-    // Whole-file uploads never resume: any name unique to this instance will do.
-    private readonly string _instanceId = TempFiles.NewWriterId();
-    private readonly SemaphoreSlim _writerIdLock = new(1, 1);
-    private string? _writerId;
 
     /// <summary>Creates the driver of one service. Touches nothing on disk until <see cref="ScanAsync"/>.</summary>
     /// <param name="plug">The service's plug: options, folder mappings, and where changes are reported.</param>
@@ -51,9 +49,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         _plug = plug;
         _options = LocalStorageOptions.From(plug.Options);
         _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
-        _scanner = new FolderScanner(plug, _ownChanges, () => Volatile.Read(ref _writerId), _instanceId);
+        _staging = new UploadStaging(plug, _layout);
+        _scanner = new FolderScanner(plug, _ownChanges, () => _staging.KnownWriterId, _staging.InstanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
-        _processor = new ChangeProcessor(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
+        _reporter = new WatchReporter(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
 
     /// <inheritdoc />
@@ -62,16 +61,15 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ThrowIfDisposed();
         // Known before the scan meets temporary files, without creating one (a dry run changes nothing).
-        if (Volatile.Read(ref _writerId) is null && await _plug.State.GetAsync(WriterIdKey, cancellationToken) is { } stored)
-            Interlocked.CompareExchange(ref _writerId, stored, null);
+        await _staging.LoadWriterIdAsync(cancellationToken).ConfigureAwait(false);
         var present = new List<StorageFolder>(_layout.Folders.Count);
         foreach (var folder in _layout.Folders)
         {
-            if (await _scanner.PrepareAsync(folder, cancellationToken))
+            if (await _scanner.PrepareAsync(folder, cancellationToken).ConfigureAwait(false))
             {
                 present.Add(folder);
                 if (!_plug.DryRun)
-                    Leftovers.SweepStaging(folder, Volatile.Read(ref _writerId), _instanceId, _plug.Logger);
+                    Leftovers.SweepStaging(folder, _staging.KnownWriterId, _staging.InstanceId, _plug.Logger);
             }
         }
         // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
@@ -86,7 +84,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             Log.EarlyWatchFailed(_plug.Logger, e);
         }
         foreach (var folder in present)
-            await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+            await _scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -117,9 +115,9 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 // Nothing watched since the last WatchAsync ended (or ever, without a scan): catch up first.
                 Log.CatchingUp(_plug.Logger);
                 foreach (var folder in _layout.Folders)
-                    await _scanner.ScanAsync(folder, directory: null, cancellationToken);
+                    await _scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
             }
-            await _processor.RunAsync(cancellationToken);
+            await _reporter.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -132,56 +130,6 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     }
 
     /// <inheritdoc />
-    public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var fullPath = Resolve(metadata);
-        RefuseLinkedRead(metadata, fullPath);
-        try
-        {
-            return ValueTask.FromResult<Stream>(new FileStream(fullPath, new FileStreamOptions
-            {
-                Mode = FileMode.Open,
-                Access = FileAccess.Read,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                Options = (IsSmall(metadata) ? FileOptions.None : FileOptions.Asynchronous) | FileOptions.SequentialScan,
-                // Unbuffered: readers (the engine's stream copy) read in large blocks already, and a buffer here
-                // would be one large-object-heap allocation per file opened.
-                BufferSize = 0,
-            }));
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            throw ReadError(e, metadata, fullPath);
-        }
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var fullPath = Resolve(metadata);
-        RefuseLinkedRead(metadata, fullPath);
-        try
-        {
-            using var handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-            var total = 0;
-            while (total < buffer.Length)
-            {
-                var read = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken);
-                if (read == 0)
-                    break;
-                total += read;
-            }
-            return total;
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            throw ReadError(e, metadata, fullPath);
-        }
-    }
-
-    /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
     {
@@ -189,7 +137,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         return WriteThroughTempAsync(metadata, "write", async temp =>
         {
             var small = IsSmall(metadata);
-            await using var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
+            var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
             {
                 Mode = FileMode.Create,
                 Access = FileAccess.Write,
@@ -197,9 +145,10 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
                 Options = small ? FileOptions.None : FileOptions.Asynchronous,
                 BufferSize = 0, // the copy writes in large blocks already
             }));
+            await using var disposeFile = file.ConfigureAwait(false);
             // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
             // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
-            await content.CopyToAsync(file, small ? SmallFileSize : CopyBufferSize, cancellationToken);
+            await content.CopyToAsync(file, small ? SmallFileSize : CopyBufferSize, cancellationToken).ConfigureAwait(false);
             if (_options.Fsync)
                 file.Flush(flushToDisk: true);
         }, cancellationToken);
@@ -243,15 +192,15 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// </summary>
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, action, cancellationToken);
-        var temp = await TempPathAsync(metadata, target, whole: true, cancellationToken);
+        var target = await ResolveForChangeAsync(metadata, action, cancellationToken).ConfigureAwait(false);
+        var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
-        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken);
+        using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
         {
-            await fill(temp);
+            await fill(temp).ConfigureAwait(false);
             TempFiles.Hide(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken);
+            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -273,7 +222,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             WithDirectory(temp, () =>
@@ -293,7 +242,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             _uploads.Restart(metadata.Fid, temp, offset);
@@ -309,11 +258,11 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
             var handle = _uploads.Get(metadata.Fid, temp);
-            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken);
+            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken).ConfigureAwait(false);
         }
         catch (ObjectDisposedException e) when (Volatile.Read(ref _disposed) == 0)
         {
@@ -342,14 +291,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken);
+        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
             if (_options.Fsync)
                 FlushToDisk(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken);
+            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -362,7 +311,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
-        var temp = await TempPathAsync(metadata, target, whole: false, cancellationToken);
+        var temp = await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
         // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
         if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
             return;
@@ -373,12 +322,12 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken);
+        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken).ConfigureAwait(false);
         var folder = _layout.GetFolder(metadata.Folder);
         FileState current;
         try
         {
-            using (await _locks.AcquireAsync(target, cancellationToken))
+            using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
             {
                 if (FileState.TryRead(target) is not { } state)
                     return; // already gone: deleting is idempotent
@@ -400,7 +349,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         catch (LinkOnPathException e)
         {
-            throw await RefuseThroughLinkAsync("delete", metadata, e.Link, cancellationToken);
+            throw await RefuseThroughLinkAsync("delete", metadata, e.Link, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -408,7 +357,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         // An edit the engine has not seen beats a deletion.
         if (!current.Matches(metadata.Revision))
-            throw await ReportChangedAsync("delete", metadata, current, cancellationToken);
+            throw await ReportChangedAsync("delete", metadata, current, cancellationToken).ConfigureAwait(false);
         folder.RemoveEmptyParents(target);
     }
 
@@ -416,16 +365,16 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
-        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken);
+        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken).ConfigureAwait(false);
         var sourceFolder = _layout.GetFolder(source.Folder);
-        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken);
+        var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken).ConfigureAwait(false);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
         FileState moved;
         (Metadata File, FileState State)? refused = null;
         try
         {
-            using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken))
+            using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken).ConfigureAwait(false))
             {
                 moved = FileState.TryRead(sourcePath)
                     ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
@@ -439,14 +388,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         catch (LinkOnPathException e)
         {
-            throw await RefuseThroughLinkAsync("move", source, e.Link, cancellationToken);
+            throw await RefuseThroughLinkAsync("move", source, e.Link, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
             throw WriteError(e, $"move to {destination}", source);
         }
         if (refused is var (file, state))
-            throw await ReportChangedAsync("move", file, state, cancellationToken);
+            throw await ReportChangedAsync("move", file, state, cancellationToken).ConfigureAwait(false);
         if (!sameFile)
             sourceFolder.RemoveEmptyParents(sourcePath);
         moved.ApplyTo(destination);
@@ -497,7 +446,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
             ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
         FileState? current;
         string? linked;
-        using (await _locks.AcquireAsync(target, cancellationToken))
+        using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
         {
             // Looked at again just before the rename: a link may have appeared while the content was written.
             linked = FindLink(metadata, target, "write");
@@ -531,14 +480,14 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
         }
         TryDelete(temp);
         if (linked is not null)
-            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken);
-        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken);
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)
     {
         Log.ChangedOnDisk(_plug.Logger, action, expected, actual.Revision, expected.Revision);
-        await _plug.UpdateFileAsync(actual.ToMetadata(expected.Folder, expected.Path), cancellationToken);
+        await _plug.UpdateFileAsync(actual.ToMetadata(expected.Folder, expected.Path), cancellationToken).ConfigureAwait(false);
         return new ContentChangedException(
             $"Refused to {action} {expected}: it changed on disk (revision {actual.Revision}, expected {expected.Revision ?? "none"}).");
     }
@@ -558,7 +507,7 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         var fullPath = Resolve(metadata);
         if (FindLink(metadata, fullPath, action) is { } link)
-            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken);
+            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken).ConfigureAwait(false);
         return fullPath;
     }
 
@@ -578,164 +527,13 @@ public sealed class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter
     {
         Log.RefusedThroughLink(_plug.Logger, action, metadata, link);
         await _plug.ReportSkippedAsync(metadata.Folder, metadata.Path,
-            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken);
+            $"{link} is a symbolic link: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken).ConfigureAwait(false);
         return new PathRefusedException(
             $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
     }
 
-    private void RefuseLinkedRead(Metadata metadata, string fullPath)
-    {
-        if (FindLink(metadata, fullPath, "read") is { } link)
-            throw new PathRefusedException($"Refused to read {metadata}: {link} is a symbolic link, and Onitu does not read through links.");
-    }
-
     private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        await TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken), whole: false, cancellationToken);
-
-    /// <summary>
-    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
-    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
-    /// staging directory cannot be made.
-    /// </summary>
-    private async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
-    {
-        var writerId = await WriterIdAsync(cancellationToken);
-        if (StagingDirectoryFor(_layout.GetFolder(metadata.Folder), target) is { } staging)
-        {
-            return whole
-                ? TempFiles.StagedWhole(staging, metadata.Fid, writerId, _instanceId)
-                : TempFiles.StagedChunked(staging, metadata.Fid, writerId);
-        }
-        return whole
-            ? TempFiles.ForWholeUpload(target, metadata.Fid, _instanceId)
-            : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
-    }
-
-    private string? StagingDirectoryFor(StorageFolder folder, string target)
-    {
-        var staging = folder.StagingDirectory;
-        try
-        {
-            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
-            var stagingStat = NativeStat.LStat(staging);
-            if (stagingStat.Kind == EntryKind.Missing)
-            {
-                Directory.CreateDirectory(staging);
-                TempFiles.Hide(staging);
-                stagingStat = NativeStat.LStat(staging);
-            }
-            if (stagingStat.Kind != EntryKind.Directory)
-                return null; // a user's file or link of that name: stage beside each target instead
-            var device = stagingStat.Device;
-            // The nearest directory of the target that exists: the rest is created on its file system.
-            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
-            {
-                var stat = NativeStat.LStat(directory);
-                if (stat.Kind != EntryKind.Missing)
-                    return stat.Device == device ? staging : null;
-            }
-            return staging;
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            return null; // the write beside the target fails on its own if the disk is the trouble
-        }
-    }
-
-    /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
-    private async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _writerId) is { } known)
-            return known;
-        await _writerIdLock.WaitAsync(cancellationToken);
-        try
-        {
-            if (_writerId is null)
-            {
-                var stored = await _plug.State.GetAsync(WriterIdKey, cancellationToken);
-                if (stored is null)
-                {
-                    stored = TempFiles.NewWriterId();
-                    await _plug.State.SetAsync(WriterIdKey, stored, cancellationToken);
-                }
-                Volatile.Write(ref _writerId, stored);
-            }
-            return _writerId;
-        }
-        finally
-        {
-            _writerIdLock.Release();
-        }
-    }
+        await _staging.TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-    /// <summary>
-    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.
-    /// Retried because a concurrent deletion may remove the directory again while it is still empty.
-    /// </summary>
-    private static T WithDirectory<T>(string path, Func<T> create)
-    {
-        var directory = Path.GetDirectoryName(path)!;
-        // Creating first costs one stat when the directory exists and spares an exception when it does not.
-        Directory.CreateDirectory(directory);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return create();
-            }
-            // The directory can vanish between its creation and the open (a concurrent deletion removing emptied
-            // directories). .NET reports that ENOENT as FileNotFoundException when the directory is back by the
-            // time it looks, so both mean "create it and try again".
-            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
-            {
-                Directory.CreateDirectory(directory);
-            }
-        }
-    }
-
-    private static void FlushToDisk(string path)
-    {
-        try
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-            file.Flush(flushToDisk: true);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new UploadNotResumableException($"The partial upload {path} is gone.", e);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (IsIoError(e))
-        {
-            // Best effort: a leftover temporary file is hidden, never reported, and reused by the next upload.
-        }
-    }
-
-    private static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
-
-    // ENOSPC (28 on Linux and macOS, where .NET puts the errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
-    private static bool IsDiskFull(IOException e) =>
-        e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
-
-    private static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
-    {
-        FileNotFoundException or DirectoryNotFoundException => new RemoteFileNotFoundException($"{metadata} is not on disk ({fullPath}).", e),
-        UnauthorizedAccessException when Directory.Exists(fullPath) => new RemoteFileNotFoundException($"{metadata} is a directory on disk ({fullPath}).", e),
-        _ => WriteError(e, "read", metadata),
-    };
-
-    private static ServiceException WriteError(Exception e, string action, Metadata metadata) => e switch
-    {
-        UnauthorizedAccessException => new ServiceException($"Permission denied to {action} {metadata}: {e.Message}", isTransient: false, e),
-        _ => new ServiceException($"Could not {action} {metadata}: {e.Message}", isTransient: true, e),
-    };
 }

@@ -373,7 +373,7 @@ internal sealed class RemoteFolderTree
         foreach (var (name, attributes) in files)
         {
             var known = state.Files.TryGetValue(name, out var previous);
-            if (known && SshDriver.Revision(previous!) == SshDriver.Revision(attributes)) continue;
+            if (known && RemoteFiles.Revision(previous!) == RemoteFiles.Revision(attributes)) continue;
             plan.Found.Add((Join(path, name), attributes, !known));
             difference = true;
         }
@@ -427,8 +427,8 @@ internal sealed class RemoteFolderTree
 
         var moves = receiver.Moved is null
             ? []
-            : MoveMatcher.Match(plan.Vanished.Select(v => (v.Path, SshDriver.Revision(v.Attributes))),
-                plan.Found.Where(f => f.IsNew).Select(f => (f.Path, SshDriver.Revision(f.Attributes))));
+            : MoveMatcher.Match(plan.Vanished.Select(v => (v.Path, RemoteFiles.Revision(v.Attributes))),
+                plan.Found.Where(f => f.IsNew).Select(f => (f.Path, RemoteFiles.Revision(f.Attributes))));
         var movedFrom = new HashSet<string>(StringComparer.Ordinal);
         var movedTo = new HashSet<string>(StringComparer.Ordinal);
         var found = plan.Found.ToDictionary(f => f.Path, f => f.Attributes, StringComparer.Ordinal);
@@ -527,7 +527,7 @@ internal sealed class RemoteFolderTree
     private static ParallelOptions Throttle(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = MaxConcurrentRequests, CancellationToken = cancellationToken };
 
-    private string RemotePath(string path) => path.Length == 0 ? _root : SshDriver.Join(_root, path);
+    private string RemotePath(string path) => path.Length == 0 ? _root : RemoteLayout.Join(_root, path);
 
     private static string Join(string directory, string name) => directory.Length == 0 ? name : directory + "/" + name;
 

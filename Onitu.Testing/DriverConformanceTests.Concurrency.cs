@@ -119,7 +119,8 @@ public abstract partial class DriverConformanceTests
             }
             return buffer[..read];
         }
-        await using var stream = await driver.OpenReadAsync(metadata, Cancellation).ConfigureAwait(false);
+        var stream = await driver.OpenReadAsync(metadata, Cancellation).ConfigureAwait(false);
+        await using var disposeStream = stream.ConfigureAwait(false);
         using var copy = new MemoryStream();
         await stream.CopyToAsync(copy, Cancellation).ConfigureAwait(false);
         return copy.ToArray();

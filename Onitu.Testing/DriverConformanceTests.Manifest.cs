@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json;
 using NUnit.Framework;
 using Onitu.Options;
 
@@ -77,8 +79,52 @@ public abstract partial class DriverConformanceTests
         await driver.DisposeAsync().AsTask().WaitAsync(Scaled(10), Cancellation).ConfigureAwait(false);
         await driver.DisposeAsync().AsTask().WaitAsync(Scaled(10), Cancellation).ConfigureAwait(false);
 
-        await using var engine = CreateEngine();
+        await using var engine = CreateEngine().ConfigureAwait(false);
         await SyncAsync("before closing the engine").ConfigureAwait(false);
         await StopEngineAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Writes a manifest as the JSON of a manifest.json file.</summary>
+    internal static class ManifestJson
+    {
+        public static string Write(DriverManifest manifest)
+        {
+            using var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+            {
+                json.WriteStartObject();
+                json.WriteString("id", manifest.Id);
+                json.WriteString("name", manifest.Name);
+                json.WriteString("description", manifest.Description);
+                if (manifest.EntryType is { } entry)
+                    json.WriteString("entryType", entry);
+                json.WriteStartObject("options");
+                foreach (var (key, option) in manifest.Options)
+                {
+                    json.WriteStartObject(key);
+                    json.WriteString("name", option.Name);
+                    json.WriteString("description", option.Description);
+                    json.WriteString("type", option.Type.ToString().ToLowerInvariant());
+                    if (option.Values.Count > 0)
+                    {
+                        json.WriteStartArray("values");
+                        foreach (var value in option.Values)
+                            json.WriteStringValue(value);
+                        json.WriteEndArray();
+                    }
+                    if (option.HasDefault)
+                    {
+                        json.WritePropertyName("default");
+                        JsonSerializer.Serialize(json, option.Default);
+                    }
+                    if (option.IsSecret)
+                        json.WriteBoolean("secret", true);
+                    json.WriteEndObject();
+                }
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+            return Encoding.UTF8.GetString(buffer.ToArray());
+        }
     }
 }

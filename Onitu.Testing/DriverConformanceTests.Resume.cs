@@ -36,7 +36,8 @@ public abstract partial class DriverConformanceTests
         await resumed.EndUploadAsync(resumedMetadata, Cancellation).ConfigureAwait(false);
 
         var reader = CreateSubjectDriver(CreateSubjectPlug());
-        await using var stream = await reader.OpenReadAsync(new Metadata(FolderName, "resumed/file.bin"), Cancellation).ConfigureAwait(false);
+        var stream = await reader.OpenReadAsync(new Metadata(FolderName, "resumed/file.bin"), Cancellation).ConfigureAwait(false);
+        await using var disposeStream = stream.ConfigureAwait(false);
         using var copy = new MemoryStream();
         await stream.CopyToAsync(copy, Cancellation).ConfigureAwait(false);
         AssertSameContent(content, copy.ToArray(), "resumed/file.bin", "the driver under test after a resumed upload");
@@ -70,7 +71,8 @@ public abstract partial class DriverConformanceTests
         await resumed.EndUploadAsync(resumedMetadata, Cancellation).ConfigureAwait(false);
 
         var reader = CreateSubjectDriver(CreateSubjectPlug());
-        await using (var stream = await reader.OpenReadAsync(new Metadata(FolderName, path), Cancellation).ConfigureAwait(false))
+        var stream = await reader.OpenReadAsync(new Metadata(FolderName, path), Cancellation).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
         {
             using var copy = new MemoryStream();
             await stream.CopyToAsync(copy, Cancellation).ConfigureAwait(false);

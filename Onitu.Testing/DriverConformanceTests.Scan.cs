@@ -118,7 +118,8 @@ public abstract partial class DriverConformanceTests
     {
         var e = Assert.CatchAsync(async () =>
         {
-            await using var stream = await Probe.OpenReadAsync(new Metadata(FolderName, "never/was.txt"), Cancellation).ConfigureAwait(false);
+            var stream = await Probe.OpenReadAsync(new Metadata(FolderName, "never/was.txt"), Cancellation).ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
         });
         Assert.That(e, Is.InstanceOf<RemoteFileNotFoundException>(),
             $"OpenReadAsync of a missing file threw {e?.GetType().Name}: {e?.Message}");

@@ -49,7 +49,8 @@ public sealed class DirectoryStoreView(string directory) : IStoreView
     {
         var full = FullPath(path);
         System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-        await using var file = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.Read);
+        var file = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.Read);
+        await using var disposeFile = file.ConfigureAwait(false);
         await file.WriteAsync(content, cancellationToken).ConfigureAwait(false);
     }
 

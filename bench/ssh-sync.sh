@@ -59,21 +59,8 @@ port_accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for attempt in 1 2 3; do
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$sshd_dir/host_ed25519.pub")" > "$kh"
-  cat > "$sshd_dir/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $port
-HostKey $sshd_dir/host_ed25519
-AuthorizedKeysFile $sshd_dir/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-PidFile $sshd_dir/sshd.pid
-Subsystem sftp internal-sftp
-LogLevel ERROR
-CONF
+  # The tests' sshd configuration (tests/Shared/sshd_config.template), with this run's port and directory.
+  sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$sshd_dir|g" "$repo/tests/Shared/sshd_config.template" > "$sshd_dir/sshd_config"
   "$sshd_bin" -D -e -f "$sshd_dir/sshd_config" 2>>"$sshd_dir/sshd.log" &
   sshd_pid=$!
   for _ in $(seq 200); do

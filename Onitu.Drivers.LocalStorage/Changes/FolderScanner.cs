@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -24,9 +25,10 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     {
         if (Directory.Exists(folder.Directory))
             return true;
-        await using (var known = plug.ListFilesAsync(folder.Name, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken))
+        var known = plug.ListFilesAsync(folder.Name, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using (known.ConfigureAwait(false))
         {
-            if (await known.MoveNextAsync())
+            if (await known.MoveNextAsync().ConfigureAwait(false))
                 throw RootMissing(folder);
         }
         if (plug.DryRun)
@@ -49,7 +51,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
 
         // One listing, streamed into memory, rather than one query per file found on disk.
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
-        await foreach (var metadata in plug.ListFilesAsync(folder.Name, directory, cancellationToken))
+        await foreach (var metadata in plug.ListFilesAsync(folder.Name, directory, cancellationToken).ConfigureAwait(false))
         {
             if (directory is null || (metadata.Path.Length > directory.Length && FilePath.IsUnder(metadata.Path, directory)))
                 known[metadata.Path] = metadata;
@@ -67,23 +69,23 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             if (!folder.TryGetRelativePath(fullPath, out var path))
             {
                 Log.UnrepresentableName(plug.Logger, fullPath);
-                await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken));
+                await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken)).ConfigureAwait(false);
                 continue;
             }
             if (SkipReason(path, fullPath, stat) is { } reason)
             {
                 if (reason.Length > 0)
-                    await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken));
+                    await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken)).ConfigureAwait(false);
                 continue;
             }
             var state = FileState.From(stat)!.Value;
             known.Remove(path, out var previous);
-            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state))
+            if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state.Revision))
                 continue;
-            await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken));
+            await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken)).ConfigureAwait(false);
             updated++;
         }
-        await reports.DrainAsync();
+        await reports.DrainAsync().ConfigureAwait(false);
 
         var deleted = 0;
         if (known.Count > 0)
@@ -99,10 +101,10 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
                 // A file that appeared after the walk passed its directory is the watcher's to report.
                 if (state is not null || ownChanges.IsOwn(fullPath, null))
                     continue;
-                await reports.AddAsync(plug.DeleteFileAsync(metadata, cancellationToken));
+                await reports.AddAsync(plug.DeleteFileAsync(metadata, cancellationToken)).ConfigureAwait(false);
                 deleted++;
             }
-            await reports.DrainAsync();
+            await reports.DrainAsync().ConfigureAwait(false);
         }
 
         if (directory is null)
@@ -123,11 +125,11 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             return;
         if (!folder.TryGetRelativePath(fullPath, out var path))
         {
-            await plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken);
+            await plug.ReportSkippedAsync(folder.Name, folder.RawRelativePath(fullPath), UnrepresentableReason, cancellationToken).ConfigureAwait(false);
             return;
         }
         if (SkipReason(path, fullPath, stat) is { Length: > 0 } reason)
-            await plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken);
+            await plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken).ConfigureAwait(false);
     }
 
     private const string UnrepresentableReason =

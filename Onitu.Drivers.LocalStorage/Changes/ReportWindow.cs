@@ -16,12 +16,12 @@ internal sealed class ReportWindow
             return;
         _pending.Enqueue(report.AsTask());
         if (_pending.Count >= Capacity)
-            await _pending.Dequeue();
+            await _pending.Dequeue().ConfigureAwait(false);
     }
 
     public async ValueTask DrainAsync()
     {
         while (_pending.TryDequeue(out var report))
-            await report;
+            await report.ConfigureAwait(false);
     }
 }

@@ -1,3 +1,5 @@
+using Onitu.Drivers.Toolkit;
+
 namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
@@ -14,7 +16,7 @@ internal static class TempFiles
     /// <summary>The staging directory's name, at the root of each folder.</summary>
     public const string StagingDirectoryName = ".onitu-staging";
 
-    private const string Prefix = ".onitu-";
+    private const string Prefix = TempNames.Prefix;
     private const string ChunkedSuffix = ".part";
     // Whole-file uploads use a name of their own: a streamed upload must never clobber the partial file a
     // chunked upload of the same file may resume later.
@@ -32,14 +34,11 @@ internal static class TempFiles
 
     /// <summary>The hidden file beside <paramref name="targetFullPath"/> of a chunked upload (a target on another file system).</summary>
     public static string ForChunkedUpload(string targetFullPath, Guid fid, string writerId) =>
-        Path.Join(Path.GetDirectoryName(targetFullPath), $"{Prefix}{fid:N}.{writerId}{ChunkedSuffix}");
+        Path.Join(Path.GetDirectoryName(targetFullPath), TempNames.Chunked(fid, writerId));
 
     /// <summary>The hidden file beside <paramref name="targetFullPath"/> of a whole-file upload (a target on another file system).</summary>
     public static string ForWholeUpload(string targetFullPath, Guid fid, string instanceId) =>
         Path.Join(Path.GetDirectoryName(targetFullPath), $"{Prefix}{fid:N}.{instanceId}{WholeSuffix}");
-
-    /// <summary>A new random writer or instance id (lower-case hex).</summary>
-    public static string NewWriterId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
 
     /// <summary>
     /// Whether <paramref name="fileName"/> (a name, not a path) is a temporary file beside its target: this

@@ -26,7 +26,8 @@ internal static class EventStream
         await response.WriteAsync(": onitu events\n\n", aborted).ConfigureAwait(false);
         await response.Body.FlushAsync(aborted).ConfigureAwait(false);
 
-        await using var events = engine.ReadEventsAsync(aborted).GetAsyncEnumerator(aborted);
+        var events = engine.ReadEventsAsync(aborted).GetAsyncEnumerator(aborted);
+        await using var disposeEvents = events.ConfigureAwait(false);
         var next = events.MoveNextAsync().AsTask();
         try
         {

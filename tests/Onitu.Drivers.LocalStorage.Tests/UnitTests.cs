@@ -1,3 +1,5 @@
+using Onitu.Drivers.Toolkit;
+
 namespace Onitu.Drivers.LocalStorage.Tests;
 
 public class TempFilesTests
@@ -29,8 +31,8 @@ public class TempFilesTests
             Assert.That(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d"), Is.Not.EqualTo(TempFiles.ForChunkedUpload(target, fid, "99999999")),
                 "two writers never share a partial file");
             Assert.That(TempFiles.ForChunkedUpload(target, fid, "0a1b2c3d"), Is.Not.EqualTo(TempFiles.ForWholeUpload(target, fid, "0a1b2c3d")));
-            Assert.That(TempFiles.IsTempPath(TempFiles.ForChunkedUpload(target, fid, TempFiles.NewWriterId())), Is.True);
-            Assert.That(TempFiles.IsTempPath(TempFiles.ForWholeUpload(target, fid, TempFiles.NewWriterId())), Is.True);
+            Assert.That(TempFiles.IsTempPath(TempFiles.ForChunkedUpload(target, fid, TempNames.NewId())), Is.True);
+            Assert.That(TempFiles.IsTempPath(TempFiles.ForWholeUpload(target, fid, TempNames.NewId())), Is.True);
         });
     }
 }
@@ -51,110 +53,6 @@ public class StagedNameTests
             Assert.That(TempFiles.Parse("notes.txt"), Is.Null);
             Assert.That(TempFiles.IsTempName(chunked), Is.False, "a staged name is no hidden name beside a target");
         });
-    }
-}
-
-public class OwnChangesTests
-{
-    private readonly ManualTime _time = new();
-
-    [Test]
-    public void A_write_matches_its_revision_until_it_expires()
-    {
-        var own = new OwnChanges(_time);
-        own.RecordWrite("/f", "5-1");
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(own.IsOwn("/f", new FileState(5, new DateTime(1, DateTimeKind.Utc))), Is.True);
-            Assert.That(own.IsOwn("/f", new FileState(5, new DateTime(1, DateTimeKind.Utc))), Is.True, "kept after a match");
-            Assert.That(own.IsOwn("/other", new FileState(5, new DateTime(1, DateTimeKind.Utc))), Is.False);
-        });
-        _time.Advance(TimeSpan.FromMinutes(2));
-        Assert.That(own.IsOwn("/f", new FileState(5, new DateTime(1, DateTimeKind.Utc))), Is.False);
-    }
-
-    [Test]
-    public void A_mismatch_forgets_the_entry_unless_it_is_very_young()
-    {
-        var own = new OwnChanges(_time);
-        own.RecordDelete("/f");
-
-        Assert.That(own.IsOwn("/f", new FileState(1, DateTime.UnixEpoch)), Is.False);
-        Assert.That(own.IsOwn("/f", null), Is.True, "a young entry survives a look taken before the deletion landed");
-
-        _time.Advance(TimeSpan.FromSeconds(5));
-        Assert.That(own.IsOwn("/f", new FileState(1, DateTime.UnixEpoch)), Is.False, "recreated by the user");
-        Assert.That(own.IsOwn("/f", null), Is.False, "so the user's next deletion is reported");
-    }
-
-    [Test]
-    public void Expired_entries_are_swept_when_nobody_consumes_them()
-    {
-        var own = new OwnChanges(_time);
-        for (var i = 0; i < 2000; i++)
-            own.RecordWrite($"/old/{i}", "1-1");
-        _time.Advance(TimeSpan.FromMinutes(2));
-
-        own.RecordWrite("/new", "1-1");
-
-        Assert.That(own.Count, Is.EqualTo(1));
-    }
-
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks = 1_000_000;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
-    }
-}
-
-public class PathLocksTests
-{
-    [Test]
-    public async Task One_path_is_held_by_one_caller_at_a_time_and_other_paths_are_free()
-    {
-        var locks = new PathLocks();
-        var first = await locks.AcquireAsync("/a", CancellationToken.None);
-
-        var second = locks.AcquireAsync("/a", CancellationToken.None).AsTask();
-        var other = await locks.AcquireAsync("/b", "/c", CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.That(second.IsCompleted, Is.False);
-
-        first.Dispose();
-        (await second.WaitAsync(TimeSpan.FromSeconds(10))).Dispose();
-        other.Dispose();
-    }
-
-    [Test]
-    public async Task Two_movers_in_opposite_directions_do_not_deadlock()
-    {
-        var locks = new PathLocks();
-
-        await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(async () =>
-        {
-            using var held = i % 2 == 0
-                ? await locks.AcquireAsync("/x", "/y", CancellationToken.None)
-                : await locks.AcquireAsync("/y", "/x", CancellationToken.None);
-            await Task.Yield();
-        }))).WaitAsync(TimeSpan.FromSeconds(10));
-    }
-
-    [Test]
-    public void A_cancelled_wait_does_not_take_the_lock()
-    {
-        var locks = new PathLocks();
-        using var held = locks.AcquireAsync("/a", CancellationToken.None).AsTask().Result;
-        using var cancel = new CancellationTokenSource();
-        var waiting = locks.AcquireAsync("/a", cancel.Token).AsTask();
-
-        cancel.Cancel();
-
-        Assert.That(async () => await waiting, Throws.InstanceOf<OperationCanceledException>());
     }
 }
 

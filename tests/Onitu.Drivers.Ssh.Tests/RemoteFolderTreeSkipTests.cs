@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Onitu.Drivers.Ssh.Sftp;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.Ssh.Tests;
 
@@ -31,7 +32,7 @@ public class RemoteFolderTreeSkipTests
         File.WriteAllText(Path.Combine(shared, "f.txt"), "kept");
 
         await using var client = await SftpClient.ConnectAsync(sshd.ConnectionOptions() with { User = SshdFixture.UnprivilegedUser }, cancellationToken);
-        var tree = new RemoteFolderTree(home) { IsHidden = SshDriver.IsTemporaryName };
+        var tree = new RemoteFolderTree(home) { IsHidden = name => TempNames.IsTemporary(name) };
         var loaded = await tree.LoadAsync(client, cancellationToken);
         Assert.That(loaded!.Value.Files.Keys, Is.EquivalentTo(new[] { "open.txt", "shared/f.txt" }));
 

@@ -1,4 +1,5 @@
 using Onitu.Drivers.Ssh.Sftp;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.Ssh.Tests;
 
@@ -25,7 +26,7 @@ public class RemoteFolderTreeTests
         _root = Path.Combine(SshdSetup.Sshd.DataDirectory, "tree-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_root);
         _client = await SftpClient.ConnectAsync(SshdSetup.Sshd.ConnectionOptions(), CancellationToken.None);
-        _tree = new RemoteFolderTree(_root) { IsHidden = SshDriver.IsTemporaryName };
+        _tree = new RemoteFolderTree(_root) { IsHidden = name => TempNames.IsTemporary(name) };
     }
 
     [TearDown]
@@ -71,15 +72,15 @@ public class RemoteFolderTreeTests
     public async Task Loading_lists_every_file_and_skips_temporary_files(CancellationToken cancellationToken)
     {
         CreateTree();
-        var temporary = $"{SshDriver.TempPrefix}{Guid.NewGuid():N}.0a1b2c3d.part";
+        var temporary = $"{TempNames.Prefix}{Guid.NewGuid():N}.0a1b2c3d.part";
         Write($"d1/{temporary}", "partial");
-        Write($"d1/{SshDriver.TempPrefix}notes.txt", "a user's file, whatever its name");
+        Write($"d1/{TempNames.Prefix}notes.txt", "a user's file, whatever its name");
 
         var loaded = await _tree.LoadAsync(_client, cancellationToken);
 
         Assert.That(loaded, Is.Not.Null);
         Assert.That(loaded!.Value.Files.Keys, Has.Count.EqualTo(8 * 4 + 2));
-        Assert.That(loaded.Value.Files.Keys, Does.Contain($"d1/{SshDriver.TempPrefix}notes.txt"));
+        Assert.That(loaded.Value.Files.Keys, Does.Contain($"d1/{TempNames.Prefix}notes.txt"));
         Assert.That(loaded.Value.Files.Keys, Does.Contain("d3/deep/er/leaf.txt"));
         Assert.That(loaded.Value.Hidden.Select(h => h.Path), Is.EqualTo(new[] { $"d1/{temporary}" }));
         Assert.That(_tree.DirectoryCount, Is.EqualTo(1 + 8 * 3));
@@ -196,6 +197,6 @@ public class RemoteFolderTreeTests
 
         Assert.ThrowsAsync<RemoteFileNotFoundException>(async () => await RefreshAsync(NoRescan, cancellationToken));
         Assert.That(_removed, Is.Empty);
-        Assert.That(await new RemoteFolderTree(_root) { IsHidden = SshDriver.IsTemporaryName }.LoadAsync(_client, cancellationToken), Is.Null);
+        Assert.That(await new RemoteFolderTree(_root) { IsHidden = name => TempNames.IsTemporary(name) }.LoadAsync(_client, cancellationToken), Is.Null);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Onitu.Drivers.Toolkit;
 using Onitu.Testing;
 
 namespace Onitu.Drivers.Ssh.Tests;
@@ -67,7 +68,7 @@ public class SshDriverTests
         await Task.WhenAll(Enumerable.Range(0, 12).Select(i => UploadAsync(driver, $"sub/f{i}.txt", new string('x', i), cancellationToken)));
 
         Assert.That(driver.ConnectionProcessIds, Has.Count.EqualTo(3));
-        Assert.That(Directory.GetFiles(Path.Combine(_root, "docs", "sub")).Select(Path.GetFileName), Has.None.StartsWith(SshDriver.TempPrefix));
+        Assert.That(Directory.GetFiles(Path.Combine(_root, "docs", "sub")).Select(Path.GetFileName), Has.None.StartsWith(TempNames.Prefix));
         Assert.That(Directory.GetFiles(Path.Combine(_root, "docs", "sub")), Has.Length.EqualTo(12));
     }
 
@@ -122,13 +123,13 @@ public class SshDriverTests
         var docs = Path.Combine(_root, "docs");
         string Temp(string name)
         {
-            var path = Path.Combine(docs, SshDriver.TempPrefix + name);
+            var path = Path.Combine(docs, TempNames.Prefix + name);
             File.WriteAllText(path, "partial");
             return path;
         }
         string Old(string path)
         {
-            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - SshDriver.AbandonedUploadAge - TimeSpan.FromDays(1));
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - RemoteChangePoller.AbandonedUploadAge - TimeSpan.FromDays(1));
             return path;
         }
         var deadWholeFile = Temp($"{Guid.NewGuid():N}.{writer}.0badcafe-12345678.tmp");
@@ -198,7 +199,7 @@ public class SshDriverTests
         Assert.That(File.ReadAllBytes(Path.Combine(_root, "docs", "whole.bin")), Is.EqualTo(content));
         Assert.That(File.ReadAllBytes(Path.Combine(_root, "docs", "chunked.bin")), Is.EqualTo(content));
         Assert.That(chunked.Revision, Is.EqualTo($"{content.Length}-{new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(_root, "docs", "chunked.bin"))).ToUnixTimeSeconds()}"));
-        Assert.That(Directory.GetFiles(Path.Combine(_root, "docs")).Select(Path.GetFileName), Has.None.StartsWith(SshDriver.TempPrefix));
+        Assert.That(Directory.GetFiles(Path.Combine(_root, "docs")).Select(Path.GetFileName), Has.None.StartsWith(TempNames.Prefix));
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.Ssh.Tests;
 
@@ -124,7 +125,7 @@ public partial class SshEngineTests
         scene.Write("A", "docs/big.bin", content);
         var remoteDocs = Path.Combine(scene.RemoteRoot, "docs");
         await scene.EventuallyAsync(() => Directory.Exists(remoteDocs)
-                && Directory.GetFiles(remoteDocs, SshDriver.TempPrefix + "*.part").Any(f => new FileInfo(f).Length >= 3 * MiB),
+                && Directory.GetFiles(remoteDocs, TempNames.Prefix + "*.part").Any(f => new FileInfo(f).Length >= 3 * MiB),
             "the upload to be under way", cancellationToken);
 
         relay.Freeze();

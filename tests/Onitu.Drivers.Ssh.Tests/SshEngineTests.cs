@@ -449,27 +449,10 @@ public partial class SshEngineTests
         public string? ReadOrNull(string service, string relative) => SshEngineTests.ReadOrNull(PathOf(service, relative));
 
         /// <summary>Polls <paramref name="condition"/> until it holds; fails, showing the services' states, after the deadline.</summary>
-        public async Task EventuallyAsync(Func<bool> condition, string what, CancellationToken cancellationToken, double seconds = 90)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds * TimeUnit);
-            while (true)
-            {
-                try
-                {
-                    if (condition()) return;
-                }
-                catch (IOException)
-                {
-                    // A file being replaced while it is read: look again.
-                }
-                if (DateTime.UtcNow > deadline)
-                {
-                    var states = _engine is null ? "" : string.Join("; ", _engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"));
-                    Assert.Fail($"Timed out waiting for {what}. Services: {states}");
-                }
-                await Task.Delay(50, cancellationToken);
-            }
-        }
+        public Task EventuallyAsync(Func<bool> condition, string what, CancellationToken cancellationToken, double seconds = 90) =>
+            Eventually.HoldsAsync(condition, what, TimeSpan.FromSeconds(seconds * TimeUnit),
+                () => "Services: " + (_engine is null ? "" : string.Join("; ", _engine.GetServiceStatuses().Select(s => $"{s.Name}={s.State} {s.Reason}"))),
+                cancellationToken);
 
         public async ValueTask DisposeAsync()
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -100,22 +101,9 @@ public sealed class SshdFixture : IAsyncDisposable
             Port = FreePort();
             File.WriteAllText(KnownHostsFile, $"[127.0.0.1]:{Port} {HostKeyLine(hostKey + ".pub")}\n");
             var config = _configFile = Path.Combine(Directory, "sshd_config");
-            File.WriteAllText(config, $"""
-                ListenAddress 127.0.0.1
-                Port {Port}
-                HostKey {hostKey}
-                AuthorizedKeysFile {Path.Combine(Directory, "authorized_keys")}
-                PubkeyAuthentication yes
-                PasswordAuthentication no
-                KbdInteractiveAuthentication no
-                PermitRootLogin prohibit-password
-                StrictModes no
-                UsePAM no
-                PidFile {Path.Combine(Directory, "sshd.pid")}
-                Subsystem sftp internal-sftp
-                LogLevel ERROR
-
-                """);
+            File.WriteAllText(config, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "sshd_config.template"))
+                .Replace("@PORT@", Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("@DIR@", Directory, StringComparison.Ordinal));
             if (await TryStartSshdAsync(config).ConfigureAwait(false)) return;
             if (attempt == 3) throw new InvalidOperationException($"sshd did not start:\n{SshdLog()}");
         }

@@ -143,7 +143,7 @@ public class ApiTests
               A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
               B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
               vault: { driver: vault_storage, options: { root: V, password: hunter2-secret }, folders: { docs: docs } }
-            """, services: s => s.AddSingleton<IDriverFactory>(new VaultStorageDriverFactory()));
+            """, services: s => s.AddSingleton<IDriverFactory>(VaultStorageDriverFactory.Create()));
 
         using var raw = await api.Client.GetAsync("/api/v1.0/entries");
         var text = await raw.Content.ReadAsStringAsync();
@@ -390,11 +390,9 @@ public class ApiTests
 /// A driver whose manifest declares a secret option (as a cloud store's password would be): local storage underneath,
 /// so the service really runs.
 /// </summary>
-internal sealed class VaultStorageDriverFactory : IDriverFactory
+internal static class VaultStorageDriverFactory
 {
-    private readonly LocalStorageDriverFactory _inner = new();
-
-    public DriverManifest Manifest { get; } = DriverManifest.Parse("""
+    public static LocalStorageVariantFactory Create() => new(DriverManifest.Parse("""
         {
           "id": "vault_storage",
           "name": "Vault storage",
@@ -404,7 +402,5 @@ internal sealed class VaultStorageDriverFactory : IDriverFactory
             "password": { "type": "string", "secret": true }
           }
         }
-        """);
-
-    public IDriver Create(IPlug plug) => _inner.Create(plug);
+        """));
 }

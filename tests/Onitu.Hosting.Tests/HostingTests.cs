@@ -16,7 +16,7 @@ public class HostingTests
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = workspace.Root, DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?> { ["Onitu:SetupFile"] = "setup.yml" });
-        builder.Logging.AddProvider(new TestContextLoggerProvider());
+        builder.Logging.AddProvider(new TestContextLoggerProvider(LogLevel.Information, "Microsoft.AspNetCore"));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout ?? TimeSpan.FromSeconds(10));
         builder.Services.AddOnitu(builder.Configuration.GetSection("Onitu")).AddDriver<LocalStorageDriverFactory>();
         return builder.Build();

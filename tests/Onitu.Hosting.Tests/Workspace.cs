@@ -51,27 +51,11 @@ internal sealed class Workspace : IDisposable
 
     public bool Exists(string service, string relative) => File.Exists(PathOf(service, relative));
 
-    public static async Task EventuallyAsync(Func<bool> condition, string what, double units = 20)
-    {
-        var deadline = DateTime.UtcNow + Timeout(units);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"Timed out waiting for: {what}");
-            await Task.Delay(50);
-        }
-    }
+    public static Task EventuallyAsync(Func<bool> condition, string what, double units = 20) =>
+        Eventually.HoldsAsync(condition, what, Timeout(units));
 
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, double units = 20)
-    {
-        var deadline = DateTime.UtcNow + Timeout(units);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"Timed out waiting for: {what}");
-            await Task.Delay(50);
-        }
-    }
+    public static Task EventuallyAsync(Func<Task<bool>> condition, string what, double units = 20) =>
+        Eventually.HoldsAsync(condition, what, Timeout(units));
 
     /// <summary>
     /// An ASP.NET Core application as an embedding developer writes it: Onitu configured from configuration with the
@@ -90,7 +74,7 @@ internal sealed class Workspace : IDisposable
         });
         if (settings is not null)
             builder.Configuration.AddInMemoryCollection(settings);
-        builder.Logging.ClearProviders().AddProvider(new TestContextLoggerProvider()).SetMinimumLevel(LogLevel.Information);
+        builder.Logging.ClearProviders().AddProvider(new TestContextLoggerProvider(LogLevel.Information, "Microsoft.AspNetCore")).SetMinimumLevel(LogLevel.Information);
         if (kestrelUrl is null)
             builder.WebHost.UseTestServer();
         else
@@ -118,23 +102,5 @@ internal sealed class Workspace : IDisposable
         catch (UnauthorizedAccessException)
         {
         }
-    }
-}
-
-/// <summary>Sends logs to the NUnit test output.</summary>
-internal sealed class TestContextLoggerProvider : ILoggerProvider
-{
-    public ILogger CreateLogger(string categoryName) => new TestContextLogger(categoryName);
-
-    public void Dispose() { }
-
-    private sealed class TestContextLogger(string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information && !category.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal);
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            TestContext.Progress.WriteLine($"[{logLevel}] {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.GetType().Name)}");
     }
 }

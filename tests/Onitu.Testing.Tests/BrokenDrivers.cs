@@ -248,21 +248,12 @@ internal sealed class BareDriver(LocalStorageDriver inner) : IDriver
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
-/// <summary>A factory for a wrapped local_storage driver under another id.</summary>
-internal sealed class WrappedFactory(string id, Func<LocalStorageDriver, IPlug, IDriver> wrapDriver, Func<IPlug, IPlug>? wrapPlug = null) : IDriverFactory
+/// <summary>A wrapped local_storage driver under another id.</summary>
+internal static class WrappedFactory
 {
-    private readonly LocalStorageDriverFactory _inner = new();
+    public static LocalStorageVariantFactory Create(string id, Func<LocalStorageDriver, IPlug, IDriver> wrapDriver, Func<IPlug, IPlug>? wrapPlug = null) =>
+        new(LocalStorageVariantFactory.ManifestAs(id, "local_storage with a fault, for the kit's self-tests"), wrapDriver, wrapPlug);
 
-    public WrappedFactory(string id, Func<LocalStorageDriver, IDriver> wrapDriver, Func<IPlug, IPlug>? wrapPlug = null)
-        : this(id, (driver, _) => wrapDriver(driver), wrapPlug)
-    {
-    }
-
-    public DriverManifest Manifest => field ??= new DriverManifest(id, id, "local_storage with a fault, for the kit's self-tests", _inner.Manifest.Options);
-
-    public IDriver Create(IPlug plug)
-    {
-        var wrapped = wrapPlug is null ? plug : wrapPlug(plug);
-        return wrapDriver(new LocalStorageDriver(wrapped), wrapped);
-    }
+    public static LocalStorageVariantFactory Create(string id, Func<LocalStorageDriver, IDriver> wrapDriver, Func<IPlug, IPlug>? wrapPlug = null) =>
+        Create(id, (driver, _) => wrapDriver(driver), wrapPlug);
 }

@@ -101,7 +101,7 @@ public class KitSelfTests
     [Test]
     public async Task A_correct_driver_under_another_id_passes_the_copy_tests_both_ways()
     {
-        var factory = new WrappedFactory("wrapped_local", d => new WrappedDriver(d));
+        var factory = WrappedFactory.Create("wrapped_local", d => new WrappedDriver(d));
         foreach (var test in new Func<DriverConformanceTests, Task>[]
                  {
                      f => f.Copies_a_10_MiB_file_in_odd_chunks_to_the_driver(), f => f.Copies_a_10_MiB_file_in_odd_chunks_from_the_driver(),
@@ -123,46 +123,46 @@ public class KitSelfTests
 
     [Test]
     public Task Dropping_the_last_chunk_fails_the_multipart_copy_to_the_driver_with_the_sizes() =>
-        AssertFailsAsync(new WrappedFactory("drops_last_chunk", d => new DropsLastChunkDriver(d, DriverConformanceTests.OddChunkSize)),
+        AssertFailsAsync(WrappedFactory.Create("drops_last_chunk", d => new DropsLastChunkDriver(d, DriverConformanceTests.OddChunkSize)),
             f => f.Copies_a_10_MiB_file_in_odd_chunks_to_the_driver(),
             "'large.bin' on the driver under test", "expected 10485760 bytes", "end is missing");
 
     [Test]
     public Task Dropping_the_last_chunk_fails_the_resumed_upload() =>
-        AssertFailsAsync(new WrappedFactory("drops_last_chunk", d => new DropsLastChunkDriver(d, 65_537)),
+        AssertFailsAsync(WrappedFactory.Create("drops_last_chunk", d => new DropsLastChunkDriver(d, 65_537)),
             f => f.Interrupted_upload_restarts_at_its_offset(), "resumed/file.bin", "end is missing");
 
     [Test]
     public Task Ignoring_read_offsets_fails_the_chunk_reads_with_the_first_differing_offset() =>
-        AssertFailsAsync(new WrappedFactory("ignores_offsets", d => new IgnoresOffsetsDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("ignores_offsets", d => new IgnoresOffsetsDriver(d)),
             f => f.Reads_chunks_at_odd_offsets(), "chunks.bin [1, 2)", "first differing byte at offset 0");
 
     [Test]
     public Task Ignoring_read_offsets_fails_the_multipart_copy_from_the_driver() =>
-        AssertFailsAsync(new WrappedFactory("ignores_offsets", d => new IgnoresOffsetsDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("ignores_offsets", d => new IgnoresOffsetsDriver(d)),
             f => f.Copies_a_10_MiB_file_in_odd_chunks_from_the_driver(), "'large.bin' on the reference", "first differing byte at offset 262147");
 
     [Test]
     public Task A_shared_upload_buffer_fails_the_concurrency_test() =>
-        AssertFailsAsync(new WrappedFactory("not_thread_safe", d => new NotThreadSafeDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("not_thread_safe", d => new NotThreadSafeDriver(d)),
             f => f.Concurrent_handler_calls_on_different_files(), "concurrent uploads and reads of different files", "concurrent/file-");
 
     [Test]
     public Task A_driver_reading_its_upload_synchronously_fails_the_async_upload_test() =>
-        AssertFailsAsync(new WrappedFactory("sync_reader", d => new SyncReadingDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("sync_reader", d => new SyncReadingDriver(d)),
             f => f.An_upload_reads_its_content_asynchronously(), "UploadFileAsync of 'async/small.bin' read its content synchronously", "ReadAsync");
 
     [Test]
     public Task Wrong_sizes_fail_the_scan_test_naming_the_file() =>
-        AssertFailsAsync(new WrappedFactory("wrong_sizes", d => new WrappedDriver(d), p => new WrongSizesPlug(p)),
+        AssertFailsAsync(WrappedFactory.Create("wrong_sizes", d => new WrappedDriver(d), p => new WrongSizesPlug(p)),
             f => f.Scan_reports_each_file_with_its_size(), "The scan reported 'sizes/empty' with the wrong size", "Expected: 0");
 
     [Test]
     public Task A_driver_that_never_signals_a_deletion_fails_the_deletion_test() =>
-        AssertFailsAsync(new WrappedFactory("no_deletions", d => new WrappedDriver(d), p => new NoDeletionsPlug(p)),
+        AssertFailsAsync(WrappedFactory.Create("no_deletions", d => new WrappedDriver(d), p => new NoDeletionsPlug(p)),
             f => f.Deletion_on_the_driver_reaches_the_reference(), "'gone.txt' is still on the reference");
 
-    private static WrappedFactory NoCompareAndSwap() => new("no_cas", (d, plug) => new NoCompareAndSwapDriver(d, plug));
+    private static LocalStorageVariantFactory NoCompareAndSwap() => WrappedFactory.Create("no_cas", (d, plug) => new NoCompareAndSwapDriver(d, plug));
 
     [Test]
     public Task A_write_without_compare_and_swap_fails_the_write_test() =>
@@ -191,33 +191,33 @@ public class KitSelfTests
 
     [Test]
     public Task A_refusal_without_a_report_fails_the_compare_and_swap_test() =>
-        AssertFailsAsync(new WrappedFactory("silent_refusal", d => new WrappedDriver(d), p => new NoUpdatesPlug(p)),
+        AssertFailsAsync(WrappedFactory.Create("silent_refusal", d => new WrappedDriver(d), p => new NoUpdatesPlug(p)),
             f => f.A_delete_of_a_changed_file_is_refused_and_the_change_reported(), "did not report the file's new revision");
 
     [Test]
     public Task Keeping_bytes_past_the_restart_offset_fails_the_restart_test() =>
-        AssertFailsAsync(new WrappedFactory("keeps_bytes", d => new KeepsBytesPastTheOffsetDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("keeps_bytes", d => new KeepsBytesPastTheOffsetDriver(d)),
             f => f.A_restarted_upload_discards_bytes_past_its_offset(), "resumed/shorter.bin", "file has extra bytes");
 
     [Test]
     public Task A_driver_that_never_sets_the_revision_fails_the_revision_test() =>
-        AssertFailsAsync(new WrappedFactory("no_revision", d => new NoRevisionDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("no_revision", d => new NoRevisionDriver(d)),
             f => f.Every_write_and_move_sets_the_revision_a_scan_reports(), "UploadFileAsync left Metadata.Revision of 'revisions/uploaded.bin' unset");
 
     [Test]
     public Task A_driver_that_never_sets_the_revision_is_refused_by_the_engine_naming_the_method() =>
-        AssertFailsAsync(new WrappedFactory("no_revision", d => new NoRevisionDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("no_revision", d => new NoRevisionDriver(d)),
             f => f.Copies_a_1_KiB_file_to_the_driver(), "did not succeed", "UploadFileAsync returned without setting Metadata.Revision of docs:kilo.bin");
 
     [Test]
     public Task Shifted_modification_times_fail_the_round_trip_test() =>
-        AssertFailsAsync(new WrappedFactory("shifted_times", d => new ShiftedTimesDriver(d)),
+        AssertFailsAsync(WrappedFactory.Create("shifted_times", d => new ShiftedTimesDriver(d)),
             f => f.Modification_times_round_trip(), "neither the time given", "times/file.txt");
 
     [Test]
     public async Task A_driver_whose_reads_undo_its_write_damage_fails_only_through_the_independent_view()
     {
-        var factory = new WrappedFactory("scrambling", d => new ScramblingDriver(d));
+        var factory = WrappedFactory.Create("scrambling", d => new ScramblingDriver(d));
         var (outcome, message) = await RunAsync(factory, f => f.Copies_a_1_KiB_file_to_the_driver(), withoutView: true);
         Assert.That(outcome, Is.EqualTo(Outcome.Passed), "without a view, the driver's own reads hide the damage: " + message);
         await AssertFailsAsync(factory, f => f.Copies_a_1_KiB_file_to_the_driver(), "'kilo.bin' on the store of the driver under test, read through the area's independent view");
@@ -226,7 +226,7 @@ public class KitSelfTests
     [Test]
     public async Task A_driver_without_chunked_writes_is_skipped_with_the_reason_not_passed()
     {
-        var factory = new WrappedFactory("bare", d => new BareDriver(d));
+        var factory = WrappedFactory.Create("bare", d => new BareDriver(d));
         var (outcome, message) = await RunAsync(factory, f => f.Interrupted_upload_restarts_at_its_offset());
         Assert.That(outcome, Is.EqualTo(Outcome.Skipped));
         Assert.That(message, Does.Contain("does not implement IChunkedWriter"));

@@ -115,25 +115,8 @@ internal sealed class SyncHarness : IAsyncDisposable
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds, failing with <paramref name="what"/> after the timeout.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what, double units = 20)
-    {
-        var deadline = DateTime.UtcNow + Timeout(units);
-        while (true)
-        {
-            try
-            {
-                if (condition())
-                    return;
-            }
-            catch (IOException)
-            {
-                // A file being replaced mid-check; look again.
-            }
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"Timed out waiting for: {what}");
-            await Task.Delay(50);
-        }
-    }
+    public static Task EventuallyAsync(Func<bool> condition, string what, double units = 20) =>
+        Eventually.HoldsAsync(condition, what, Timeout(units));
 
     public static byte[] RandomBytes(int size, int seed = 1)
     {
@@ -189,22 +172,4 @@ internal sealed class SyncHarness : IAsyncDisposable
 
     private static string Indent(string text, int spaces) =>
         string.Join("\n", text.Split('\n').Select(l => new string(' ', spaces) + l));
-}
-
-/// <summary>Sends engine logs to the NUnit test output, so a failing test shows what the engine did.</summary>
-internal sealed class TestContextLoggerProvider : ILoggerProvider
-{
-    public ILogger CreateLogger(string categoryName) => new TestContextLogger(categoryName);
-
-    public void Dispose() { }
-
-    private sealed class TestContextLogger(string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            TestContext.Progress.WriteLine($"[{logLevel}] {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.GetType().Name)}");
-    }
 }

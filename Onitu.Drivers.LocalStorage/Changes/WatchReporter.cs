@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Onitu.Drivers.Toolkit;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -7,7 +8,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// disk has been quiet for the debounce time, then each path is judged by what the disk and the engine say
 /// <em>now</em> rather than by the events themselves (which may be stale, partial or lost).
 /// </summary>
-internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderScanner scanner, OwnChanges ownChanges, TimeSpan debounce)
+internal sealed class WatchReporter(IPlug plug, ChangeMonitor monitor, FolderScanner scanner, OwnChanges ownChanges, TimeSpan debounce)
 {
     // Continuous activity (a file written for minutes) must still be reported now and then.
     private readonly TimeSpan _maxWindow = TimeSpan.FromMilliseconds(Math.Max(debounce.TotalMilliseconds * 20, 250));
@@ -16,14 +17,14 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
     /// <summary>Processes notifications until cancelled or until the monitor is disposed.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        while (await CollectAsync(cancellationToken) is { } batch)
-            await ProcessAsync(batch, cancellationToken);
+        while (await CollectAsync(cancellationToken).ConfigureAwait(false) is { } batch)
+            await ProcessAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ChangeBatch?> CollectAsync(CancellationToken cancellationToken)
     {
         var events = monitor.Events;
-        if (!await events.WaitToReadAsync(cancellationToken))
+        if (!await events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             return null;
         var batch = new ChangeBatch();
         var started = TimeProvider.System.GetTimestamp();
@@ -38,7 +39,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             wait.CancelAfter(quiet);
             try
             {
-                if (!await events.WaitToReadAsync(wait.Token))
+                if (!await events.WaitToReadAsync(wait.Token).ConfigureAwait(false))
                     return batch;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -53,13 +54,13 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         // Renames first: a rename must find the old path still known to the engine, before the path pass would
         // report it deleted.
         foreach (var (folder, oldPath, newPath) in batch.Renames)
-            await GuardAsync(folder, newPath, () => RenamedAsync(batch, folder, oldPath, newPath, cancellationToken));
+            await GuardAsync(folder, newPath, () => RenamedAsync(batch, folder, oldPath, newPath, cancellationToken)).ConfigureAwait(false);
         foreach (var ((folder, path), created) in batch.Paths)
-            await GuardAsync(folder, path, () => PathChangedAsync(batch, folder, path, created, cancellationToken));
+            await GuardAsync(folder, path, () => PathChangedAsync(batch, folder, path, created, cancellationToken)).ConfigureAwait(false);
         foreach (var (folder, fullPath) in batch.Unsynced)
-            await GuardAsync(folder, fullPath, () => scanner.ReportUnsyncedAsync(folder, fullPath, cancellationToken));
+            await GuardAsync(folder, fullPath, () => scanner.ReportUnsyncedAsync(folder, fullPath, cancellationToken)).ConfigureAwait(false);
         foreach (var folder in batch.Rescans.Union(monitor.TakeRescanRequests()))
-            await scanner.ScanAsync(folder, directory: null, cancellationToken);
+            await scanner.ScanAsync(folder, directory: null, cancellationToken).ConfigureAwait(false);
     }
 
     // A path that cannot be looked at (permissions, a race with its deletion) is skipped with a warning; the next
@@ -68,7 +69,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
     {
         try
         {
-            await handle();
+            await handle().ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -81,18 +82,18 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         var fullPath = folder.GetFullPath(path);
         if (FileState.TryRead(fullPath) is { } state)
         {
-            if (!ownChanges.IsOwn(fullPath, state))
-                await ReportUpdateAsync(batch, folder, path, fullPath, state, cancellationToken);
+            if (!ownChanges.IsOwn(fullPath, state.Revision))
+                await ReportUpdateAsync(batch, folder, path, fullPath, state, cancellationToken).ConfigureAwait(false);
             return;
         }
         if (Paths.IsLink(fullPath))
-            await plug.ReportSkippedAsync(folder.Name, path, FolderScanner.LinkReason, cancellationToken);
+            await plug.ReportSkippedAsync(folder.Name, path, FolderScanner.LinkReason, cancellationToken).ConfigureAwait(false);
         if (Directory.Exists(fullPath))
         {
             // A directory that appeared (created, or moved in from outside): files may have landed in it before the
             // watcher covered it, so list it whole.
             if (created && !Paths.IsLink(fullPath))
-                await scanner.ScanAsync(folder, path, cancellationToken);
+                await scanner.ScanAsync(folder, path, cancellationToken).ConfigureAwait(false);
             return;
         }
         // Gone. A vanished folder root must not read as a mass deletion.
@@ -100,14 +101,14 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             throw FolderScanner.RootMissing(folder);
         if (ownChanges.IsOwn(fullPath, null))
             return; // a file the driver itself deleted or moved away
-        var known = await plug.GetMetadataAsync(folder.Name, path, cancellationToken);
+        var known = await plug.GetMetadataAsync(folder.Name, path, cancellationToken).ConfigureAwait(false);
         if (known.Revision is not null)
         {
-            await plug.DeleteFileAsync(known, cancellationToken);
+            await plug.DeleteFileAsync(known, cancellationToken).ConfigureAwait(false);
             return;
         }
         // Not a known file: perhaps a directory, and whatever the engine knows under it is gone too.
-        await scanner.ScanAsync(folder, path, cancellationToken);
+        await scanner.ScanAsync(folder, path, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RenamedAsync(ChangeBatch batch, StorageFolder folder, string oldPath, string newPath, CancellationToken cancellationToken)
@@ -115,7 +116,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
         var newFullPath = folder.GetFullPath(newPath);
         if (FileState.TryRead(newFullPath) is { } state)
         {
-            var known = ownChanges.IsOwn(newFullPath, state) ? null : await plug.GetMetadataAsync(folder.Name, oldPath, cancellationToken);
+            var known = ownChanges.IsOwn(newFullPath, state.Revision) ? null : await plug.GetMetadataAsync(folder.Name, oldPath, cancellationToken).ConfigureAwait(false);
             if (known?.Revision is null)
             {
                 // The driver's own move, or a file the engine did not know by its old name: look at both names
@@ -124,13 +125,13 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
                 batch.MarkPath(folder, newPath);
                 return;
             }
-            await plug.MoveFileAsync(known, state.ToMetadata(folder.Name, newPath), cancellationToken);
+            await plug.MoveFileAsync(known, state.ToMetadata(folder.Name, newPath), cancellationToken).ConfigureAwait(false);
             batch.Reported[newFullPath] = state.Revision;
             return;
         }
         if (Paths.IsRealDirectory(newFullPath))
         {
-            await DirectoryRenamedAsync(batch, folder, oldPath, newPath, cancellationToken);
+            await DirectoryRenamedAsync(batch, folder, oldPath, newPath, cancellationToken).ConfigureAwait(false);
             return;
         }
         // Renamed again (or deleted) since: the path pass settles both names from what is there now.
@@ -142,7 +143,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
     {
         // Listed first, moved after: the engine's listing must not change under its own enumeration.
         var known = new List<Metadata>();
-        await foreach (var metadata in plug.ListFilesAsync(folder.Name, oldPath, cancellationToken))
+        await foreach (var metadata in plug.ListFilesAsync(folder.Name, oldPath, cancellationToken).ConfigureAwait(false))
         {
             if (metadata.Path.Length > oldPath.Length && FilePath.IsUnder(metadata.Path, oldPath))
                 known.Add(metadata);
@@ -153,7 +154,7 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             var fullPath = folder.GetFullPath(destinationPath);
             if (FileState.TryRead(fullPath) is { } state)
             {
-                await plug.MoveFileAsync(source, state.ToMetadata(folder.Name, destinationPath), cancellationToken);
+                await plug.MoveFileAsync(source, state.ToMetadata(folder.Name, destinationPath), cancellationToken).ConfigureAwait(false);
                 batch.Reported[fullPath] = state.Revision;
             }
             else
@@ -162,14 +163,14 @@ internal sealed class ChangeProcessor(IPlug plug, ChangeMonitor monitor, FolderS
             }
         }
         // Files the engine did not know under the old name (or that landed there since) are new.
-        await scanner.ScanAsync(folder, newPath, cancellationToken);
+        await scanner.ScanAsync(folder, newPath, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ReportUpdateAsync(ChangeBatch batch, StorageFolder folder, string path, string fullPath, FileState state, CancellationToken cancellationToken)
     {
         if (batch.Reported.TryGetValue(fullPath, out var reported) && reported == state.Revision)
             return;
-        await plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken);
+        await plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken).ConfigureAwait(false);
         batch.Reported[fullPath] = state.Revision;
     }
 

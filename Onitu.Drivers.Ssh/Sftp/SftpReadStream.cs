@@ -1,6 +1,4 @@
-using Onitu.Drivers.Ssh.Sftp;
-
-namespace Onitu.Drivers.Ssh;
+namespace Onitu.Drivers.Ssh.Sftp;
 
 /// <summary>
 /// A forward-only stream over an open remote file that reads ahead: READ requests for the bytes after the

@@ -1,0 +1,74 @@
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>The disk operations the handlers share, and how their failures become the contract's exceptions.</summary>
+internal static class DiskOps
+{
+    /// <summary>
+    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.
+    /// Retried because a concurrent deletion may remove the directory again while it is still empty.
+    /// </summary>
+    public static T WithDirectory<T>(string path, Func<T> create)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        // Creating first costs one stat when the directory exists and spares an exception when it does not.
+        Directory.CreateDirectory(directory);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return create();
+            }
+            // The directory can vanish between its creation and the open (a concurrent deletion removing emptied
+            // directories). .NET reports that ENOENT as FileNotFoundException when the directory is back by the
+            // time it looks, so both mean "create it and try again".
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
+            {
+                Directory.CreateDirectory(directory);
+            }
+        }
+    }
+
+    public static void FlushToDisk(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+            file.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new UploadNotResumableException($"The partial upload {path} is gone.", e);
+        }
+    }
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            // Best effort: a leftover temporary file is hidden, never reported, and reused by the next upload.
+        }
+    }
+
+    public static bool IsIoError(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    // ENOSPC (28 on Linux and macOS, where .NET puts the errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
+    public static bool IsDiskFull(IOException e) =>
+        e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027);
+
+    public static ServiceException ReadError(Exception e, Metadata metadata, string fullPath) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => new RemoteFileNotFoundException($"{metadata} is not on disk ({fullPath}).", e),
+        UnauthorizedAccessException when Directory.Exists(fullPath) => new RemoteFileNotFoundException($"{metadata} is a directory on disk ({fullPath}).", e),
+        _ => WriteError(e, "read", metadata),
+    };
+
+    public static ServiceException WriteError(Exception e, string action, Metadata metadata) => e switch
+    {
+        UnauthorizedAccessException => new ServiceException($"Permission denied to {action} {metadata}: {e.Message}", isTransient: false, e),
+        _ => new ServiceException($"Could not {action} {metadata}: {e.Message}", isTransient: true, e),
+    };
+}

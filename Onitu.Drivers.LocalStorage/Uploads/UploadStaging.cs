@@ -1,0 +1,106 @@
+using Onitu.Drivers.Toolkit;
+using static Onitu.Drivers.LocalStorage.DiskOps;
+
+namespace Onitu.Drivers.LocalStorage;
+
+/// <summary>
+/// Where uploads are written before their atomic rename (see <see cref="TempFiles"/>), and the ids their names carry:
+/// the service's writer id, created once and kept in its state so that partial uploads survive a restart, and this
+/// driver instance's id.
+/// </summary>
+internal sealed class UploadStaging(IPlug plug, StorageLayout layout)
+{
+    private const string WriterIdKey = "writer-id";
+
+    private readonly SemaphoreSlim _writerIdLock = new(1, 1);
+    private string? _writerId;
+
+    /// <summary>This driver instance's id. Whole-file uploads never resume: any name unique to this instance will do.</summary>
+    public string InstanceId { get; } = TempNames.NewId();
+
+    /// <summary>The writer id when it is known already (read from the state, or created by a write); null before.</summary>
+    public string? KnownWriterId => Volatile.Read(ref _writerId);
+
+    /// <summary>Reads the writer id from the state if there is one, without creating one (a dry run changes nothing).</summary>
+    public async ValueTask LoadWriterIdAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _writerId) is null && await plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false) is { } stored)
+            Interlocked.CompareExchange(ref _writerId, stored, null);
+    }
+
+    /// <summary>
+    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
+    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
+    /// staging directory cannot be made.
+    /// </summary>
+    public async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
+    {
+        var writerId = await WriterIdAsync(cancellationToken).ConfigureAwait(false);
+        if (StagingDirectoryFor(layout.GetFolder(metadata.Folder), target) is { } staging)
+        {
+            return whole
+                ? TempFiles.StagedWhole(staging, metadata.Fid, writerId, InstanceId)
+                : TempFiles.StagedChunked(staging, metadata.Fid, writerId);
+        }
+        return whole
+            ? TempFiles.ForWholeUpload(target, metadata.Fid, InstanceId)
+            : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
+    }
+
+    private static string? StagingDirectoryFor(StorageFolder folder, string target)
+    {
+        var staging = folder.StagingDirectory;
+        try
+        {
+            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
+            var stagingStat = NativeStat.LStat(staging);
+            if (stagingStat.Kind == EntryKind.Missing)
+            {
+                Directory.CreateDirectory(staging);
+                TempFiles.Hide(staging);
+                stagingStat = NativeStat.LStat(staging);
+            }
+            if (stagingStat.Kind != EntryKind.Directory)
+                return null; // a user's file or link of that name: stage beside each target instead
+            var device = stagingStat.Device;
+            // The nearest directory of the target that exists: the rest is created on its file system.
+            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
+            {
+                var stat = NativeStat.LStat(directory);
+                if (stat.Kind != EntryKind.Missing)
+                    return stat.Device == device ? staging : null;
+            }
+            return staging;
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            return null; // the write beside the target fails on its own if the disk is the trouble
+        }
+    }
+
+    /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
+    public async ValueTask<string> WriterIdAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _writerId) is { } known)
+            return known;
+        await _writerIdLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_writerId is null)
+            {
+                var stored = await plug.State.GetAsync(WriterIdKey, cancellationToken).ConfigureAwait(false);
+                if (stored is null)
+                {
+                    stored = TempNames.NewId();
+                    await plug.State.SetAsync(WriterIdKey, stored, cancellationToken).ConfigureAwait(false);
+                }
+                Volatile.Write(ref _writerId, stored);
+            }
+            return _writerId;
+        }
+        finally
+        {
+            _writerIdLock.Release();
+        }
+    }
+}
