@@ -409,10 +409,18 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
     {
         var replica = tx.GetReplica(job.Fid, job.Target);
+        var outcome = new ChangeOutcome();
         if (replica is null || replica.Revision == expectedRevision)
+        {
+            // The target's previous content was overwritten: a move of it still planned there (the file was renamed
+            // elsewhere, then written anew, while the target was away) has nothing left to move.
+            if (replica is { Holds: true } && replica.Version < job.Version - 1 && tx.GetFile(job.Fid) is { } file)
+                ForgetMoveAway(tx, file, replica, outcome);
             tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
+        }
         tx.DeleteJob(job.Id, job.Version);
-        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        var followUp = FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        return outcome.HasWork ? outcome.Merge(followUp) : followUp;
     }
 
     /// <summary>
@@ -518,9 +526,10 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// </summary>
     private void ForgetMoveAway(StoreTransaction tx, FileRecord file, ReplicaRecord? replica, ChangeOutcome outcome)
     {
-        // A move away leaves the file deleted, or recreated, at a newer version than the one the mover holds; the
-        // common report (of a service holding the current version) costs no query.
-        if (replica is not { Holds: true } || replica.Version >= file.Version
+        // A move away leaves the file deleted at a newer version than the one the mover holds, and a file written
+        // anew after it newer still: the common reports (of a service holding the current version, or the one
+        // before) cost no query.
+        if (replica is not { Holds: true } || replica.Version >= file.Version - (file.Deleted ? 0 : 1)
             || tx.GetMoveAway(file.Fid, replica.Service) is not { } move)
         {
             return;
