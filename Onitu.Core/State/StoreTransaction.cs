@@ -160,11 +160,11 @@ internal sealed class StoreTransaction : IDisposable
         return reader.GetInt64(0);
     }
 
-    /// <summary>Whether a move job on <paramref name="target"/> takes its copy of <paramref name="fid"/> elsewhere.</summary>
-    public bool IsMovingAway(Guid fid, string target)
+    /// <summary>The move job on <paramref name="target"/> that takes its copy of <paramref name="fid"/> elsewhere, if any.</summary>
+    public JobRecord? GetMoveAway(Guid fid, string target)
     {
-        using var reader = Command("SELECT 1 FROM jobs WHERE move_from = $0 AND target = $1 AND kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
-        return reader.Read();
+        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE move_from = $0 AND target = $1 AND kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
+        return reader.Read() ? ReadJob(reader) : null;
     }
 
     public bool DeleteJob(long id, long version) => NonQuery("DELETE FROM jobs WHERE id = $0 AND version = $1", id, version) == 1;

@@ -61,6 +61,22 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         if (file is null)
             return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
         var replica = tx.GetReplica(metadata.Fid, service);
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision && replica is not { Racy: true })
+            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+
+        // First, before this report can plan a new move from the path (RenameAside): a move planned there from the
+        // content the service no longer has must not carry this one away. Done also when the contents must first be
+        // compared: whatever the new content turns out to be, it is not the one that move was for.
+        var movedAway = new ChangeOutcome();
+        ForgetMoveAway(tx, file, replica, movedAway);
+        var applied = ApplyChangedContent(tx, service, metadata, check, file, replica);
+        return movedAway.HasWork ? movedAway.Merge(applied) : applied;
+    }
+
+    /// <summary>The part of <see cref="ApplyUpdate"/> for a new content of a known file.</summary>
+    private ChangeOutcome ApplyChangedContent(StoreTransaction tx, string service, Onitu.Metadata metadata, ContentCheck? check,
+        FileRecord file, ReplicaRecord? replica)
+    {
         var extra = SerializeExtra(metadata.Extra);
         if (metadata.Revision is not null && replica?.Revision == metadata.Revision)
         {
@@ -237,7 +253,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
                 tx.PutJob(copyFid, replica.Service, JobKind.Move, copy.Version, moveFrom: file.Fid);
                 outcome.TouchedJobs.Add((copyFid, replica.Service));
             }
-            else if (referee.CanWrite(replica.Service, file.Folder) && !tx.IsMovingAway(file.Fid, replica.Service))
+            else if (referee.CanWrite(replica.Service, file.Folder) && tx.GetMoveAway(file.Fid, replica.Service) is null)
             {
                 // An older content of the file goes (the newer one survives under the conflict name); a conflict's
                 // losing content is first kept under its own conflict name, as the conflict had planned; a content
@@ -300,10 +316,11 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             return ChangeOutcome.None;
 
         tx.UpsertReplica(replica with { Revision = null, Extra = null });
-        if (file.Deleted)
-            return ChangeOutcome.None;
-
         var outcome = new ChangeOutcome();
+        ForgetMoveAway(tx, file, replica, outcome);
+        if (file.Deleted)
+            return outcome;
+
         var readable = referee.CanRead(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType);
         if (replica.Version < file.Version || !readable)
         {
@@ -414,10 +431,18 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
     {
         var replica = tx.GetReplica(job.Fid, job.Target);
+        var outcome = new ChangeOutcome();
         if (replica is null || replica.Revision == expectedRevision)
+        {
+            // The target's previous content was overwritten: a move of it still planned there (the file was renamed
+            // elsewhere, then written anew, while the target was away) has nothing left to move.
+            if (replica is { Holds: true } && replica.Version < job.Version - 1 && tx.GetFile(job.Fid) is { } file)
+                ForgetMoveAway(tx, file, replica, outcome);
             tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
+        }
         tx.DeleteJob(job.Id, job.Version);
-        return FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        var followUp = FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        return outcome.HasWork ? outcome.Merge(followUp) : followUp;
     }
 
     /// <summary>
@@ -510,6 +535,45 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             outcome.TouchedJobs.Add((file.Fid, target));
         }
         DropStaleUploads(tx, file.Fid, outcome, file.Version);
+    }
+
+    /// <summary>
+    /// A service reported its own change (a new content, a deletion) of a file it was still to move elsewhere: a rename
+    /// aside (<see cref="RenameAside"/>) or a move another service made. That move would carry the new content, or
+    /// nothing, under the other name (found by the model-based test: a file edited on B, deleted on A and replaced by a
+    /// directory on C was renamed aside twice, its new content under the old content's conflict name, and that name
+    /// was then held by no one). The move is dropped: the service receives the moved file from a holder like any
+    /// other service, and a file renamed aside that no holder has moved, nor can any more (each changed or deleted
+    /// its copy), had its content replaced or deleted everywhere; it is deleted, not sent from nowhere.
+    /// </summary>
+    private void ForgetMoveAway(StoreTransaction tx, FileRecord file, ReplicaRecord? replica, ChangeOutcome outcome)
+    {
+        // A move away leaves the file deleted at a newer version than the one the mover holds, and a file written
+        // anew after it newer still: the common reports (of a service holding the current version, or the one
+        // before) cost no query.
+        if (replica is not { Holds: true } || replica.Version >= file.Version - (file.Deleted ? 0 : 1)
+            || tx.GetMoveAway(file.Fid, replica.Service) is not { } move)
+        {
+            return;
+        }
+        tx.DropJob(move.Fid, move.Target);
+        outcome.TouchedJobs.Add((move.Fid, move.Target));
+        if (tx.GetFile(move.Fid) is not { Deleted: false } moved || moved.Version != move.Version)
+            return;
+        if (tx.GetReplicas(move.Fid).Exists(r => r.Holds && r.Version == moved.Version))
+        {
+            if (referee.CanWrite(move.Target, moved.Folder) && referee.Accepts(move.Target, moved.Folder, moved.Path, moved.Size, moved.MimeType))
+            {
+                tx.PutJob(move.Fid, move.Target, JobKind.Upload, moved.Version);
+                outcome.TouchedJobs.Add((move.Fid, move.Target));
+            }
+        }
+        else if (!tx.GetJobs(move.Fid).Exists(j => j.Kind == JobKind.Move))
+        {
+            // Other moves still planned will send it here once one is done (CompleteMove); with none left, nothing will.
+            tx.UpsertFile(moved with { Version = moved.Version + 1, Deleted = true });
+            DropStaleUploads(tx, move.Fid, outcome);
+        }
     }
 
     /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>

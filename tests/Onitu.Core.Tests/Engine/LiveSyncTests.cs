@@ -47,6 +47,64 @@ public class LiveSyncTests
     }
 
     [Test]
+    public async Task A_file_edited_on_a_stopped_service_while_renamed_elsewhere_keeps_both_contents()
+    {
+        // The move planned for B must not carry B's own newer content under the new name (it did: B then had its edit
+        // as new.txt, A the old content, and the edit recorded at old.txt was held by no one).
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        int Count<T>() where T : SyncEvent { lock (h.Events) return h.Events.OfType<T>().Count(); }
+        h.Write("A", "docs/old.txt", "content");
+        await SyncHarness.EventuallyAsync(() => Count<FileSynced>() == 1 && h.Exists("B", "docs/old.txt"), "old.txt on B");
+
+        await h.Engine.StopServiceAsync("B");
+        File.Move(h.PathOf("A", "docs/old.txt"), h.PathOf("A", "docs/new.txt"));
+        await SyncHarness.EventuallyAsync(() => h.Engine.GetProgress().PendingJobs == 1, "the move for B is persisted");
+        h.Write("B", "docs/old.txt", "edited on B while it was stopped");
+        await h.Engine.StartServiceAsync("B");
+
+        await SyncHarness.EventuallyAsync(() => h.Tree("A", "docs").Count == 2 && h.Tree("A", "docs").SequenceEqual(h.Tree("B", "docs")),
+            "both sides hold both names");
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+        foreach (var service in new[] { "A", "B" })
+        {
+            Assert.That(h.Read(service, "docs/new.txt"), Is.EqualTo("content"), $"the renamed file on {service}");
+            Assert.That(h.Read(service, "docs/old.txt"), Is.EqualTo("edited on B while it was stopped"), $"B's edit on {service}");
+        }
+        Assert.That(h.Engine.GetProgress().PendingJobs, Is.Zero);
+    }
+
+    [Test]
+    public async Task A_file_renamed_while_a_service_is_stopped_and_recreated_elsewhere_keeps_both_contents_there()
+    {
+        // B has two jobs for one file of its own: move old.txt to new.txt (A's rename) and write a new old.txt (C's).
+        // Whichever runs first, the new content must not be the one renamed, nor the old one overwritten unmoved.
+        var h = new SyncHarness(SyncHarness.ThreeLocalServices, o => o.MaxParallelTransfers = 4);
+        await using var _ = h;
+        foreach (var service in new[] { "A", "B", "C" })
+            Directory.CreateDirectory(h.PathOf(service, "docs"));
+        await h.Engine.StartAsync();
+        h.Write("A", "docs/old.txt", "content");
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/old.txt") && h.Exists("C", "docs/old.txt"), "old.txt everywhere");
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+
+        await h.Engine.StopServiceAsync("B");
+        File.Move(h.PathOf("A", "docs/old.txt"), h.PathOf("A", "docs/new.txt"));
+        await SyncHarness.EventuallyAsync(() => !h.Exists("C", "docs/old.txt") && h.Exists("C", "docs/new.txt"), "the rename on C");
+        h.Write("C", "docs/old.txt", "a new old.txt on C");
+        await SyncHarness.EventuallyAsync(() => h.Exists("A", "docs/old.txt"), "the new old.txt on A");
+        await h.Engine.StartServiceAsync("B");
+
+        await SyncHarness.EventuallyAsync(() => h.Tree("A", "docs").SequenceEqual(h.Tree("B", "docs")), "B like A");
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+        foreach (var service in new[] { "A", "B", "C" })
+        {
+            Assert.That(h.Read(service, "docs/new.txt"), Is.EqualTo("content"), $"the renamed file on {service}");
+            Assert.That(h.Read(service, "docs/old.txt"), Is.EqualTo("a new old.txt on C"), $"the new old.txt on {service}");
+        }
+        Assert.That(h.Engine.GetProgress().PendingJobs, Is.Zero);
+    }
+
+    [Test]
     public async Task A_renamed_directory_is_renamed_on_the_other_side()
     {
         await using var h = await StartedAsync(SyncHarness.TwoLocalServices());

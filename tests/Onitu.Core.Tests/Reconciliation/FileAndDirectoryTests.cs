@@ -107,4 +107,37 @@ public class FileAndDirectoryTests
 
         Assert.That(h.Read("A", "docs/x"), Is.EqualTo("a file named x"));
     }
+    [Test]
+    public async Task A_file_edited_on_one_service_deleted_on_another_and_replaced_by_a_directory_on_a_third_is_kept_once()
+    {
+        // Found by the model-based test (seed 2761561864842432222): the directory's report renamed the old file aside
+        // on every holder, then the holders' own reports (a deletion, a new content) left those renames pending, so the
+        // new content was moved under the old content's conflict name, renamed aside a second time under its own, and
+        // the pass ended with "No available service holds version 1 of docs:a.conflict-…".
+        await using var h = new SyncHarness(SyncHarness.ThreeLocalServices);
+        h.Write("B", "docs/a.txt", "first content", DateTime.UtcNow.AddMinutes(-2));
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        File.Delete(h.PathOf("C", "docs/a.txt"));
+        h.Write("C", "docs/a.txt/swapped.txt", "in directory a.txt on C");
+        h.Write("B", "docs/a.txt", "first content, edited on B", DateTime.UtcNow.AddMinutes(-1));
+
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Tree("C", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Read("A", "docs/a.txt/swapped.txt"), Is.EqualTo("in directory a.txt on C"));
+        var copies = tree.Keys.Where(k => k.StartsWith("a.conflict-", StringComparison.Ordinal)).ToList();
+        Assert.That(copies, Has.Count.EqualTo(1), "one conflict copy of the one content kept aside");
+        Assert.That(h.Read("A", "docs/" + copies[0]), Is.EqualTo("first content, edited on B"));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
 }
