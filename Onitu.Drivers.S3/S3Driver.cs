@@ -68,6 +68,9 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         public SemaphoreSlim Gate { get; } = new(1, 1);
     }
 
+    /// <summary>How old a multipart upload no state refers to must be before the startup scan aborts it.</summary>
+    internal TimeSpan AbandonedAfter { get; init; } = AbandonedUploadAge;
+
     /// <summary>How many parts this driver has sent (UploadPart requests that succeeded), for tests.</summary>
     internal long PartsSent => Interlocked.Read(ref _partsSent);
 
@@ -335,7 +338,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             }, cancellationToken), cancellationToken).ConfigureAwait(false);
             foreach (var upload in page.MultipartUploads ?? [])
             {
-                if (upload.Initiated is not { } initiated || now - DateTime.SpecifyKind(initiated, DateTimeKind.Utc) < AbandonedUploadAge) continue;
+                if (upload.Initiated is not { } initiated || now - DateTime.SpecifyKind(initiated, DateTimeKind.Utc) < AbandonedAfter) continue;
                 var state = MultipartState.Parse(await _plug.State.GetAsync(MultipartState.StateKey(upload.Key), cancellationToken).ConfigureAwait(false));
                 if (state?.UploadId == upload.UploadId) continue;
                 await TryAbortAsync(upload.Key, upload.UploadId).ConfigureAwait(false);
