@@ -497,17 +497,20 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             var written = await HeadAsync(key, metadata, cancellationToken).ConfigureAwait(false)
                 ?? throw new ServiceException($"{metadata} is missing from {_options.Describe()} right after it was written.");
-            Written(metadata, key, written.Revision!, written.Size);
+            Written(metadata, key, written.Revision!, written.Size, written.ModifiedAt);
             return;
         }
         Written(metadata, key, Revision(etag, data.Length), data.Length);
     }
 
-    private void Written(Metadata metadata, string key, string revision, long size)
+    // S3 cannot keep the source's modification time: the object's is when the store received it. It is this
+    // machine's clock when the write returns unless a HEAD told it (a window of one request, and the clocks' skew).
+    private void Written(Metadata metadata, string key, string revision, long size, DateTimeOffset? modifiedAt = null)
     {
         RecordOwn(key, revision);
         metadata.Revision = revision;
         metadata.Size = size;
+        metadata.ModifiedAt = modifiedAt ?? DateTimeOffset.UtcNow;
     }
 
     private static MemoryStream AsStream(ReadOnlyMemory<byte> data) =>
@@ -573,7 +576,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             // radosgw's Complete answers an empty ETag: the object says what it is.
             var written = await HeadAsync(key, metadata, cancellationToken).ConfigureAwait(false)
                 ?? throw new ServiceException($"{metadata} is missing from {_options.Describe()} right after its upload completed.");
-            Written(metadata, key, written.Revision!, written.Size);
+            Written(metadata, key, written.Revision!, written.Size, written.ModifiedAt);
             return;
         }
         Written(metadata, key, Revision(etag, size), size);
@@ -766,6 +769,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             destination.Revision = moved.Revision;
             destination.Size = moved.Size;
+            destination.ModifiedAt = moved.ModifiedAt;
             return;
         }
         if (await HeadAsync(to, destination, cancellationToken).ConfigureAwait(false) is { } existing && existing.Revision != destination.Revision)
@@ -825,7 +829,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             var head = await HeadAsync(to, destination, cancellationToken).ConfigureAwait(false)
                 ?? throw new ServiceException($"{destination} is missing from {_options.Describe()} right after it was copied.");
-            Written(destination, to, head.Revision!, head.Size);
+            Written(destination, to, head.Revision!, head.Size, head.ModifiedAt);
         }
         else
         {
