@@ -464,6 +464,8 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             InputStream = AsStream(data),
             ContentType = metadata.MimeType,
             AutoCloseStream = true,
+            UseChunkEncoding = false,
+            DisablePayloadSigning = _options.IsHttps,
         };
         if (_options.StorageClass is { } storageClass) request.StorageClass = S3StorageClass.FindValue(storageClass);
         if (headers)
@@ -528,20 +530,46 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         return new MultipartState { UploadId = response.UploadId, PartSize = _options.PartSize };
     }
 
-    private async Task UploadPartAsync(Metadata metadata, string key, MultipartState state, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private async Task UploadPartAsync(Metadata metadata, string key, MultipartState state, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        state.Parts.Add(await SendPartAsync(metadata, key, state.UploadId, state.Parts.Count + 1, data, cancellationToken).ConfigureAwait(false));
+
+    // Several parts of one chunk go up together; the parts stored are recorded in order up to the first failure, so
+    // that a restart resumes after them.
+    private async Task UploadPartsAsync(Metadata metadata, string key, MultipartState state, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
-        var number = state.Parts.Count + 1;
+        var partSize = (int)Math.Min(state.PartSize, int.MaxValue);
+        var sends = new List<Task<StoredPart>>();
+        for (var at = 0; at < chunk.Length || at == 0; at += partSize)
+            sends.Add(SendPartAsync(metadata, key, state.UploadId, state.Parts.Count + 1 + sends.Count, chunk.Slice(at, Math.Min(partSize, chunk.Length - at)), cancellationToken));
+        try
+        {
+            await Task.WhenAll(sends).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var send in sends)
+            {
+                if (!send.IsCompletedSuccessfully) break;
+                state.Parts.Add(await send.ConfigureAwait(false));
+            }
+        }
+    }
+
+    private async Task<StoredPart> SendPartAsync(Metadata metadata, string key, string uploadId, int number, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
         var response = await CallAsync($"upload part {number} of {metadata}", () => _client.UploadPartAsync(new UploadPartRequest
         {
             BucketName = _options.Bucket,
             Key = key,
-            UploadId = state.UploadId,
+            UploadId = uploadId,
             PartNumber = number,
             InputStream = AsStream(data),
             PartSize = data.Length,
+            UseChunkEncoding = false,
+            DisablePayloadSigning = _options.IsHttps,
         }, cancellationToken), cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _partsSent);
-        state.Parts.Add(new StoredPart(number, Unquote(response.ETag), data.Length));
+        return new StoredPart(number, Unquote(response.ETag), data.Length);
     }
 
     // Completes a multipart upload once the file still has the revision the engine expects (a HEAD just before, and
@@ -583,12 +611,21 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     }
 
     /// <inheritdoc />
-    /// <remarks>Every chunk but the last becomes one part: the chunk size is the part size (at least S3's 5 MiB).</remarks>
+    /// <remarks>
+    /// A chunk is a whole number of parts (at least S3's 5 MiB each) that go up together: up to 4 (within
+    /// <c>concurrency</c>, and 256 MiB a chunk). The engine sends one chunk at a time, and a restart resumes at a
+    /// chunk's end, where every part before it is stored.
+    /// </remarks>
     public int NegotiateChunkSize(int proposedChunkSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(proposedChunkSize);
-        return (int)Math.Min(Math.Max(proposedChunkSize, _options.PartSize), Array.MaxLength);
+        return (int)Math.Min(_options.PartSize * PartsPerChunk, Array.MaxLength);
     }
+
+    /// <summary>How many parts one chunk holds.</summary>
+    internal int PartsPerChunk => (int)Math.Max(1, Math.Min(Math.Min(4, _options.Concurrency), MaxChunkSize / _options.PartSize));
+
+    private const long MaxChunkSize = 256L * 1024 * 1024;
 
     /// <inheritdoc />
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
@@ -668,8 +705,14 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             var state = session.State;
             if (offset != state.StoredBytes)
                 throw new UploadNotResumableException($"A chunk of {metadata} arrived at offset {offset}; the multipart upload holds {state.StoredBytes} bytes.");
-            await UploadPartAsync(metadata, key, state, chunk, cancellationToken).ConfigureAwait(false);
-            await SaveAsync(key, state, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await UploadPartsAsync(metadata, key, state, chunk, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await SaveAsync(key, state, CancellationToken.None).ConfigureAwait(false);
+            }
         }
         finally
         {

@@ -57,6 +57,12 @@ internal sealed record S3Options
 
     public int MaxRetries { get; init; } = 5;
 
+    /// <summary>
+    /// Whether requests go over TLS (Amazon S3, or an https endpoint): the payload is then not hashed for the signature
+    /// (TLS protects it), which saves a SHA-256 pass over every byte sent.
+    /// </summary>
+    public bool IsHttps => Endpoint is null || Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Where the bucket is, for messages: the bucket name and the endpoint or AWS region, never a secret.</summary>
     public string Describe() => $"bucket '{Bucket}' at {Endpoint ?? "Amazon S3" + (Region is null ? "" : " (" + Region + ")")}";
 
