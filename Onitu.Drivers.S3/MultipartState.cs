@@ -20,6 +20,16 @@ internal sealed class MultipartState
     [JsonPropertyName("parts")]
     public List<StoredPart> Parts { get; init; } = [];
 
+    /// <summary>
+    /// The highest part number the store listed when the upload was resumed: parts past the kept ones that the rest of
+    /// the upload does not send again stay on the store, unlisted.
+    /// </summary>
+    [JsonPropertyName("highest")]
+    public int HighestStoredPart { get; init; }
+
+    /// <summary>Whether the store holds parts the completion will not list.</summary>
+    public bool HasUnlistedParts => HighestStoredPart > Parts.Count;
+
     /// <summary>The bytes the stored parts hold, from offset 0.</summary>
     public long StoredBytes => Parts.Sum(p => p.Size);
 

@@ -41,7 +41,9 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     private readonly Dictionary<string, string> _folders;
     private readonly ConcurrentDictionary<string, OwnChange> _own = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, UploadSession> _uploads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ReadAhead> _readAheads = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _stateLock = new(1, 1);
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _keyLocks = new(StringComparer.Ordinal);
     private int _headersRefused;
     private long _partsSent;
     private int _disposed;
@@ -117,6 +119,50 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             if (Stopwatch.GetElapsedTime(own.At, now) > OwnChangeLifetime)
                 _own.TryRemove(new KeyValuePair<string, OwnChange>(key, own));
+        }
+    }
+
+    // This driver's own writes of one key take turns: their checks then see each other's results, and radosgw answers
+    // 500 to conditional PUTs of one object that race each other.
+    private async Task<IDisposable> LockAsync(string key, CancellationToken cancellationToken)
+    {
+        var gate = _keyLocks.GetOrAdd(key, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Releaser(gate);
+    }
+
+    private async Task<IDisposable> LockAsync(string first, string second, CancellationToken cancellationToken)
+    {
+        if (first == second) return await LockAsync(first, cancellationToken).ConfigureAwait(false);
+        if (string.CompareOrdinal(first, second) > 0) (first, second) = (second, first);
+        var one = await LockAsync(first, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return new Both(one, await LockAsync(second, cancellationToken).ConfigureAwait(false));
+        }
+        catch
+        {
+            one.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) gate.Release();
+        }
+    }
+
+    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose()
+        {
+            second.Dispose();
+            first.Dispose();
         }
     }
 
@@ -205,6 +251,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
                 try
                 {
                     ForgetOldOwnChanges();
+                    DropIdleReadAheads(TimeSpan.FromSeconds(30));
                     foreach (var folder in _plug.Folders)
                         await ScanFolderAsync(folder.Name, cancellationToken).ConfigureAwait(false);
                     failures = 0;
@@ -375,11 +422,55 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A transfer reads a file's chunks in order: the chunks after the one asked for are fetched ahead, up to 4 ranged
+    /// GETs in flight (within <c>concurrency</c>), so that the store serves several ranges at once as rclone's
+    /// multi-thread downloads do.
+    /// </remarks>
     public async ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var key = KeyOf(metadata);
         if (buffer.Length == 0) return 0;
+        var ahead = _readAheads.AddOrUpdate(key,
+            _ => new ReadAhead(metadata.Revision, buffer.Length),
+            (_, existing) =>
+            {
+                if (existing.Revision == metadata.Revision && existing.Length == buffer.Length) return existing;
+                existing.Dispose();
+                return new ReadAhead(metadata.Revision, buffer.Length);
+            });
+        ahead.Touch();
+        var fetch = ahead.Take(offset) ?? FetchRangeAsync(metadata, key, offset, buffer.Length, cancellationToken);
+        if (metadata.Size > 0)
+        {
+            var depth = Math.Min(4, _options.Concurrency);
+            for (var i = 1; i <= depth; i++)
+            {
+                var next = offset + (long)i * buffer.Length;
+                if (next >= metadata.Size) break;
+                ahead.Ensure(next, token => FetchRangeAsync(metadata, key, next, buffer.Length, token));
+            }
+        }
+        (byte[] Data, int Count) fetched;
+        try
+        {
+            fetched = await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A fetch ahead dropped by a concurrent read of another revision: this read fetches its own.
+            fetched = await FetchRangeAsync(metadata, key, offset, buffer.Length, cancellationToken).ConfigureAwait(false);
+        }
+        var (data, count) = fetched;
+        data.AsSpan(0, count).CopyTo(buffer.Span);
+        if (count < buffer.Length && _readAheads.TryRemove(new KeyValuePair<string, ReadAhead>(key, ahead)))
+            ahead.Dispose(); // the end of the file
+        return count;
+    }
+
+    private async Task<(byte[] Data, int Count)> FetchRangeAsync(Metadata metadata, string key, long offset, int length, CancellationToken cancellationToken)
+    {
         GetObjectResponse response;
         try
         {
@@ -387,12 +478,12 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             {
                 BucketName = _options.Bucket,
                 Key = key,
-                ByteRange = new ByteRange(offset, offset + buffer.Length - 1),
+                ByteRange = new ByteRange(offset, offset + length - 1),
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable || e.ErrorCode == "InvalidRange")
         {
-            return 0; // at or past the end
+            return ([], 0); // at or past the end
         }
         catch (Exception e) when (S3Errors.IsStoreFailure(e, cancellationToken))
         {
@@ -402,12 +493,56 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             try
             {
-                return await response.ResponseStream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                var data = new byte[length];
+                var count = await response.ResponseStream.ReadAtLeastAsync(data, length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                return (data, count);
             }
             catch (Exception e) when (S3Errors.IsStoreFailure(e, cancellationToken))
             {
                 throw S3Errors.Map(e, _options, $"read {metadata} at {offset}");
             }
+        }
+    }
+
+    // Closes the read-aheads of transfers that stopped reading (abandoned, or failed elsewhere).
+    private void DropIdleReadAheads(TimeSpan idle)
+    {
+        foreach (var (key, ahead) in _readAheads)
+        {
+            if (ahead.IdleFor >= idle && _readAheads.TryRemove(new KeyValuePair<string, ReadAhead>(key, ahead)))
+                ahead.Dispose();
+        }
+    }
+
+    /// <summary>The ranges of one file fetched ahead of the chunk a transfer reads.</summary>
+    private sealed class ReadAhead(string? revision, int length) : IDisposable
+    {
+        private readonly ConcurrentDictionary<long, Task<(byte[] Data, int Count)>> _fetches = new();
+        private readonly CancellationTokenSource _stop = new();
+        private long _lastUsed = Stopwatch.GetTimestamp();
+
+        public string? Revision { get; } = revision;
+
+        public int Length { get; } = length;
+
+        public TimeSpan IdleFor => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastUsed));
+
+        public void Touch() => Interlocked.Exchange(ref _lastUsed, Stopwatch.GetTimestamp());
+
+        public Task<(byte[] Data, int Count)>? Take(long offset) => _fetches.TryRemove(offset, out var fetch) ? fetch : null;
+
+        public void Ensure(long offset, Func<CancellationToken, Task<(byte[] Data, int Count)>> fetch)
+        {
+            if (_stop.IsCancellationRequested || _fetches.ContainsKey(offset)) return;
+            _fetches.TryAdd(offset, fetch(_stop.Token));
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            foreach (var fetch in _fetches.Values)
+                _ = fetch.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _fetches.Clear();
         }
     }
 
@@ -425,7 +560,8 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
             var read = await content.ReadAtLeastAsync(buffer.AsMemory(0, partSize), partSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             if (read < partSize)
             {
-                await PutAsync(metadata, key, buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                using (await LockAsync(key, cancellationToken).ConfigureAwait(false))
+                    await PutAsync(metadata, key, buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 return;
             }
             // Larger than a part: a multipart upload within this call (not resumable: the stream cannot be rewound).
@@ -437,7 +573,8 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
                     await UploadPartAsync(metadata, key, state, buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                     read = await content.ReadAtLeastAsync(buffer.AsMemory(0, partSize), partSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
                 }
-                await CompleteAsync(metadata, key, state, cancellationToken).ConfigureAwait(false);
+                using (await LockAsync(key, cancellationToken).ConfigureAwait(false))
+                    await CompleteAsync(metadata, key, state, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -593,6 +730,15 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             throw await ReportChangedAsync("write", metadata, await HeadAsync(key, metadata, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "InvalidPart" && state.HasUnlistedParts)
+        {
+            // Parts stored past a restart's offset and not sent again (the file's tail came out shorter): S3 drops
+            // them, radosgw refuses to complete. The upload cannot finish as it is: it goes, and the engine starts over.
+            await TryAbortAsync(key, state.UploadId).ConfigureAwait(false);
+            await SaveAsync(key, null, CancellationToken.None).ConfigureAwait(false);
+            throw new UploadNotResumableException(
+                $"{_options.Describe()} refuses to complete the upload of {metadata} while it holds parts stored before the restart and not sent again; the upload starts over.", e);
+        }
         catch (Exception e) when (S3Errors.IsStoreFailure(e, cancellationToken))
         {
             throw S3Errors.Map(e, _options, $"complete the upload of {metadata}");
@@ -687,7 +833,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         }
         if (stored != offset)
             throw new UploadNotResumableException($"The multipart upload of {metadata} holds {stored} bytes in whole parts, not the {offset} to resume at.");
-        var resumed = new MultipartState { UploadId = state.UploadId, PartSize = state.PartSize, Parts = kept };
+        var resumed = new MultipartState { UploadId = state.UploadId, PartSize = state.PartSize, Parts = kept, HighestStoredPart = listed.Keys.DefaultIfEmpty(0).Max() };
         await SaveAsync(key, resumed, cancellationToken).ConfigureAwait(false);
         _uploads[key] = new UploadSession(resumed);
         Log.UploadResumed(_plug.Logger, key, kept.Count + 1, stored);
@@ -730,7 +876,8 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         {
             // S3 refuses a multipart upload without parts: an empty file is one empty part.
             if (session.State.Parts.Count == 0) await UploadPartAsync(metadata, key, session.State, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-            await CompleteAsync(metadata, key, session.State, cancellationToken).ConfigureAwait(false);
+            using (await LockAsync(key, cancellationToken).ConfigureAwait(false))
+                await CompleteAsync(metadata, key, session.State, cancellationToken).ConfigureAwait(false);
             _uploads.TryRemove(key, out _);
             await SaveAsync(key, null, cancellationToken).ConfigureAwait(false);
         }
@@ -790,6 +937,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var key = KeyOf(metadata);
+        using var locked = await LockAsync(key, cancellationToken).ConfigureAwait(false);
         var current = await HeadAsync(key, metadata, cancellationToken).ConfigureAwait(false);
         if (current is null) return;
         if (current.Revision != metadata.Revision)
@@ -804,6 +952,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     {
         var from = KeyOf(source);
         var to = KeyOf(destination);
+        using var locked = await LockAsync(from, to, cancellationToken).ConfigureAwait(false);
         var moved = await HeadAsync(from, source, cancellationToken).ConfigureAwait(false)
             ?? throw new RemoteFileNotFoundException($"Cannot move {source}: it is not in {_options.Describe()} any more.");
         if (moved.Revision != source.Revision)
@@ -837,6 +986,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
         var to = KeyOf(destination);
         var original = await other.HeadAsync(from, sourceMetadata, cancellationToken).ConfigureAwait(false)
             ?? throw new RemoteFileNotFoundException($"Cannot copy {sourceMetadata}: it is not in {other._options.Describe()} any more.");
+        using var locked = await LockAsync(to, cancellationToken).ConfigureAwait(false);
         await CheckExpectedAsync("write", to, destination, cancellationToken).ConfigureAwait(false);
         await ServerCopyAsync(other._options.Bucket, from, original, destination, to, cancellationToken).ConfigureAwait(false);
     }
@@ -925,6 +1075,7 @@ public sealed class S3Driver : IDriver, IChunkedReader, IChunkedWriter, INativeM
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return ValueTask.CompletedTask;
+        DropIdleReadAheads(TimeSpan.Zero);
         _client.Dispose();
         _stateLock.Dispose();
         return ValueTask.CompletedTask;

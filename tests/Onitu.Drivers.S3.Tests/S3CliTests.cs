@@ -55,6 +55,7 @@ public class S3CliTests
                   access-key: {Store.AccessKey}
                   secret-key: "{Store.SecretKey}"
                   part-size: 5242880
+                  concurrency: 2
                 folders: {"{ docs: backup }"}
 
             """);
@@ -104,8 +105,8 @@ public class S3CliTests
         Directory.CreateDirectory(Path.Combine(local, "notes"));
         File.WriteAllText(Path.Combine(local, "hello.txt"), "hello, bucket");
         File.WriteAllText(Path.Combine(local, "notes", "todo.md"), "- sync to s3");
-        // Over two parts: the engine sends it chunk by chunk, as a multipart upload.
-        var big = RandomNumberGenerator.GetBytes(12 * 1024 * 1024 + 3);
+        // Over two chunks (of two 5 MiB parts): the engine sends it chunk by chunk, as a resumable multipart upload.
+        var big = RandomNumberGenerator.GetBytes(21 * 1024 * 1024 + 3);
         File.WriteAllBytes(Path.Combine(local, "big.bin"), big);
         var setup = WriteSetup();
 

@@ -144,6 +144,35 @@ public class S3DriverTests
     }
 
     [Test]
+    public async Task On_radosgw_a_restart_that_leaves_stored_parts_unsent_starts_over()
+    {
+        if (!Store.IsLocal) Assert.Ignore("radosgw's behaviour: real S3 completes such an upload (the conformance suite checks it).");
+        var content = RandomNumberGenerator.GetBytes(3 * Part);
+        var state = new MemoryDriverStateStore();
+        var metadata = new Metadata("docs", "shorter.bin");
+        var driver = CreateDriver(state, o => o["concurrency"] = 1L);
+        await driver.StartUploadAsync(metadata, CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+            await driver.UploadChunkAsync(metadata, (long)i * Part, content.AsMemory(i * Part, Part), CancellationToken.None);
+
+        // Resumed after one part, and the tail is shorter this time: the third part stored earlier is not sent again.
+        var resumed = CreateDriver(state, o => o["concurrency"] = 1L);
+        await resumed.RestartUploadAsync(metadata, Part, CancellationToken.None);
+        await resumed.UploadChunkAsync(metadata, Part, content.AsMemory(Part, 100), CancellationToken.None);
+        Assert.ThrowsAsync<UploadNotResumableException>(async () => await resumed.EndUploadAsync(metadata, CancellationToken.None));
+
+        Assert.That(await ReadObjectAsync("shorter.bin"), Is.Null, "nothing half-made is visible");
+        Assert.That(await UploadsAsync(), Is.Empty, "the upload that cannot complete is aborted");
+        Assert.ThrowsAsync<UploadNotResumableException>(async () => await resumed.RestartUploadAsync(metadata, Part, CancellationToken.None),
+            "the engine's next attempt starts over");
+        await resumed.StartUploadAsync(metadata, CancellationToken.None);
+        await resumed.UploadChunkAsync(metadata, 0, content.AsMemory(0, Part), CancellationToken.None);
+        await resumed.UploadChunkAsync(metadata, Part, content.AsMemory(Part, 100), CancellationToken.None);
+        await resumed.EndUploadAsync(metadata, CancellationToken.None);
+        Assert.That(await ReadObjectAsync("shorter.bin"), Is.EqualTo(content[..(Part + 100)]));
+    }
+
+    [Test]
     public async Task The_startup_scan_aborts_abandoned_multipart_uploads_of_its_prefix_only()
     {
         var state = new MemoryDriverStateStore();
@@ -164,6 +193,34 @@ public class S3DriverTests
         Assert.That(left, Does.Not.Contain(stray.UploadId), "an upload no state refers to, under the folder, is aborted");
         Assert.That(left, Does.Contain(elsewhere.UploadId), "outside the service's folders: not its own");
         Assert.That(left, Has.Count.EqualTo(2), "the recorded upload stays, to resume");
+    }
+
+    [TestCase("check")]
+    [TestCase("headers")]
+    public async Task Writes_never_replace_a_version_the_engine_has_not_seen(string conditionalWrites)
+    {
+        var driver = CreateDriver(out var plug, configure: o => o["conditional-writes"] = conditionalWrites);
+        await driver.ScanAsync(CancellationToken.None);
+        var key = _prefix + "docs/shared.txt";
+        await _client.PutObjectAsync(new PutObjectRequest { BucketName = Store.Bucket, Key = key, ContentBody = "theirs" });
+
+        // The engine expects no file: the one another client made stays.
+        Assert.ThrowsAsync<ContentChangedException>(async () =>
+            await driver.UploadFileAsync(new Metadata("docs", "shared.txt"), new MemoryStream("mine"u8.ToArray()), CancellationToken.None));
+        Assert.That(await ReadObjectAsync("shared.txt"), Is.EqualTo("theirs"u8.ToArray()));
+        var reported = plug.Known("docs", "shared.txt");
+        Assert.That(reported.Revision, Is.Not.Null, "the version found was reported");
+
+        // The engine expects that version, and another client rewrites it meanwhile.
+        await _client.PutObjectAsync(new PutObjectRequest { BucketName = Store.Bucket, Key = key, ContentBody = "theirs, again" });
+        Assert.ThrowsAsync<ContentChangedException>(async () =>
+            await driver.UploadFileAsync(new Metadata("docs", "shared.txt") { Revision = reported.Revision }, new MemoryStream("mine"u8.ToArray()), CancellationToken.None));
+        Assert.That(await ReadObjectAsync("shared.txt"), Is.EqualTo("theirs, again"u8.ToArray()));
+
+        // With the version the store holds, the write goes through.
+        var current = new Metadata("docs", "shared.txt") { Revision = plug.Known("docs", "shared.txt").Revision };
+        await driver.UploadFileAsync(current, new MemoryStream("mine"u8.ToArray()), CancellationToken.None);
+        Assert.That(await ReadObjectAsync("shared.txt"), Is.EqualTo("mine"u8.ToArray()));
     }
 
     [Test]

@@ -29,6 +29,19 @@ public class S3ConformanceTests : DriverConformanceTests
             View = new ObjectStoreView(client, store.Bucket, prefix + "docs/"),
         });
     }
+
+    /// <summary>
+    /// radosgw (Ceph 16) refuses to complete a multipart upload that holds a part the completion does not list, so a
+    /// restart whose tail comes out shorter than what was stored before it cannot finish there; the driver then starts
+    /// over (S3DriverTests.On_radosgw_a_restart_that_leaves_stored_parts_unsent_starts_over). The engine never meets it:
+    /// it resumes only the same source revision, which sends every stored part again. Real S3 runs the test.
+    /// </summary>
+    public override Task A_restarted_upload_discards_bytes_past_its_offset()
+    {
+        if (StoreSetup.Store.IsLocal)
+            Assert.Ignore("radosgw refuses to complete a multipart upload holding parts it does not list (InvalidPart): a restart whose tail is shorter than what was stored starts over instead; see S3DriverTests.On_radosgw_a_restart_that_leaves_stored_parts_unsent_starts_over.");
+        return base.A_restarted_upload_discards_bytes_past_its_offset();
+    }
 }
 
 /// <summary>An <see cref="IStoreView"/> on a key prefix of a bucket, through the SDK.</summary>
