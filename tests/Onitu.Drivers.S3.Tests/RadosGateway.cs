@@ -84,7 +84,9 @@ public sealed class RadosGateway : IAsyncDisposable
                 "Install it with 'apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw' (.ci/run does), " +
                 "or point the tests at a real bucket with ONITU_S3_TEST_BUCKET (docs/s3.md).");
         }
+        StopLeftovers();
         var gateway = new RadosGateway(Directory.CreateTempSubdirectory("onitu-ceph-").FullName);
+        File.WriteAllText(gateway.Dir("pids"), "host " + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         var clock = Stopwatch.StartNew();
         try
         {
@@ -100,6 +102,42 @@ public sealed class RadosGateway : IAsyncDisposable
     }
 
     private string Dir(string name) => Path.Combine(_directory!, name);
+
+    // A test host killed before its cleanup (a timeout, kill -9) leaves its daemons running: the next run stops them,
+    // by the PIDs their directory recorded, once the host that started them is gone and only if each PID is still
+    // the daemon started with that directory's configuration.
+    private static void StopLeftovers()
+    {
+        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), "onitu-ceph-*"))
+        {
+            var pids = Path.Combine(directory, "pids");
+            if (!File.Exists(pids)) continue;
+            var lines = File.ReadAllLines(pids).Select(l => l.Split(' ', 2)).Where(p => p.Length == 2 && int.TryParse(p[0] == "host" ? p[1] : p[0], out _)).ToList();
+            if (lines.FirstOrDefault(p => p[0] == "host") is { } host && File.Exists($"/proc/{host[1]}/cmdline")) continue;
+            foreach (var entry in lines.Where(p => p[0] != "host"))
+            {
+                var cmdline = $"/proc/{entry[0]}/cmdline";
+                try
+                {
+                    if (!File.Exists(cmdline) || !File.ReadAllText(cmdline).Contains(Path.Combine(directory, "ceph.conf"), StringComparison.Ordinal)) continue;
+                    using var process = Process.GetProcessById(int.Parse(entry[0], CultureInfo.InvariantCulture));
+                    process.Kill();
+                    process.WaitForExit(10_000);
+                }
+                catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException)
+                {
+                    // Gone meanwhile.
+                }
+            }
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
 
     private async Task StartCephAsync()
     {
@@ -206,7 +244,7 @@ public sealed class RadosGateway : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _daemons.Add(process);
-        // The PIDs, so that a run killed before its cleanup can be told what it left (see docs/s3.md).
+        // The PIDs, so that the next run can stop what a killed run left (StopLeftovers).
         File.AppendAllText(Dir("pids"), process.Id.ToString(CultureInfo.InvariantCulture) + " " + program + "\n");
     }
 
