@@ -63,6 +63,7 @@ public sealed partial class S3Driver
         }
         var (data, count) = fetched;
         data.AsSpan(0, count).CopyTo(buffer.Span);
+        if (data.Length > 0) ArrayPool<byte>.Shared.Return(data);
         if (count < buffer.Length && _readAheads.TryRemove(new KeyValuePair<string, ReadAhead>(key, ahead)))
             ahead.Dispose(); // the end of the file
         return count;
@@ -92,9 +93,18 @@ public sealed partial class S3Driver
         {
             try
             {
-                var data = new byte[length];
-                var count = await response.ResponseStream.ReadAtLeastAsync(data, length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                return (data, count);
+                // Pooled: a transfer fetches thousands of chunks of the same size.
+                var data = ArrayPool<byte>.Shared.Rent(length);
+                try
+                {
+                    var count = await response.ResponseStream.ReadAtLeastAsync(data.AsMemory(0, length), length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                    return (data, count);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(data);
+                    throw;
+                }
             }
             catch (Exception e) when (S3Errors.IsStoreFailure(e, cancellationToken))
             {
@@ -139,9 +149,23 @@ public sealed partial class S3Driver
         public void Dispose()
         {
             _stop.Cancel();
+            // Fetches nobody will take: their failures are observed, their buffers go back to the pool.
             foreach (var fetch in _fetches.Values)
-                _ = fetch.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                _ = ReleaseAsync(fetch);
             _fetches.Clear();
+        }
+
+        private static async Task ReleaseAsync(Task<(byte[] Data, int Count)> fetch)
+        {
+            try
+            {
+                var (data, _) = await fetch.ConfigureAwait(false);
+                if (data.Length > 0) ArrayPool<byte>.Shared.Return(data);
+            }
+            catch (Exception e) when (e is OnituException or OperationCanceledException or ObjectDisposedException or IOException or HttpRequestException)
+            {
+                // Nobody waits for it any more (the driver may be closed already).
+            }
         }
     }
 }
