@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
 using Onitu.Drivers.LocalStorage;
+using Onitu.Drivers.S3;
 using Onitu.Drivers.Ssh;
 using Onitu.Plugins;
 using Onitu.Rules;
@@ -74,7 +75,7 @@ internal static class CommonOptions
     }
 
     /// <summary>The built-in drivers.</summary>
-    public static DriverCatalog BuiltInDrivers() => new([new LocalStorageDriverFactory(), new SshDriverFactory()]);
+    public static DriverCatalog BuiltInDrivers() => new([new LocalStorageDriverFactory(), new SshDriverFactory(), new S3DriverFactory()]);
 
     /// <summary>
     /// The drivers the command line knows: the built-in ones, then the installed plugins (a plugin that cannot be

@@ -113,6 +113,7 @@ public class CliTests : ScratchTest
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         Assert.That(run.StandardOutput, Does.Contain("local_storage").And.Contain("root"));
         Assert.That(run.StandardOutput, Does.Contain("ssh").And.Contain("known-hosts-policy"));
+        Assert.That(run.StandardOutput, Does.Contain("s3 ").And.Contain("secret-key"));
     }
 
     [Test]
@@ -145,7 +146,7 @@ public class CliTests : ScratchTest
         using var run = await OnituProcess.RunAsync(Dir, "drivers");
         Assert.That(run.ExitCode, Is.Zero, run.Output);
         var lines = run.StandardOutput.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        foreach (var manifest in new[] { new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory().Manifest, new Onitu.Drivers.Ssh.SshDriverFactory().Manifest })
+        foreach (var manifest in new[] { new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory().Manifest, new Onitu.Drivers.Ssh.SshDriverFactory().Manifest, new Onitu.Drivers.S3.S3DriverFactory().Manifest })
         {
             var header = lines.FindIndex(l => l.StartsWith(manifest.Id + " ", StringComparison.Ordinal));
             Assert.That(header, Is.Not.Negative, run.StandardOutput);
