@@ -35,47 +35,9 @@ rm -rf "$ceph_dir" "$work/logs"; mkdir -p "$ceph_dir"/{mon,osd,run,log} "$work/l
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mon_port=$(free_port); rgw_port=$(free_port); fsid=$(cat /proc/sys/kernel/random/uuid)
 conf=$ceph_dir/ceph.conf
-cat > "$conf" <<CONF
-[global]
-fsid = $fsid
-mon host = v2:127.0.0.1:$mon_port
-public addr = 127.0.0.1
-ms bind ipv6 = false
-auth cluster required = none
-auth service required = none
-auth client required = none
-ms mon client mode = crc
-osd pool default size = 1
-osd pool default min size = 1
-osd pool default pg num = 8
-osd pool default pgp num = 8
-osd pool default pg autoscale mode = off
-mon allow pool size one = true
-mon warn on pool no redundancy = false
-osd crush chooseleaf type = 0
-run dir = $ceph_dir/run
-admin socket = $ceph_dir/run/\$name.asok
-log file = $ceph_dir/log/\$name.log
-log to stderr = false
-err to stderr = true
-[mon.a]
-mon data = $ceph_dir/mon
-mon data avail warn = 1
-mon data avail crit = 0
-[osd.0]
-osd data = $ceph_dir/osd
-osd objectstore = bluestore
-bluestore block path = $ceph_dir/block
-bluestore block create = true
-bluestore block size = 34359738368
-bluestore fsck on mount = false
-osd memory target = 1073741824
-[client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
-rgw data = $ceph_dir/rgw
-rgw enable usage log = false
-
-CONF
+# The tests' Ceph configuration (tests/Shared/ceph.conf.template), with this run's ports and directory.
+sed -e "s|@FSID@|$fsid|g" -e "s|@MON_PORT@|$mon_port|g" -e "s|@RGW_PORT@|$rgw_port|g" -e "s|@DIR@|$ceph_dir|g" \
+  -e "s|@OSD_MEMORY@|1073741824|g" "$repo/tests/Shared/ceph.conf.template" > "$conf"
 pids=()
 cleanup() {
   local pid

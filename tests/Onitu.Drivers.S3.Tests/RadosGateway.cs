@@ -146,49 +146,13 @@ public sealed class RadosGateway : IAsyncDisposable
         var monPort = FreePort();
         var rgwPort = FreePort();
         var config = Dir("ceph.conf");
-        // auth none with crc mode for the monitor client (else radosgw loops on "get_initial_auth_request returned
-        // -13"); pools of one replica and 8 placement groups (one OSD); tcp_nodelay (else many requests take 45 ms).
-        File.WriteAllText(config, $"""
-            [global]
-            fsid = {fsid}
-            mon host = v2:127.0.0.1:{monPort}
-            public addr = 127.0.0.1
-            ms bind ipv6 = false
-            auth cluster required = none
-            auth service required = none
-            auth client required = none
-            ms mon client mode = crc
-            osd pool default size = 1
-            osd pool default min size = 1
-            osd pool default pg num = 8
-            osd pool default pgp num = 8
-            osd pool default pg autoscale mode = off
-            mon allow pool size one = true
-            mon warn on pool no redundancy = false
-            osd crush chooseleaf type = 0
-            run dir = {Dir("run")}
-            admin socket = {Dir("run")}/$name.asok
-            log file = {Dir("log")}/$name.log
-            log to stderr = false
-            err to stderr = true
-            [mon.a]
-            mon data = {Dir("mon")}
-            mon data avail warn = 1
-            mon data avail crit = 0
-            [osd.0]
-            osd data = {Dir("osd")}
-            osd objectstore = bluestore
-            bluestore block path = {Dir("block")}
-            bluestore block create = true
-            bluestore block size = 17179869184
-            bluestore fsck on mount = false
-            osd memory target = 536870912
-            [client.rgw]
-            rgw frontends = beast endpoint=127.0.0.1:{rgwPort} tcp_nodelay=1
-            rgw data = {Dir("rgw")}
-            rgw enable usage log = false
-
-            """);
+        // The configuration bench/s3-sync.sh uses too (tests/Shared/ceph.conf.template), with this run's ports and directory.
+        File.WriteAllText(config, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "ceph.conf.template"))
+            .Replace("@FSID@", fsid, StringComparison.Ordinal)
+            .Replace("@MON_PORT@", monPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("@RGW_PORT@", rgwPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("@DIR@", _directory!, StringComparison.Ordinal)
+            .Replace("@OSD_MEMORY@", "536870912", StringComparison.Ordinal));
         string[] conf = ["-c", config];
         await RunAsync("/usr/bin/monmaptool", ["--create", "--addv", "a", $"[v2:127.0.0.1:{monPort}]", "--fsid", fsid, Dir("monmap")], TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         await RunAsync("/usr/bin/ceph-mon", [.. conf, "--mkfs", "-i", "a", "--monmap", Dir("monmap")], TimeSpan.FromSeconds(60)).ConfigureAwait(false);
