@@ -38,6 +38,13 @@ public interface IPlug
     bool DryRun => false;
 
     /// <summary>
+    /// Whether the engine runs one pass (<c>onitu sync</c>): after its scan the driver reports no further change and
+    /// <see cref="IDriver.WatchAsync"/> is not called during the pass, so a driver need not start watching while it
+    /// scans. A later <see cref="IDriver.WatchAsync"/> (the same driver in a long run) catches up as after any pause.
+    /// </summary>
+    bool SinglePass => false;
+
+    /// <summary>
     /// Reports a new revision of a file on this store (the seed's <c>plug.update_file</c>): set
     /// <see cref="Metadata.Revision"/>, <see cref="Metadata.Size"/> and, if known, <see cref="Metadata.ModifiedAt"/>.
     /// Reporting the revision the engine already knows is harmless and ignored.

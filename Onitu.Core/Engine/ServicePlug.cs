@@ -28,6 +28,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     public ILogger Logger { get; }
     public IDriverStateStore State => this;
     public bool DryRun => _coordinator.DryRun;
+    public bool SinglePass => _coordinator.SinglePass;
 
     /// <summary>Holds back the deletions of a startup scan until it is judged (see <see cref="DeletionGuard"/>).</summary>
     public DeletionGuard Deletions { get; }

@@ -23,6 +23,7 @@ internal sealed class OwnChanges
     private readonly ConcurrentDictionary<string, Entry> _entries = new(Paths.Comparer);
     private readonly TimeProvider _time;
     private long _lastSweep;
+    private long _records;
 
     public OwnChanges(TimeProvider? time = null)
     {
@@ -66,8 +67,9 @@ internal sealed class OwnChanges
     {
         var now = _time.GetTimestamp();
         _entries[fullPath] = new Entry(revision, now);
-        // Without a watcher running nothing consumes entries; sweep now and then so they cannot pile up.
-        if (_entries.Count > SweepThreshold && _time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > Lifetime / 2)
+        // Without a watcher running nothing consumes entries; sweep now and then so they cannot pile up. Counted here
+        // rather than with the dictionary's Count, which takes all its locks (contended when many writes land at once).
+        if (Interlocked.Increment(ref _records) % SweepThreshold == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > Lifetime / 2)
         {
             Interlocked.Exchange(ref _lastSweep, now);
             foreach (var pair in _entries)
