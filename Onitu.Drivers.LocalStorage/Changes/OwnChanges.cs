@@ -23,7 +23,6 @@ internal sealed class OwnChanges
     private readonly ConcurrentDictionary<string, Entry> _entries = new(Paths.Comparer);
     private readonly TimeProvider _time;
     private long _lastSweep;
-    private long _records;
 
     public OwnChanges(TimeProvider? time = null)
     {
@@ -67,11 +66,14 @@ internal sealed class OwnChanges
     {
         var now = _time.GetTimestamp();
         _entries[fullPath] = new Entry(revision, now);
-        // Without a watcher running nothing consumes entries; sweep now and then so they cannot pile up. Counted here
-        // rather than with the dictionary's Count, which takes all its locks (contended when many writes land at once).
-        if (Interlocked.Increment(ref _records) % SweepThreshold == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > Lifetime / 2)
+        // Without a watcher running nothing consumes entries; sweep now and then so they cannot pile up. The time is
+        // looked at first: the dictionary's Count takes all its locks (contended when many writes land at once), so it
+        // is asked at most once per half lifetime.
+        if (_time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > Lifetime / 2)
         {
             Interlocked.Exchange(ref _lastSweep, now);
+            if (_entries.Count <= SweepThreshold)
+                return;
             foreach (var pair in _entries)
             {
                 if (_time.GetElapsedTime(pair.Value.RecordedAt, now) > Lifetime)
