@@ -82,6 +82,9 @@ public interface IPlug
     /// <summary>
     /// Lists the files the engine believes this service holds in <paramref name="folder"/>, optionally only under
     /// a directory — for a startup scan to spot files deleted while Onitu was stopped. Streams; never loads all.
+    /// The engine lists them in path order (by code point, <c>/</c> included: the order of UTF-8 bytes), so that a
+    /// scan walking its store in the same order can merge the two instead of loading the listing; a driver should
+    /// still be correct (if slower) given another order.
     /// </summary>
     IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default);
 }

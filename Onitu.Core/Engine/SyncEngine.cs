@@ -45,6 +45,9 @@ public sealed partial class SyncEngine : IAsyncDisposable
     /// <summary>The drivers available to the setup.</summary>
     public DriverCatalog Drivers { get; }
 
+    /// <summary>The engine's shared parts (for tests that look at one service's plug).</summary>
+    internal SyncCoordinator Coordinator => _coordinator;
+
     /// <summary>The state database's full path.</summary>
     public string DatabasePath => _coordinator.Store.DatabasePath;
 
