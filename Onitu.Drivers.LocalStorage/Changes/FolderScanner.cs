@@ -51,7 +51,6 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         // not grow with the number of files (only with what is missing from the disk, checked after the walk).
         await using var known = plug.ListFilesAsync(folder.Name, directory, cancellationToken).GetAsyncEnumerator(cancellationToken);
         var missing = new List<Metadata>();
-        Metadata? nextKnown = null;
         var knownLeft = true;
         async ValueTask<Metadata?> NextKnownAsync()
         {
@@ -63,7 +62,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             }
             return null;
         }
-        nextKnown = await NextKnownAsync();
+        var nextKnown = await NextKnownAsync();
 
         var updated = 0;
         // Reports are pipelined, a window of them in flight at once: the engine commits the reports that queue up

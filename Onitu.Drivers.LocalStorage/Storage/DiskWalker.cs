@@ -5,9 +5,9 @@ namespace Onitu.Drivers.LocalStorage;
 /// <summary>Lists the entries under a directory, recursively, the way a scan must see them.</summary>
 internal static class DiskWalker
 {
-    private static readonly EnumerationOptions Options = new()
+    private static readonly EnumerationOptions OneLevel = new()
     {
-        RecurseSubdirectories = true,
+        RecurseSubdirectories = false,
         // Hidden and system files are user files too; only our own temporary files are skipped.
         AttributesToSkip = 0,
         IgnoreInaccessible = true,
@@ -18,49 +18,9 @@ internal static class DiskWalker
     /// Yields each entry under <paramref name="directory"/> of <paramref name="folder"/> that is not a directory —
     /// regular files, and the symbolic links and special files a scan names as skipped — with what <c>lstat</c> says
     /// of it, never descending into a linked directory (which could loop or leave the folder) nor into the staging
-    /// directory. An absent directory yields nothing.
-    /// </summary>
-    public static IEnumerable<(string FullPath, EntryStat Stat)> EnumerateEntries(StorageFolder folder, string directory)
-    {
-        var root = folder.Directory;
-        var entries = new FileSystemEnumerable<(string, EntryStat)>(directory, Transform, Options)
-        {
-            // IsDirectory and the name come from the directory listing itself; no stat per file is spent here.
-            ShouldIncludePredicate = static (ref FileSystemEntry entry) => !entry.IsDirectory || IsLink(ref entry),
-            // Not into links, nor into the driver's staging directory at the folder's root (one of that name deeper
-            // down is a user's).
-            ShouldRecursePredicate = (ref FileSystemEntry entry) => !IsLink(ref entry)
-                && !(entry.FileName.SequenceEqual(TempFiles.StagingDirectoryName) && entry.Directory.Equals(root, Paths.Comparison)),
-        };
-
-        using var enumerator = entries.GetEnumerator();
-        while (true)
-        {
-            try
-            {
-                if (!enumerator.MoveNext())
-                    yield break;
-            }
-            catch (DirectoryNotFoundException)
-            {
-                yield break; // the directory vanished while we listed it: the watcher reports the rest
-            }
-            yield return enumerator.Current;
-        }
-    }
-
-    private static readonly EnumerationOptions OneLevel = new()
-    {
-        RecurseSubdirectories = false,
-        AttributesToSkip = 0,
-        IgnoreInaccessible = true,
-        ReturnSpecialDirectories = false,
-    };
-
-    /// <summary>
-    /// Yields what <see cref="EnumerateEntries"/> yields, in the order of their paths by code point (the order of the
-    /// engine's listing, <see cref="IPlug.ListFilesAsync"/>), so that a scan can merge the two as it goes. Each
-    /// directory is listed and sorted on its own: memory grows with the largest directory, not with the tree.
+    /// directory. An absent directory yields nothing. The entries come in the order of their paths by code point (the
+    /// order of the engine's listing, <see cref="IPlug.ListFilesAsync"/>), so that a scan can merge the two as it
+    /// goes; each directory is listed and sorted on its own: memory grows with the largest directory, not the tree.
     /// </summary>
     public static IEnumerable<(string FullPath, EntryStat Stat)> EnumerateSorted(StorageFolder folder, string directory)
     {
