@@ -127,7 +127,7 @@ setup_for() { # $1 setup name, $2 reading service (local|ssh), $3 its root, $4 w
 }
 fresh() { rm -rf "$1"; mkdir -p "$1"; sync; } # an empty destination directory, nothing pending on the disks
 check_same() { # $1 what, $2 source, $3 copy: cmp for a file, diff -r for a tree
-  if [ -d "$2" ]; then diff -r "$2" "$3" >/dev/null 2>&1 || echo "WARNING: $1: the copy $3 differs from $2" >&2
+  if [ -d "$2" ]; then diff -r -x .onitu-folder -x .onitu-staging "$2" "$3" >/dev/null 2>&1 || echo "WARNING: $1: the copy $3 differs from $2" >&2
   else cmp -s "$2" "$3" || echo "WARNING: $1: the copy $3 differs from $2" >&2; fi
 }
 med() { printf '%.2f' "$(echo "$*" | median)"; } # the median of the timings given, in seconds with 2 decimals
