@@ -162,6 +162,8 @@ public sealed partial class SyncEngine : IAsyncDisposable
             _running = new CancellationTokenSource();
             _scheduler.MaxAttempts = int.MaxValue;
             _coordinator.SinglePass = false;
+            foreach (var host in _coordinator.Hosts.Values)
+                host.BeginRun();
             _runTask = RunAsync(watch: true, _running.Token);
         }
     }
@@ -217,6 +219,8 @@ public sealed partial class SyncEngine : IAsyncDisposable
             _scheduler.MaxAttempts = _coordinator.Options.SyncMaxAttempts;
             _coordinator.Skips.Reset();
             _coordinator.SinglePass = true;
+            foreach (var host in _coordinator.Hosts.Values)
+                host.BeginRun();
             _runTask = RunAsync(watch: false, pass.Token);
         }
 
