@@ -72,10 +72,12 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
                     Leftovers.SweepStaging(folder, _staging.KnownWriterId, _staging.InstanceId, _plug.Logger);
             }
         }
-        // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost.
+        // Watch from now on: what changes during the scan or before WatchAsync starts is queued, not lost. A single
+        // pass watches nothing (its own writes would only be read back and dropped: an eighth of the CPU of a copy
+        // of many small files); a WatchAsync later catches up.
         try
         {
-            if (!_plug.DryRun)
+            if (!_plug.DryRun && !_plug.SinglePass)
                 _monitor.Start();
         }
         catch (ServiceException e)

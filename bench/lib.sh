@@ -15,10 +15,20 @@ install_if_missing() {
 # Builds the onitu command once into $work/onitu-bin and sets `onitu` to the command line that runs it.
 publish_onitu() {
   echo "building onitu (Release)..." >&2
-  # As it would ship: a Release build for this runtime, precompiled (ReadyToRun).
-  dotnet publish "$repo/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/onitu-bin" --nologo -v quiet > "$work/publish.log" 2>&1 \
+  publish_cli "$repo" "$work/onitu-bin" > "$work/publish.log" 2>&1 \
     || { cat "$work/publish.log" >&2; echo "error: building onitu failed" >&2; exit 1; }
-  onitu=("dotnet" "$work/onitu-bin/onitu.dll")
+  onitu=("$work/onitu-bin/onitu")
+}
+
+# As it would ship: a Release build for this runtime, precompiled (ReadyToRun). Self-contained by default, so that the
+# framework is precompiled with it as one composite image (start-up); PUBLISH=framework-dependent builds the smaller
+# `dotnet onitu.dll` kind instead. $1 the source tree, $2 the output directory.
+publish_cli() {
+  if [ "${PUBLISH:-self-contained}" = framework-dependent ]; then
+    dotnet publish "$1/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$2" --nologo -v quiet
+  else
+    dotnet publish "$1/Onitu.Cli" -c Release -r linux-x64 --self-contained true -p:PublishReadyToRunComposite=true -o "$2" --nologo -v quiet
+  fi
 }
 
 # With BASELINE_REF set, builds that commit's onitu too (from a temporary worktree) and sets `baseline` to the command
@@ -29,10 +39,9 @@ publish_baseline() {
   rm -rf "$work/baseline-src"
   git -C "$repo" worktree add --detach "$work/baseline-src" "$BASELINE_REF" >/dev/null 2>&1
   echo "building onitu at $BASELINE_REF (Release)..." >&2
-  dotnet publish "$work/baseline-src/Onitu.Cli" -c Release -r linux-x64 --self-contained false -o "$work/baseline-bin" --nologo -v quiet \
-    > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
+  publish_cli "$work/baseline-src" "$work/baseline-bin" > "$work/publish-baseline.log" 2>&1 || { cat "$work/publish-baseline.log" >&2; exit 1; }
   git -C "$repo" worktree remove --force "$work/baseline-src"
-  baseline=("dotnet" "$work/baseline-bin/onitu.dll")
+  baseline=("$work/baseline-bin/onitu")
 }
 
 now() { date +%s.%N; }

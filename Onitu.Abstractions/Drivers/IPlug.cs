@@ -38,6 +38,13 @@ public interface IPlug
     bool DryRun => false;
 
     /// <summary>
+    /// Whether the engine runs one pass (<c>onitu sync</c>): after its scan the driver reports no further change and
+    /// <see cref="IDriver.WatchAsync"/> is not called during the pass, so a driver need not start watching while it
+    /// scans. A later <see cref="IDriver.WatchAsync"/> (the same driver in a long run) catches up as after any pause.
+    /// </summary>
+    bool SinglePass => false;
+
+    /// <summary>
     /// Reports a new revision of a file on this store (the seed's <c>plug.update_file</c>): set
     /// <see cref="Metadata.Revision"/>, <see cref="Metadata.Size"/> and, if known, <see cref="Metadata.ModifiedAt"/>.
     /// Reporting the revision the engine already knows is harmless and ignored.
@@ -78,6 +85,9 @@ public interface IPlug
     /// A file the engine must check by content (its revision was recorded within the store's timestamp resolution
     /// of its last write, see <see cref="ITimestampResolution"/>) is listed with a <see langword="null"/>
     /// <see cref="Metadata.Revision"/>, so that a scan comparing revisions reports it again.
+    /// The engine lists them in path order (by code point, <c>/</c> included: the order of UTF-8 bytes), so that a
+    /// scan walking its store in the same order can merge the two instead of loading the listing; a driver should
+    /// still be correct (if slower) given another order.
     /// </summary>
     IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default);
 }

@@ -14,6 +14,10 @@ public static class FilePath
     public static string Normalize(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        // Most paths are in Onitu's form already (every path read back from the engine's state is): returned as they
+        // are, without splitting and joining them again.
+        if (IsNormal(path))
+            return path;
         var segments = path.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (segments.Length == 0)
             throw new ArgumentException("A file path must name a file inside its folder.", nameof(path));
@@ -25,6 +29,27 @@ public static class FilePath
                 throw new ArgumentException("A file path cannot contain a NUL character.", nameof(path));
         }
         return string.Join('/', segments);
+    }
+
+    // Segments separated by single '/', none empty, "." or "..", no '\' and no NUL: what Normalize would return as is.
+    private static bool IsNormal(string path)
+    {
+        var segmentStart = 0;
+        for (var i = 0; i <= path.Length; i++)
+        {
+            if (i == path.Length || path[i] == '/')
+            {
+                var length = i - segmentStart;
+                if (length == 0 || (path[segmentStart] == '.' && (length == 1 || (length == 2 && path[segmentStart + 1] == '.'))))
+                    return false;
+                segmentStart = i + 1;
+            }
+            else if (path[i] is '\\' or '\0')
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Returns whether <paramref name="path"/> is <paramref name="directory"/> itself or lies under it.</summary>

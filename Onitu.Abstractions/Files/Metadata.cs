@@ -20,12 +20,28 @@ public sealed class Metadata
         ArgumentException.ThrowIfNullOrEmpty(folder);
         Folder = folder;
         Path = FilePath.Normalize(path);
-        Fid = FileId.Compute(Folder, Path);
-        MimeType = MimeTypes.Guess(Path);
     }
 
+    // Fid, media type and extra data are made when first asked for: a scan lists every known file and looks at most
+    // of them only for their revision (the fid's SHA-1 was a sixth of the CPU of an unchanged pass).
+    private Guid _fid;
+    private volatile bool _hasFid;
+    private string? _mimeType;
+    private Dictionary<string, string>? _extra;
+
     /// <summary>The file id: a UUIDv5 of folder and path (see <see cref="FileId"/>).</summary>
-    public Guid Fid { get; }
+    public Guid Fid
+    {
+        get
+        {
+            if (!_hasFid)
+            {
+                _fid = FileId.Compute(Folder, Path);
+                _hasFid = true;
+            }
+            return _fid;
+        }
+    }
 
     /// <summary>The folder the file belongs to.</summary>
     public string Folder { get; }
@@ -34,7 +50,7 @@ public sealed class Metadata
     public string Path { get; }
 
     /// <summary>The media type guessed from the name (see <see cref="MimeTypes"/>).</summary>
-    public string MimeType { get; }
+    public string MimeType => _mimeType ??= MimeTypes.Guess(Path);
 
     /// <summary>The size in bytes.</summary>
     public long Size { get; set; }
@@ -49,7 +65,8 @@ public sealed class Metadata
     public DateTimeOffset? ModifiedAt { get; set; }
 
     /// <summary>Per-file data the driver keeps for this service (an upload id, a cursor); persisted by the engine.</summary>
-    public IDictionary<string, string> Extra { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public IDictionary<string, string> Extra =>
+        _extra ?? Interlocked.CompareExchange(ref _extra, new Dictionary<string, string>(StringComparer.Ordinal), null) ?? _extra;
 
     /// <inheritdoc />
     public override string ToString() => $"{Folder}:{Path}";

@@ -84,9 +84,13 @@ public sealed class OwnChanges
         ArgumentNullException.ThrowIfNull(path);
         var now = _time.GetTimestamp();
         _entries[path] = new Entry(revision, now);
-        if (_entries.Count > SweepThreshold && _time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > _lifetime / 2)
+        // The time is looked at first: the dictionary's Count takes all its locks (contended when many writes land at
+        // once), so it is asked at most once per half lifetime.
+        if (_time.GetElapsedTime(Interlocked.Read(ref _lastSweep), now) > _lifetime / 2)
         {
             Interlocked.Exchange(ref _lastSweep, now);
+            if (_entries.Count <= SweepThreshold)
+                return;
             foreach (var pair in _entries)
             {
                 if (_time.GetElapsedTime(pair.Value.RecordedAt, now) > _lifetime)

@@ -155,34 +155,64 @@ internal static class CommonOptions
     /// <inheritdoc cref="WithEngineAsync(ParseResult, CancellationToken, Func{SyncEngine, Task{int}})"/>
     public static async Task<int> WithEngineAsync(ParseResult result, CancellationToken cancellationToken, Func<SyncEngine, ILoggerFactory, Task<int>> work)
     {
-        using var logging = Logging(result);
+        // The console logger (~30 ms of type loading and options binding) is built while the setup is read and the
+        // built-in drivers' manifests are parsed (another ~50 ms): start-up is most of a no-op `onitu sync`.
+        var loggingTask = Task.Run(() => Logging(result), CancellationToken.None);
         SyncEngine? engine;
+        ILoggerFactory logging;
         try
         {
             // Loading is synchronous work (a large setup takes a while): off the signal-handling thread, and stopped
             // between two YAML events when the user asks; a read stuck on a dead mount or a pipe is abandoned.
-            engine = await Task.Run(() => TryCreateEngine(result, logging, Console.Error, cancellationToken), cancellationToken)
-                .WaitAsync(cancellationToken);
+            var loaded = Task.Run(() => TryLoadSetup(result, Console.Error, cancellationToken), cancellationToken);
+            logging = await loggingTask;
+            var setup = await loaded.WaitAsync(cancellationToken);
+            engine = setup is null ? null
+                : await Task.Run(() => TryCreateEngine(setup.Value, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Console.Error.WriteLine("Interrupted while loading the setup: nothing was done.");
+            (await loggingTask).Dispose();
             return ExitCodes.Interrupted;
         }
-        if (engine is null)
-            return ExitCodes.SetupError;
-        await using (engine)
-            return await work(engine, logging);
+        using (logging)
+        {
+            if (engine is null)
+                return ExitCodes.SetupError;
+            await using (engine)
+                return await work(engine, logging);
+        }
     }
 
-    private static SyncEngine? TryCreateEngine(ParseResult result, ILoggerFactory logging, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>The engine options with the setup read, and the built-in drivers; null when an error was printed.</summary>
+    private static (SyncEngineOptions Options, DriverCatalog Drivers)? TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
             var options = EngineOptions(result);
             options.Setup = SetupLoader.LoadFile(options.SetupFile!, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return SyncEngine.Create(options, Drivers(result, logging.CreateLogger("Onitu.Plugins")), logging);
+            return (options, BuiltInDrivers());
+        }
+        catch (SetupException e)
+        {
+            error.WriteLine(e.Message);
+        }
+        catch (Exception e) when (e is FormatException or Microsoft.Extensions.Options.OptionsValidationException or OverflowException or OnituException)
+        {
+            error.WriteLine($"error: {e.Message}");
+        }
+        return null;
+    }
+
+    private static SyncEngine? TryCreateEngine((SyncEngineOptions Options, DriverCatalog Drivers) loaded, ParseResult result, ILoggerFactory logging,
+        TextWriter error)
+    {
+        try
+        {
+            PluginDriverLoader.LoadAll(PluginsDirectory(result), loaded.Drivers, logging.CreateLogger("Onitu.Plugins"));
+            return SyncEngine.Create(loaded.Options, loaded.Drivers, logging);
         }
         catch (SetupException e)
         {

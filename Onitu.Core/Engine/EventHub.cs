@@ -20,7 +20,8 @@ internal sealed class EventHub(ILogger logger)
 
     public void Publish(SyncEvent syncEvent)
     {
-        foreach (var subscriber in _subscribers.Keys)
+        // Enumerated, not .Keys: Keys takes every lock of the dictionary and copies it, once per event (per file).
+        foreach (var (subscriber, _) in _subscribers)
             subscriber.Writer.TryWrite(syncEvent);
         try
         {

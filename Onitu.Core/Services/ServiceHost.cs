@@ -22,7 +22,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     // A transfer stuck in a driver call must not hold the service's shutdown forever.
     private static readonly TimeSpan DriverReleaseTimeout = TimeSpan.FromSeconds(30);
     private readonly Lock _stateLock = new();
-    private readonly TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _firstScan = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private CancellationTokenSource? _restart;
     private int _consecutiveTransferFailures;
@@ -52,7 +52,17 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     public bool IsReady => Status.State == ServiceState.Running && Driver is not null;
 
     /// <summary>Completes when the first scan attempt ended, successfully or not.</summary>
-    public Task FirstScanAttempted => _firstScan.Task;
+    public Task FirstScanAttempted => Volatile.Read(ref _firstScan).Task;
+
+    /// <summary>
+    /// A new run of the engine is about to start this service: its first scan is awaited afresh. Without it, a second
+    /// pass of the same engine took the previous pass's scan for its own and could end before scanning at all.
+    /// </summary>
+    public void BeginRun()
+    {
+        if (Volatile.Read(ref _firstScan).Task.IsCompleted)
+            Volatile.Write(ref _firstScan, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
 
     /// <summary>Observed read throughput in bytes per second (the original's <c>velocity</c>), NaN until measured.</summary>
     public double Throughput => Volatile.Read(ref _throughput);
@@ -78,7 +88,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
                 attempt = 0;
                 Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
                 SetState(ServiceState.Running, null);
-                _firstScan.TrySetResult();
+                Volatile.Read(ref _firstScan).TrySetResult();
                 if (!watch)
                 {
                     // A one-shot pass keeps the service up for its transfers until the pass ends (or a restart).
@@ -106,7 +116,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
                 // The reason says what happened; where in the code is for --verbose (debug level).
                 Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
                 Log.ServiceFailureDetail(_logger, Name, e);
-                _firstScan.TrySetResult();
+                Volatile.Read(ref _firstScan).TrySetResult();
                 try
                 {
                     await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
@@ -165,7 +175,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
         SetState(ServiceState.Failing, e.Message);
         Log.ServiceFailedPermanently(_logger, Name, e.Message);
         Log.ServiceFailureDetail(_logger, Name, e);
-        _firstScan.TrySetResult();
+        Volatile.Read(ref _firstScan).TrySetResult();
         await SafeDisposeDriverAsync().ConfigureAwait(false);
         try
         {

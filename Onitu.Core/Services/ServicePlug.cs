@@ -29,6 +29,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     public ILogger Logger { get; }
     public IDriverStateStore State => this;
     public bool DryRun => _coordinator.DryRun;
+    public bool SinglePass => _coordinator.SinglePass;
 
     /// <summary>Holds back the deletions of a startup scan until it is judged (see <see cref="DeletionGuard"/>).</summary>
     public DeletionGuard Deletions { get; }
@@ -138,22 +139,45 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         return metadata;
     }
 
-    public IAsyncEnumerable<Onitu.Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<Onitu.Metadata> ListFilesAsync(string folder, string? directory = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(directory))
-            return Query("WHERE f.folder = $folder AND r.revision IS NOT NULL ORDER BY f.path",
-                p => p.AddWithValue("$folder", folder), cancellationToken, smudgeRacy: true);
-
-        var prefix = FilePath.Normalize(directory);
         // '0' follows '/' in code-point order: [prefix + '/', prefix + '0') is everything under the directory.
-        return Query("WHERE f.folder = $folder AND r.revision IS NOT NULL AND f.path >= $low AND f.path < $high ORDER BY f.path",
-            p =>
+        var prefix = string.IsNullOrEmpty(directory) ? null : FilePath.Normalize(directory);
+        // Read a page at a time, each page in a short read transaction of its own (keyset on the path, the order of
+        // the index): a scan merges the listing with its walk of the disk without holding every known file in
+        // memory, and no read transaction stays open while the scan's own reports are committed (which would keep
+        // the WAL from being checkpointed).
+        var after = "";
+        while (true)
+        {
+            var page = new List<Onitu.Metadata>(ListPageSize);
+            await foreach (var metadata in Query(
+                "WHERE f.folder = $folder AND r.revision IS NOT NULL AND f.path > $after" +
+                (prefix is null ? "" : " AND f.path >= $low AND f.path < $high") + " ORDER BY f.path LIMIT $limit",
+                p =>
+                {
+                    p.AddWithValue("$folder", folder);
+                    p.AddWithValue("$after", after);
+                    p.AddWithValue("$limit", ListPageSize);
+                    if (prefix is not null)
+                    {
+                        p.AddWithValue("$low", prefix + "/");
+                        p.AddWithValue("$high", prefix + "0");
+                    }
+                }, cancellationToken, smudgeRacy: true).ConfigureAwait(false))
             {
-                p.AddWithValue("$folder", folder);
-                p.AddWithValue("$low", prefix + "/");
-                p.AddWithValue("$high", prefix + "0");
-            }, cancellationToken, smudgeRacy: true);
+                page.Add(metadata);
+            }
+            foreach (var metadata in page)
+                yield return metadata;
+            if (page.Count < ListPageSize)
+                yield break;
+            after = page[^1].Path;
+        }
     }
+
+    private const int ListPageSize = 1024;
 
     /// <summary>
     /// Reads what this service holds; with <paramref name="smudgeRacy"/> (a listing for a scan) a racily clean

@@ -149,16 +149,11 @@ internal sealed class StoreTransaction : IDisposable
     /// Creates or rewrites the job bringing <paramref name="target"/> to <paramref name="version"/> of the file:
     /// a rewritten job starts over (offset 0) and keeps its row id, so an in-flight transfer sees it was superseded.
     /// </summary>
-    public long PutJob(Guid fid, string target, JobKind kind, long version, Guid? moveFrom = null, string? preserveAs = null)
-    {
-        using var reader = Command(
-            "INSERT INTO jobs (fid, target, kind, version, move_from, preserve_as) VALUES ($0, $1, $2, $3, $4, $5) " +
-            "ON CONFLICT (fid, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
-            "move_from = $4, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL RETURNING id",
-            Key(fid), target, (int)kind, version, moveFrom is { } m ? Key(m) : null, preserveAs).ExecuteReader();
-        reader.Read();
-        return reader.GetInt64(0);
-    }
+    public void PutJob(Guid fid, string target, JobKind kind, long version, Guid? moveFrom = null, string? preserveAs = null) => NonQuery(
+        "INSERT INTO jobs (fid, target, kind, version, move_from, preserve_as) VALUES ($0, $1, $2, $3, $4, $5) " +
+        "ON CONFLICT (fid, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
+        "move_from = $4, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL",
+        Key(fid), target, (int)kind, version, moveFrom is { } m ? Key(m) : null, preserveAs);
 
     /// <summary>The move job on <paramref name="target"/> that takes its copy of <paramref name="fid"/> elsewhere, if any.</summary>
     public JobRecord? GetMoveAway(Guid fid, string target)

@@ -43,6 +43,10 @@ internal sealed class SyncCoordinator
     /// <summary>A dry run's engine: it scans and plans, and changes nothing on any store.</summary>
     public bool DryRun { get; init; }
 
+    /// <summary>Whether the current run is one pass (<see cref="SyncEngine.SyncOnceAsync"/>): nothing is watched.</summary>
+    public bool SinglePass { get => Volatile.Read(ref _singlePass); set => Volatile.Write(ref _singlePass, value); }
+    private bool _singlePass;
+
     /// <summary>
     /// Puts reloaded rules in force. Readers take <see cref="Referee"/> and <see cref="Processor"/> once per
     /// decision, so a change in progress finishes under the rules it started with.

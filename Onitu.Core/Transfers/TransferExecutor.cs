@@ -201,6 +201,7 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         source.ReportTransferSuccess(file.Size, elapsed);
+        flight.ReleaseSlot();
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata));

@@ -49,20 +49,30 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         if (directory is null && !Directory.Exists(folder.Directory))
             throw RootMissing(folder);
 
-        // One listing, streamed into memory, rather than one query per file found on disk.
-        var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
-        await foreach (var metadata in plug.ListFilesAsync(folder.Name, directory, cancellationToken).ConfigureAwait(false))
+        // The engine's listing and the walk of the disk are both in path order and merged as they go: memory does
+        // not grow with the number of files (only with what is missing from the disk, checked after the walk).
+        var known = plug.ListFilesAsync(folder.Name, directory, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using var disposeKnown = known.ConfigureAwait(false);
+        var missing = new List<Metadata>();
+        var knownLeft = true;
+        async ValueTask<Metadata?> NextKnownAsync()
         {
-            if (directory is null || (metadata.Path.Length > directory.Length && FilePath.IsUnder(metadata.Path, directory)))
-                known[metadata.Path] = metadata;
+            while (knownLeft && (knownLeft = await known.MoveNextAsync().ConfigureAwait(false)))
+            {
+                var metadata = known.Current;
+                if (directory is null || (metadata.Path.Length > directory.Length && FilePath.IsUnder(metadata.Path, directory)))
+                    return metadata;
+            }
+            return null;
         }
+        var nextKnown = await NextKnownAsync().ConfigureAwait(false);
 
         var updated = 0;
         // Reports are pipelined, a window of them in flight at once: the engine commits the reports that queue up
         // together, so a scan of thousands of files costs a few transactions instead of one per file.
         var reports = new ReportWindow();
         // A link to a directory is not followed (it could loop, or lead out of the folder).
-        var entries = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateEntries(folder, start) : [];
+        var entries = directory is null || Paths.IsRealDirectory(start) ? DiskWalker.EnumerateSorted(folder, start) : [];
         foreach (var (fullPath, stat) in entries)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -78,22 +88,40 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
                     await reports.AddAsync(plug.ReportSkippedAsync(folder.Name, path, reason, cancellationToken)).ConfigureAwait(false);
                 continue;
             }
+            // Known files before this path were not met on the disk (or are not regular files any more). Given a
+            // listing in another order, a file merely looks new (reporting a known revision again is harmless) and
+            // a known one looks missing until it is looked at after the walk: slower, never wrong.
+            Metadata? previous = null;
+            while (nextKnown is not null)
+            {
+                var order = DiskWalker.CompareByCodePoint(nextKnown.Path, path);
+                if (order > 0)
+                    break;
+                if (order == 0)
+                    previous = nextKnown;
+                else
+                    missing.Add(nextKnown);
+                nextKnown = await NextKnownAsync().ConfigureAwait(false);
+                if (order == 0)
+                    break;
+            }
             var state = FileState.From(stat)!.Value;
-            known.Remove(path, out var previous);
             if (state.Matches(previous?.Revision) || ownChanges.IsOwn(fullPath, state.Revision))
                 continue;
             await reports.AddAsync(plug.UpdateFileAsync(state.ToMetadata(folder.Name, path), cancellationToken)).ConfigureAwait(false);
             updated++;
         }
         await reports.DrainAsync().ConfigureAwait(false);
+        for (; nextKnown is not null; nextKnown = await NextKnownAsync().ConfigureAwait(false))
+            missing.Add(nextKnown);
 
         var deleted = 0;
-        if (known.Count > 0)
+        if (missing.Count > 0)
         {
             // Checked again after the walk: a root unmounted while we listed it must not read as mass deletion.
             if (!Directory.Exists(folder.Directory))
                 throw RootMissing(folder);
-            foreach (var metadata in known.Values)
+            foreach (var metadata in missing)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var fullPath = folder.GetFullPath(metadata.Path);

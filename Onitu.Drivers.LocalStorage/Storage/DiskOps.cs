@@ -10,8 +10,8 @@ internal static class DiskOps
     public static T WithDirectory<T>(string path, Func<T> create)
     {
         var directory = Path.GetDirectoryName(path)!;
-        // Creating first costs one stat when the directory exists and spares an exception when it does not.
-        Directory.CreateDirectory(directory);
+        // Tried first, the directory made only when missing: almost every write goes to an existing directory (the
+        // staging directory, a known one), and creating it first cost a failing mkdir per call, two per file copied.
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -21,7 +21,7 @@ internal static class DiskOps
             // The directory can vanish between its creation and the open (a concurrent deletion removing emptied
             // directories). .NET reports that ENOENT as FileNotFoundException when the directory is back by the
             // time it looks, so both mean "create it and try again".
-            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 5)
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 6)
             {
                 Directory.CreateDirectory(directory);
             }

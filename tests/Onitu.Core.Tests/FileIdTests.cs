@@ -20,8 +20,25 @@ public class FileIdTests
     [TestCase("a/../../b")]
     [TestCase("./")]
     [TestCase("")]
+    [TestCase(".")]
+    [TestCase("a/..")]
+    [TestCase("a/./b")]
+    [TestCase("a\0b")]
     public void Paths_escaping_their_folder_are_refused(string path) =>
         Assert.That(() => FilePath.Normalize(path), Throws.ArgumentException);
+
+    [TestCase("a//b", "a/b")]
+    [TestCase("/a", "a")]
+    [TestCase("a/", "a")]
+    [TestCase("a\\b", "a/b")]
+    [TestCase("..a/.b/c..", "..a/.b/c..")]
+    [TestCase(".hidden", ".hidden")]
+    public void Paths_are_normalized_unless_already_normal(string path, string expected)
+    {
+        var normalized = FilePath.Normalize(path);
+        Assert.That(normalized, Is.EqualTo(expected));
+        Assert.That(ReferenceEquals(normalized, path), Is.EqualTo(path == expected), "a normal path is returned as it is");
+    }
 
     [TestCase("song.MP3", "audio/mpeg")]
     [TestCase("dir/photo.jpeg", "image/jpeg")]

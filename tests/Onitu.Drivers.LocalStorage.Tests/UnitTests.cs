@@ -154,3 +154,37 @@ public class ChangeBatchTests
         });
     }
 }
+
+public class DiskWalkerTests
+{
+    [Test]
+    public void A_sorted_walk_yields_every_entry_in_the_code_point_order_of_its_path()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "onitu-walk-" + Guid.NewGuid().ToString("N")[..8]);
+        // "a.txt" sorts before the directory "a" ('.' < '/'), "a0" after it ('/' < '0'); U+E000 sorts after an
+        // astral character although its UTF-16 unit is smaller than the surrogates'.
+        string[] paths = ["a.txt", "a/b", "a/c/d", "a0", "b", "x\uE000", "x\U0001F600", "z/.hidden", ".onitu-staging-not/x"];
+        try
+        {
+            foreach (var path in paths)
+            {
+                var full = Path.Combine(root, path);
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                File.WriteAllText(full, path);
+            }
+            Directory.CreateDirectory(Path.Combine(root, TempFiles.StagingDirectoryName));
+            File.WriteAllText(Path.Combine(root, TempFiles.StagingDirectoryName, "staged"), "not walked");
+            var folder = new StorageFolder("docs", root);
+
+            var walked = DiskWalker.EnumerateSorted(folder, root).Select(e => folder.RawRelativePath(e.FullPath)).ToList();
+
+            var byUtf8 = Comparer<string>.Create((a, b) => System.Text.Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(b)));
+            Assert.That(walked, Is.EqualTo(paths.Order(byUtf8).ToList()));
+            Assert.That(walked.Zip(walked.Skip(1)).All(p => DiskWalker.CompareByCodePoint(p.First, p.Second) < 0), Is.True);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}

@@ -101,3 +101,64 @@ public class DriverLeaseTests
         }
     }
 }
+
+/// <summary>Each pass of an engine waits for its own scans before it can be idle.</summary>
+public class RepeatedPassTests
+{
+    [Test]
+    public async Task A_second_pass_of_the_same_engine_waits_for_its_own_scans()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices().Replace("driver: local_storage\n    options:\n      root: A",
+            "driver: slow_rescan\n    options:\n      root: A", StringComparison.Ordinal));
+        var slow = new SlowRescanFactory();
+        h.Write("A", "docs/first.txt", "1");
+        var options = new SyncEngineOptions { SetupFile = h.SetupFile };
+        await using var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), slow], NullLoggerFactory.Instance);
+        Assert.That((await engine.SyncOnceAsync()).Succeeded, Is.True);
+
+        // The second pass's scan of A ends late: the pass must not take the first pass's scan for this one's (it did,
+        // and could end before its services had even begun to scan when they were slow to start).
+        h.Write("A", "docs/second.txt", "2");
+        var pass = engine.SyncOnceAsync();
+        await SyncHarness.EventuallyAsync(() => engine.GetServiceStatuses().Single(s => s.Name == "A").State == ServiceState.Scanning, "A rescanning");
+        Assert.That(engine.Coordinator.Hosts["A"].FirstScanAttempted.IsCompleted, Is.False, "the second pass waits for its own scan");
+        var report = await pass;
+
+        Assert.That(report.Succeeded, Is.True);
+        Assert.That(h.Exists("B", "docs/second.txt"), Is.True, "the file written between the passes was synced by the second");
+    }
+
+    private sealed class SlowRescanFactory : IDriverFactory
+    {
+        private readonly LocalStorageDriverFactory _inner = new();
+
+        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"slow_rescan\"", StringComparison.Ordinal));
+
+        private static string LocalManifestJson()
+        {
+            using var stream = typeof(LocalStorageDriverFactory).Assembly.GetManifestResourceStream(LocalStorageDriverFactory.ManifestResourceName)!;
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+
+        public IDriver Create(IPlug plug) => new SlowRescanDriver((LocalStorageDriver)_inner.Create(plug));
+    }
+
+    private sealed class SlowRescanDriver(LocalStorageDriver inner) : IDriver
+    {
+        private int _scans;
+
+        public async Task ScanAsync(CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _scans) > 1)
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            await inner.ScanAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+        public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+        public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
+        public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Text;
 using System.Text.Json;
 using Onitu.Diagnostics;
 
@@ -183,5 +184,32 @@ public class QueryAndMetricsTests
             .Cast<System.Text.Json.Serialization.JsonDerivedTypeAttribute>().Select(a => a.DerivedType).ToHashSet();
         var events = typeof(SyncEvent).Assembly.GetExportedTypes().Where(t => t.IsSubclassOf(typeof(SyncEvent)) && !t.IsAbstract);
         Assert.That(events.Where(t => !registered.Contains(t)), Is.Empty, "add [JsonDerivedType] on SyncEvent for new events");
+    }
+
+    [Test]
+    public async Task A_service_s_files_are_listed_once_each_in_path_order_across_pages()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        // More than two pages of the listing (1,024 rows each), in two directories, and names that order
+        // differently by code point than by UTF-16 unit ("\uE000" after an astral character's surrogates).
+        var expected = new List<string>();
+        for (var i = 0; i < 2100; i++)
+            expected.Add($"{(i % 2 == 0 ? "even" : "odd")}/f{i:D5}.txt");
+        expected.AddRange(["even.txt", "even0", "x\uE000.txt", "x\U0001F600.txt"]);
+        foreach (var path in expected)
+            h.Write("A", "docs/" + path, "x");
+        await h.SyncExpectingSuccessAsync();
+
+        var plug = h.Engine.Coordinator.Hosts["A"].Plug;
+        var listed = new List<string>();
+        await foreach (var metadata in plug.ListFilesAsync("docs"))
+            listed.Add(metadata.Path);
+        var underOdd = new List<string>();
+        await foreach (var metadata in plug.ListFilesAsync("docs", "odd"))
+            underOdd.Add(metadata.Path);
+
+        var byUtf8 = Comparer<string>.Create((a, b) => Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b)));
+        Assert.That(listed, Is.EqualTo(expected.Order(byUtf8).ToList()));
+        Assert.That(underOdd, Is.EqualTo(expected.Where(p => p.StartsWith("odd/", StringComparison.Ordinal)).Order(byUtf8).ToList()));
     }
 }

@@ -178,6 +178,7 @@ public sealed class RecordingPlug : IPlug
         {
             files = _known.Values
                 .Where(m => m.Folder == folder && (directory is null || FilePath.IsUnder(m.Path, directory)))
+                .OrderBy(m => m.Path, StringComparer.Ordinal) // as the engine lists them (IPlug.ListFilesAsync)
                 .Select(Copy)
                 .ToList();
         }
