@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Onitu.Diagnostics;
-using Onitu.Services;
-using Onitu.Sync;
 using Onitu.Options;
-using Onitu.Setup;
 using Onitu.Rules;
+using Onitu.Services;
+using Onitu.Setup;
+using Onitu.Sync;
 
 namespace Onitu;
 

@@ -1,7 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Onitu.Services;
-using Onitu.Sync;
 using Onitu.State;
+using Onitu.Sync;
 
 namespace Onitu;
 

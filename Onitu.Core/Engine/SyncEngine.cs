@@ -3,13 +3,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Onitu.Diagnostics;
 using Onitu.Drivers;
-using Onitu.Services;
-using Onitu.Sync;
 using Onitu.Options;
+using Onitu.Rules;
+using Onitu.Services;
 using Onitu.Setup;
 using Onitu.State;
+using Onitu.Sync;
 using Onitu.Transfers;
-using Onitu.Rules;
 
 namespace Onitu;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Onitu.Transfers;
-using Onitu.State;
 using Onitu.Rules;
+using Onitu.State;
+using Onitu.Transfers;
 
 namespace Onitu.Sync;
 

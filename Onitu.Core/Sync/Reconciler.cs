@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using Onitu.Rules;
 using Onitu.Setup;
 using Onitu.State;
-using Onitu.Rules;
 
 namespace Onitu.Sync;
 

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Onitu.Diagnostics;
+using Onitu.Rules;
 using Onitu.Services;
 using Onitu.State;
 using Onitu.Transfers;
-using Onitu.Rules;
 
 namespace Onitu.Sync;
 

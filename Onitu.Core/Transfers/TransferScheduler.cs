@@ -3,8 +3,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Onitu.Services;
-using Onitu.Sync;
 using Onitu.State;
+using Onitu.Sync;
 
 namespace Onitu.Transfers;
 
