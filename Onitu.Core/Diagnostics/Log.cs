@@ -68,6 +68,9 @@ internal static partial class Log
     [LoggerMessage(3004, LogLevel.Warning, "{Kind} {Folder}:{Path} to {Target} failed (attempt {Attempt}, next in {Delay}): {Reason}")]
     public static partial void JobFailed(ILogger logger, string kind, string folder, string path, string target, int attempt, TimeSpan delay, string reason, Exception? exception);
 
+    [LoggerMessage(3041, LogLevel.Debug, "Upload of {Folder}:{Path} to {Target} waits {Delay} for a file in its way to be deleted or moved there first: {Reason}")]
+    public static partial void UploadWaitsForWayClearing(ILogger logger, string folder, string path, string target, TimeSpan delay, string reason);
+
     [LoggerMessage(3005, LogLevel.Information, "Transfer of {Folder}:{Path} to {Target} aborted: a newer version arrived")]
     public static partial void TransferSuperseded(ILogger logger, string folder, string path, string target);
 

@@ -162,6 +162,26 @@ internal sealed class StoreTransaction : IDisposable
         return reader.Read() ? ReadJob(reader) : null;
     }
 
+    /// <summary>
+    /// When the deletions or moves away planned on <paramref name="target"/> that clear the way for a file at
+    /// <paramref name="path"/> (of a file at one of its parent directories, or of files under it as a directory) may
+    /// still run (fewer than <paramref name="maxAttempts"/> failures): the latest time one of them is due; null when
+    /// none is planned.
+    /// </summary>
+    public DateTimeOffset? GetWayClearingDue(string folder, string path, string target, int maxAttempts)
+    {
+        var parents = new List<string>();
+        for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+            parents.Add(directory);
+        using var reader = Command(
+            "SELECT max(j.not_before) FROM jobs j JOIN files f ON f.fid = CASE WHEN j.kind = $3 THEN j.move_from ELSE j.fid END " +
+            "WHERE j.target = $0 AND j.kind IN ($2, $3) AND j.attempts < $4 AND f.folder = $1 " +
+            "AND (f.path IN (SELECT value FROM json_each($5)) OR (f.path >= $6 AND f.path < $7))",
+            target, folder, (int)JobKind.Delete, (int)JobKind.Move, maxAttempts,
+            System.Text.Json.JsonSerializer.Serialize(parents), path + "/", path + "0").ExecuteReader();
+        return reader.Read() && !reader.IsDBNull(0) ? new DateTimeOffset(reader.GetInt64(0), TimeSpan.Zero) : null;
+    }
+
     public bool DeleteJob(long id, long version) => NonQuery("DELETE FROM jobs WHERE id = $0 AND version = $1", id, version) == 1;
 
     public void DeleteJob(Guid fid, string target) => NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target);

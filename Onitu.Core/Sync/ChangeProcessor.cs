@@ -61,8 +61,14 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         if (file is null)
             return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
         var replica = tx.GetReplica(metadata.Fid, service);
-        if (metadata.Revision is not null && replica?.Revision == metadata.Revision && replica is not { Racy: true })
-            return ChangeOutcome.None; // known already: an echo of our own write, or a repeated report
+        if (metadata.Revision is not null && replica?.Revision == metadata.Revision
+            && (replica is not { Racy: true } || file.Deleted || replica.Version != file.Version))
+        {
+            // Known already: an echo of our own write, or a repeated report. A racily clean one of a version since
+            // replaced or renamed aside is not re-checked (ApplyChangedContent): it is no change of the service's, so a
+            // move planned from it (RenameAside) still has to run, and is kept.
+            return ChangeOutcome.None;
+        }
 
         // First, before this report can plan a new move from the path (RenameAside): a move planned there from the
         // content the service no longer has must not carry this one away. Done also when the contents must first be

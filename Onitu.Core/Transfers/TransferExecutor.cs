@@ -74,6 +74,12 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
         {
             await PostponeAsync(job, file, service: null, e).ConfigureAwait(false);
         }
+        catch (ServiceCallException e) when (job.Kind == JobKind.Upload && e.Service == job.Target
+                                              && e.InnerException is not (ContentChangedException or UploadNotResumableException))
+        {
+            if (!await WaitForWayClearingAsync(job, file, e.InnerException!).ConfigureAwait(false))
+                await PostponeAsync(job, file, e.Service, e.InnerException!, reported: e.Reported).ConfigureAwait(false);
+        }
         catch (ServiceCallException e)
         {
             await PostponeAsync(job, file, e.Service, e.InnerException!, reported: e.Reported).ConfigureAwait(false);
@@ -219,6 +225,32 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
         Log.SourceChangedWhileRead(coordinator.Logger, read.Folder, read.Path, source.Name, read.Revision, current?.Revision ?? "gone");
 
     // ---- failures -------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// An upload that failed on its target while the engine still has to delete or move away, on that target, a file in
+    /// the way of its path (a file where the path needs a directory, as when a directory replaced a file and the file
+    /// is renamed aside, or files under a directory the path replaces): jobs run in parallel, so the upload may run
+    /// first and is refused ("Not a directory"). That is not the target's fault, and the attempt is not counted: the
+    /// upload is tried again once the clearing job has had its next try. The clearing job counts its own failures, so
+    /// the wait ends when it is done or has given up; an upload then failing is counted as usual.
+    /// </summary>
+    private async Task<bool> WaitForWayClearingAsync(JobRecord job, FileRecord file, Exception failure)
+    {
+        var now = coordinator.Clock.GetUtcNow();
+        var maxAttempts = coordinator.Jobs.MaxAttempts;
+        var waited = await Store.WriteAsync(tx =>
+        {
+            if (tx.GetWayClearingDue(file.Folder, file.Path, job.Target, maxAttempts) is not { } due)
+                return (TimeSpan?)null;
+            var retryAt = (due > now ? due : now) + Options.RetryBaseDelay / 4;
+            tx.PostponeJob(job.Id, job.Version, job.Attempts, retryAt, $"{job.Target}: {failure.Message}", resetUpload: false);
+            return retryAt - now;
+        }).ConfigureAwait(false);
+        if (waited is not { } delay)
+            return false;
+        Log.UploadWaitsForWayClearing(coordinator.Logger, file.Folder, file.Path, job.Target, delay, failure.Message);
+        return true;
+    }
 
     private async Task PostponeAsync(JobRecord job, FileRecord file, string? service, Exception failure, bool reported = false)
     {

@@ -140,4 +140,160 @@ public class FileAndDirectoryTests
         Assert.That(second.Errors, Is.Empty);
         Assert.That(second.FilesSynced, Is.Zero, "settled");
     }
+    [Test]
+    public async Task A_racily_clean_file_reported_unchanged_after_it_was_renamed_aside_is_still_moved_out_of_the_way()
+    {
+        // Found by the model-based test (seed 470278969273972923, now and then): B's replica of a.txt was racily clean
+        // (received just after it was written); a directory a.txt/ from A renamed the file aside, then B's scan reported
+        // the file with its known revision. That report dropped B's rename as if B had changed the file, so B kept
+        // its a.txt, nothing was planned to remove it, and a.txt/swapped.txt could never be written there.
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.FromHours(1) }; // whatever B records is racily clean
+        await using var h = new SyncHarness(SyncHarness.ThreeLocalServices.Replace("B: { driver: local_storage", "B: { driver: shaped_local",
+            StringComparison.Ordinal));
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        // B's scan reports its a.txt only after A's directory had the file renamed aside.
+        b.ScanGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pass = h.SyncAsync();
+        await SyncHarness.EventuallyAsync(() => { lock (h.Events) return h.Events.OfType<ConflictDetected>().Any(); }, "a.txt renamed aside");
+        b.ScanGate.SetResult();
+        var report = await pass;
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Tree("C", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Read("B", "docs/a.txt/swapped.txt"), Is.EqualTo("now a directory"));
+        var copy = tree.Keys.Single(k => k.StartsWith("a.conflict-A-", StringComparison.Ordinal));
+        Assert.That(h.Read("B", "docs/" + copy), Is.EqualTo("a file first"));
+    }
+
+    [Test]
+    public async Task An_upload_into_a_directory_whose_name_a_target_still_holds_as_a_file_waits_for_the_file_to_go()
+    {
+        // Jobs run in parallel: the upload of a.txt/swapped.txt to B may run before B's rename of its file a.txt aside,
+        // and fail on "Not a directory". Here that rename (or a deletion) is held until the upload was tried more times
+        // than a pass lets a job fail: those tries must not count, the file being in the way only until the engine's
+        // own job moves it.
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        b.HoldClearing(path: "a.txt", untilTriedAt: "a.txt/swapped.txt", tries: 4);
+        await using var h = new SyncHarness(SyncHarness.ThreeLocalServices.Replace("B: { driver: local_storage", "B: { driver: shaped_local",
+            StringComparison.Ordinal), o => o.SyncMaxAttempts = 3);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        b.Armed = true;
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        Assert.That(b.BlockedTries, Is.GreaterThanOrEqualTo(4), "the upload was tried while the file was still there");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Tree("C", "docs"), Is.EqualTo(tree));
+        Assert.That(h.Read("B", "docs/a.txt/swapped.txt"), Is.EqualTo("now a directory"));
+    }
+
+    /// <summary>
+    /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
+    /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
+    /// (or a few seconds passed).
+    /// </summary>
+    private sealed class ShapedLocalFactory : IDriverFactory
+    {
+        private readonly Onitu.Drivers.LocalStorage.LocalStorageDriverFactory _inner = new();
+        private readonly TaskCompletionSource _triedEnough = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private (string Path, string BlockedPath, int Tries)? _hold;
+        private int _blockedTries;
+
+        public TimeSpan Resolution { get; init; }
+        public TaskCompletionSource? ScanGate { get; set; }
+        public bool Armed { get; set; }
+        public int BlockedTries => Volatile.Read(ref _blockedTries);
+
+        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"shaped_local\"", StringComparison.Ordinal));
+
+        public void HoldClearing(string path, string untilTriedAt, int tries) => _hold = (path, untilTriedAt, tries);
+
+        private static string LocalManifestJson()
+        {
+            using var stream = typeof(Onitu.Drivers.LocalStorage.LocalStorageDriverFactory).Assembly
+                .GetManifestResourceStream(Onitu.Drivers.LocalStorage.LocalStorageDriverFactory.ManifestResourceName)!;
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+
+        public IDriver Create(IPlug plug) => new ShapedDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), this);
+
+        private async Task WaitIfHeldAsync(Metadata metadata)
+        {
+            if (Armed && _hold is { } hold && metadata.Path == hold.Path)
+            {
+                try
+                {
+                    await _triedEnough.Task.WaitAsync(TimeSpan.FromSeconds(5));
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+
+        private void Tried(Metadata metadata)
+        {
+            if (_hold is { } hold && metadata.Path == hold.BlockedPath && Interlocked.Increment(ref _blockedTries) >= hold.Tries)
+                _triedEnough.TrySetResult();
+        }
+
+        private sealed class ShapedDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, ShapedLocalFactory factory)
+            : IDriver, INativeMove, IFileStat, ITimestampResolution
+        {
+            public async Task ScanAsync(CancellationToken cancellationToken)
+            {
+                if (factory.ScanGate is { } gate)
+                    await gate.Task.WaitAsync(cancellationToken);
+                await inner.ScanAsync(cancellationToken);
+            }
+
+            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
+            public TimeSpan GetTimestampResolution(Metadata file) => factory.Resolution;
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+            public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+            {
+                try
+                {
+                    await inner.UploadFileAsync(metadata, content, cancellationToken);
+                }
+                finally
+                {
+                    factory.Tried(metadata);
+                }
+            }
+
+            public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
+            {
+                await factory.WaitIfHeldAsync(metadata);
+                await inner.DeleteFileAsync(metadata, cancellationToken);
+            }
+
+            public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
+            {
+                await factory.WaitIfHeldAsync(source);
+                await inner.MoveFileAsync(source, destination, cancellationToken);
+            }
+        }
+    }
 }
