@@ -197,7 +197,14 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
         // A copy whose end the source could not be checked at (a native copy, a target that stopped reading at the
         // size) is checked now: if the source changed, the copy is not recorded and the new revision replaces it.
         if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            await coordinator.ApplyAsync(tx =>
+            {
+                ChangeProcessor.RecordUnverifiedCopy(tx, job, expected, writeMetadata);
+                return ChangeOutcome.None;
+            }, CancellationToken.None).ConfigureAwait(false);
             return;
+        }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         source.ReportTransferSuccess(file.Size, elapsed);
