@@ -44,7 +44,7 @@ public class SourceChangedAfterCopyTests
     }
 
     /// <summary>local_storage reading each upload's content up to its size only, then running a hook once it landed.</summary>
-    private sealed class LandingFactory : IDriverFactory
+    internal sealed class LandingFactory : IDriverFactory
     {
         private readonly LocalStorageDriverFactory _inner = new();
 
