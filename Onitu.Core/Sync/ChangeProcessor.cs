@@ -451,12 +451,14 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// version. It is recorded as the engine's own write, content of no version (version 0), so that the next upload
     /// replaces it rather than meeting it as an edit of the target's: reported back, it would be a conflict, and with
     /// the target's fresh time it would even win one against a real concurrent edit. The job stays, rewritten by the
-    /// source's report of its change.
+    /// source's report of its change; a deletion reported by the source deletes the copy in turn.
     /// </summary>
-    public static void RecordUnverifiedCopy(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    public ChangeOutcome RecordUnverifiedCopy(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
     {
-        if (tx.GetReplica(job.Fid, job.Target) is not { } replica || replica.Revision == expectedRevision)
-            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, 0, written.Revision, SerializeExtra(written.Extra)));
+        if (tx.GetReplica(job.Fid, job.Target) is { } replica && replica.Revision != expectedRevision)
+            return ChangeOutcome.None; // the target reported a change of its own meanwhile: that report is the truth
+        tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, 0, written.Revision, SerializeExtra(written.Extra)));
+        return FollowUpDeletion(tx, job.Fid, job.Target, landedVersion: 0);
     }
 
     /// <summary>

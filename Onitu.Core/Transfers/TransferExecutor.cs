@@ -198,11 +198,8 @@ internal sealed class TransferExecutor(SyncCoordinator coordinator, EngineMetric
         // size) is checked now: if the source changed, the copy is not recorded and the new revision replaces it.
         if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            await coordinator.ApplyAsync(tx =>
-            {
-                ChangeProcessor.RecordUnverifiedCopy(tx, job, expected, writeMetadata);
-                return ChangeOutcome.None;
-            }, CancellationToken.None).ConfigureAwait(false);
+            await coordinator.ApplyAsync(tx => coordinator.Processor.RecordUnverifiedCopy(tx, job, expected, writeMetadata),
+                CancellationToken.None).ConfigureAwait(false);
             return;
         }
 

@@ -43,6 +43,21 @@ public class SourceChangedAfterCopyTests
         Assert.That(h.Events.OfType<ConflictDetected>(), Is.Empty, "the engine's own copy is no edit of A's");
     }
 
+    [Test]
+    public async Task A_first_copy_landed_from_a_source_deleted_right_after_is_deleted_too()
+    {
+        await using var h = new SyncHarness(Setup);
+        var landing = new LandingFactory();
+        h.ExtraDrivers.Add(landing);
+        landing.AfterLanding = () => File.Delete(h.PathOf("B", "docs/notes.txt"));
+        h.Write("B", "docs/notes.txt", "first");
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(landing.Landed, Is.True, "the file landed on A");
+        Assert.That(h.Exists("A", "docs/notes.txt"), Is.False, "deleted on A as on B");
+        Assert.That(h.Exists("B", "docs/notes.txt"), Is.False, "not sent back to B");
+    }
+
     /// <summary>local_storage reading each upload's content up to its size only, then running a hook once it landed.</summary>
     internal sealed class LandingFactory : IDriverFactory
     {
