@@ -452,6 +452,22 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     }
 
     /// <summary>
+    /// <paramref name="job"/>'s copy landed on its target, but its source changed before the copy could be checked
+    /// against it (a native copy, a target that read the content to its size only): what landed is of no known
+    /// version. It is recorded as the engine's own write, content of no version (version 0), so that the next upload
+    /// replaces it rather than meeting it as an edit of the target's: reported back, it would be a conflict, and with
+    /// the target's fresh time it would even win one against a real concurrent edit. The job stays, rewritten by the
+    /// source's report of its change; a deletion reported by the source deletes the copy in turn.
+    /// </summary>
+    public ChangeOutcome RecordUnverifiedCopy(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    {
+        if (tx.GetReplica(job.Fid, job.Target) is { } replica && replica.Revision != expectedRevision)
+            return ChangeOutcome.None; // the target reported a change of its own meanwhile: that report is the truth
+        tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, 0, written.Revision, SerializeExtra(written.Extra)));
+        return FollowUpDeletion(tx, job.Fid, job.Target, landedVersion: 0);
+    }
+
+    /// <summary>
     /// A copy that landed after its file was deleted or moved away (the deletion was decided while the copy was in
     /// flight, when the target did not hold it yet) must not linger: it is deleted in turn.
     /// </summary>

@@ -202,7 +202,11 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
         // A copy whose end the source could not be checked at (a native copy, a target that stopped reading at the
         // size) is checked now: if the source changed, the copy is not recorded and the new revision replaces it.
         if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            await coordinator.ApplyAsync(tx => coordinator.Processor.RecordUnverifiedCopy(tx, job, expected, writeMetadata),
+                CancellationToken.None).ConfigureAwait(false);
             return;
+        }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
         source.ReportTransferSuccess(file.Size, elapsed);

@@ -68,6 +68,47 @@ public class LaterWriteTests
     }
 
     [Test]
+    public async Task A_copy_of_the_losing_write_landed_on_a_timed_store_does_not_decide_the_conflict()
+    {
+        // The order a loaded machine once produced: N's report first; its version lands on A, whose driver reads an
+        // upload to its size only (so the source is checked after the copy landed); T's report makes T's write the
+        // current one; N's own write is moved aside to its conflict name before the engine checks the source of A's
+        // copy. That copy, not recorded, was then refused by the next upload as an edit of A's, stamped with A's time,
+        // and won over T's.
+        var setup = Setup.Replace("A: { driver: local_storage", "A: { driver: landing_storage", StringComparison.Ordinal);
+        await using var h = new SyncHarness(setup);
+        var timeless = new TimelessStorageFactory();
+        var landing = new SourceChangedAfterCopyTests.LandingFactory();
+        h.ExtraDrivers.AddRange([timeless, landing]);
+        h.Write("A", "docs/notes.txt", "the first version", new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        await h.SyncExpectingSuccessAsync();
+
+        var landed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        timeless.BeforeUpdate = async (service, metadata) =>
+        {
+            if (service == "T" && metadata.Path == "notes.txt")
+                await landed.Task.WaitAsync(SyncHarness.Timeout());
+        };
+        landing.AfterLanding = () =>
+        {
+            landed.TrySetResult();
+            var deadline = DateTime.UtcNow + SyncHarness.Timeout();
+            while (Directory.GetFiles(h.PathOf("N", "docs"), "notes.conflict-*").Length == 0 && DateTime.UtcNow < deadline)
+                Thread.Sleep(10);
+        };
+        h.Write("N", "docs/notes.txt", "N's edit, longer");
+        h.Write("T", "docs/notes.txt", "T's edit, longer");
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(landing.Landed, Is.True, "N's version landed on A");
+        foreach (var service in new[] { "A", "N", "T" })
+        {
+            Assert.That(h.Read(service, "docs/notes.txt"), Is.EqualTo("T's edit, longer"), $"T (greater by name) keeps the name on {service}");
+            Assert.That(ConflictCopy(h, service), Does.StartWith("notes.conflict-N-"), $"N's write kept on {service}, and no other copy");
+        }
+    }
+
+    [Test]
     public void The_order_is_total_and_symmetric()
     {
         var t = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);

@@ -21,9 +21,15 @@ internal sealed class TimelessStorageFactory : IDriverFactory
 
     public DriverManifest Manifest => LazyManifest.Value;
 
-    public IDriver Create(IPlug plug) => new LocalStorageDriver(new TimelessPlug(plug));
+    /// <summary>
+    /// Awaited with the service's name before each report of a new content reaches the engine: how a test orders the
+    /// reports.
+    /// </summary>
+    public Func<string, Metadata, Task>? BeforeUpdate { get; set; }
 
-    private sealed class TimelessPlug(IPlug inner) : IPlug
+    public IDriver Create(IPlug plug) => new LocalStorageDriver(new TimelessPlug(plug, this));
+
+    private sealed class TimelessPlug(IPlug inner, TimelessStorageFactory factory) : IPlug
     {
         public string ServiceName => inner.ServiceName;
         public IReadOnlyList<FolderMapping> Folders => inner.Folders;
@@ -33,10 +39,12 @@ internal sealed class TimelessStorageFactory : IDriverFactory
         public IDriverStateStore State => inner.State;
         public bool DryRun => inner.DryRun;
 
-        public ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default)
+        public async ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default)
         {
             metadata.ModifiedAt = null;
-            return inner.UpdateFileAsync(metadata, cancellationToken);
+            if (factory.BeforeUpdate is { } before)
+                await before(inner.ServiceName, metadata).ConfigureAwait(false);
+            await inner.UpdateFileAsync(metadata, cancellationToken).ConfigureAwait(false);
         }
 
         public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.DeleteFileAsync(metadata, cancellationToken);
