@@ -10,7 +10,8 @@ namespace Onitu.Sync;
 /// <summary>
 /// The parts of one running engine that its services, plugs and transfers share: the store, the Referee's
 /// decisions, the service hosts, the event hub and the signals that reach the transfer scheduler. Built before any
-/// of them and never changed after, except the rules on a reload (<see cref="ReplaceRules"/>).
+/// of them and never changed after, except the rules on a reload (<see cref="ReplaceRules"/>) and what each run is
+/// (<see cref="SinglePass"/>, <see cref="JobSignals.MaxAttempts"/>).
 /// </summary>
 internal sealed class SyncCoordinator
 {
