@@ -208,6 +208,14 @@ internal sealed class StoreTransaction : IDisposable
     public bool ClearPreserve(long id, long version) =>
         NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND version = $1", id, version) == 1;
 
+    /// <summary>
+    /// Forgets the plan to keep a content under <paramref name="conflictPath"/> once it is kept there, whatever version
+    /// the job was rewritten to meanwhile (a rewrite carries the plan over): that path is a live file now, and moving
+    /// anything else onto it would be refused forever.
+    /// </summary>
+    public bool ClearPreserve(long id, string conflictPath) =>
+        NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND preserve_as = $1", id, conflictPath) == 1;
+
     public void ConvertJob(long id, JobKind kind) =>
         NonQuery("UPDATE jobs SET kind = $1, move_from = NULL, offset = 0, started = 0 WHERE id = $0", id, (int)kind);
 
