@@ -76,6 +76,18 @@ internal sealed class StoreTransaction : IDisposable
         return reader.Read();
     }
 
+    /// <summary>
+    /// Whether a job of another file than <paramref name="except"/> plans to keep a conflict's losing content at
+    /// <paramref name="path"/> of <paramref name="folder"/>: that path is no file yet, but it is taken.
+    /// </summary>
+    public bool IsPlannedConflictCopy(string folder, string path, Guid except)
+    {
+        // Conflicts are rare: a scan of the jobs when naming one is cheaper than an index kept for every job.
+        using var reader = Command("SELECT 1 FROM jobs j JOIN files f ON f.fid = j.fid WHERE j.preserve_as = $0 AND f.folder = $1 AND j.fid <> $2 LIMIT 1",
+            path, folder, Key(except)).ExecuteReader();
+        return reader.Read();
+    }
+
     /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
     public void SetFileHash(Guid fid, long version, string hash) =>
         NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);
