@@ -16,6 +16,7 @@ public class PreserveTests
         services:
           A: { driver: d, folders: { docs: . } }
           B: { driver: d, folders: { docs: . } }
+          C: { driver: d, folders: { docs: . } }
         """;
 
     private string _directory = null!;
@@ -63,5 +64,36 @@ public class PreserveTests
             // Moving B's next copy onto the kept one would be refused at every attempt: the destination exists.
             Assert.That(job.PreserveAs, Is.Null, "the conflict copy is kept already");
         });
+    }
+
+    [Test]
+    public async Task A_conflict_copy_name_planned_for_another_file_is_not_given_again()
+    {
+        var stamp = new DateTimeOffset(2026, 11, 27, 13, 9, 36, TimeSpan.Zero);
+        const string copyPath = "b.conflict-A-20261127-130936.bin";
+        const string planned = "b.conflict-A-20261127-130936-2.bin";
+        var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
+        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        var original = FileId.Compute("docs", "b.bin");
+        var copy = FileId.Compute("docs", copyPath);
+        await store.WriteAsync(tx =>
+        {
+            // b.bin: C's content won over A's, which its upload to A first keeps under the -2 name (the plain one is taken).
+            tx.UpsertFile(new FileRecord(original, "docs", "b.bin", 19, "application/octet-stream", 2, "C", stamp.AddMilliseconds(500), Deleted: false));
+            tx.UpsertReplica(new ReplicaRecord(original, "C", 2, "rev-c", null));
+            tx.UpsertReplica(new ReplicaRecord(original, "A", 0, "rev-a", null));
+            tx.PutJob(original, "A", JobKind.Upload, 2, preserveAs: planned);
+            // An older conflict copy of b.bin, held by B.
+            tx.UpsertFile(new FileRecord(copy, "docs", copyPath, 19, "application/octet-stream", 1, "B", stamp.AddMilliseconds(900), Deleted: false));
+            tx.UpsertReplica(new ReplicaRecord(copy, "B", 1, "rev-b", null));
+        });
+
+        // A has another, older content under the copy's name: a conflict on the copy, A's content the loser, named
+        // after b.bin by the same service in the same second.
+        var reported = new Onitu.Metadata("docs", copyPath) { Size = 20, Revision = "rev-a-copy", ModifiedAt = stamp.AddMilliseconds(100) };
+        await store.WriteAsync(tx => processor.ApplyUpdate(tx, "A", reported));
+
+        var job = await store.WriteAsync(tx => tx.GetJob(copy, "A"));
+        Assert.That(job?.PreserveAs, Is.EqualTo("b.conflict-A-20261127-130936-3.bin"), "the -2 name is planned for b.bin's losing content");
     }
 }
