@@ -76,6 +76,18 @@ internal sealed class StoreTransaction : IDisposable
         return reader.Read();
     }
 
+    /// <summary>
+    /// Whether a job of another file than <paramref name="except"/> plans to keep a conflict's losing content at
+    /// <paramref name="path"/> of <paramref name="folder"/>: that path is no file yet, but it is taken.
+    /// </summary>
+    public bool IsPlannedConflictCopy(string folder, string path, Guid except)
+    {
+        // Conflicts are rare: a scan of the jobs when naming one is cheaper than an index kept for every job.
+        using var reader = Command("SELECT 1 FROM jobs j JOIN files f ON f.fid = j.fid WHERE j.preserve_as = $0 AND f.folder = $1 AND j.fid <> $2 LIMIT 1",
+            path, folder, Key(except)).ExecuteReader();
+        return reader.Read();
+    }
+
     /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
     public void SetFileHash(Guid fid, long version, string hash) =>
         NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);
@@ -207,6 +219,14 @@ internal sealed class StoreTransaction : IDisposable
 
     public bool ClearPreserve(long id, long version) =>
         NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND version = $1", id, version) == 1;
+
+    /// <summary>
+    /// Forgets the plan to keep a content under <paramref name="conflictPath"/> once it is kept there, whatever version
+    /// the job was rewritten to meanwhile (a rewrite carries the plan over): that path is a live file now, and moving
+    /// anything else onto it would be refused forever.
+    /// </summary>
+    public bool ClearPreserve(long id, string conflictPath) =>
+        NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND preserve_as = $1", id, conflictPath) == 1;
 
     public void ConvertJob(long id, JobKind kind) =>
         NonQuery("UPDATE jobs SET kind = $1, move_from = NULL, offset = 0, started = 0 WHERE id = $0", id, (int)kind);

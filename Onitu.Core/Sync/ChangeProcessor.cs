@@ -240,7 +240,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
         var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now,
-            path => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false });
+            path => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false } || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid));
         var copyFid = FileId.Compute(file.Folder, conflictPath);
         var copy = file with { Fid = copyFid, Path = conflictPath, Version = (tx.GetFile(copyFid)?.Version ?? 0) + 1, Deleted = false };
         var gone = file with { Version = file.Version + 1, Deleted = true };
@@ -287,7 +287,11 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             // A service that cannot be written to can never receive the other content; its own write must win.
             || !referee.CanWrite(service, metadata.Folder);
 
-        bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false };
+        // A name planned for another file's losing content is taken too: a conflict on a conflict copy names its loser
+        // after the original, so both can pick the same name in one pass, and the second move there is then refused
+        // at every attempt (found by the model test, seed 7347755886703488857).
+        bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false }
+            || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid);
 
         if (newcomerWins)
         {
@@ -541,7 +545,10 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         }
         if (movedAway && tx.GetReplica(job.Fid, job.Target) is { } original)
             tx.UpsertReplica(original with { Revision = null, Extra = null });
-        tx.ClearPreserve(job.Id, job.Version);
+        // Not by version: a new version of the file while the copy was being kept rewrote the job with the plan carried
+        // over, and its next run would move the target's new copy onto this conflict copy, refused at every attempt
+        // (the likely cause of the model test's failure with seed 8844609280741961305).
+        tx.ClearPreserve(job.Id, copy.Path);
         return outcome;
     }
 
