@@ -26,20 +26,27 @@ public partial class SshEngineTests
         return report;
     }
 
-    [Test]
-    [CancelAfter(180_000)]
-    public async Task A_same_size_rewrite_on_the_server_within_the_second_of_the_last_sync_is_found_and_sent(CancellationToken cancellationToken)
+    /// <summary>
+    /// Syncs the server's <c>docs/notes.txt</c> ("first", written at <see cref="RacySecond"/>) to A, the sync seeing
+    /// it half a second after its write: a rewrite in the same second keeps its revision.
+    /// </summary>
+    private static async Task<(string Services, string Remote)> SyncARacyRemoteFileAsync(EngineScene scene, CancellationToken cancellationToken)
     {
-        var sshd = SshdSetup.Sshd;
-        await using var scene = new EngineScene();
-        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot);
+        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", SshdSetup.Sshd, scene.RemoteRoot);
         var remote = Path.Combine(scene.RemoteRoot, "docs", "notes.txt");
         Directory.CreateDirectory(Path.GetDirectoryName(remote)!);
         File.WriteAllText(remote, "first");
         File.SetLastWriteTimeUtc(remote, RacySecond);
-
-        // The sync sees the file half a second after its write: a rewrite in the same second keeps its revision.
         await SyncOnceAsync(scene, services, new ShiftedClock(RacySecond.AddMilliseconds(500)), cancellationToken);
+        return (services, remote);
+    }
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task A_same_size_rewrite_on_the_server_within_the_second_of_the_last_sync_is_found_and_sent(CancellationToken cancellationToken)
+    {
+        await using var scene = new EngineScene();
+        var (services, remote) = await SyncARacyRemoteFileAsync(scene, cancellationToken);
         Assert.That(scene.ReadOrNull("A", "docs/notes.txt"), Is.EqualTo("first"));
 
         using (var inPlace = new FileStream(remote, FileMode.Open, FileAccess.Write))
@@ -56,14 +63,8 @@ public partial class SshEngineTests
     [CancelAfter(180_000)]
     public async Task An_unchanged_racy_file_on_the_server_is_read_again_but_not_sent_again(CancellationToken cancellationToken)
     {
-        var sshd = SshdSetup.Sshd;
         await using var scene = new EngineScene();
-        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot);
-        var remote = Path.Combine(scene.RemoteRoot, "docs", "notes.txt");
-        Directory.CreateDirectory(Path.GetDirectoryName(remote)!);
-        File.WriteAllText(remote, "first");
-        File.SetLastWriteTimeUtc(remote, RacySecond);
-        await SyncOnceAsync(scene, services, new ShiftedClock(RacySecond.AddMilliseconds(500)), cancellationToken);
+        var (services, remote) = await SyncARacyRemoteFileAsync(scene, cancellationToken);
         var local = new FileInfo(scene.PathOf("A", "docs/notes.txt"));
         var writtenLocally = local.LastWriteTimeUtc;
 
