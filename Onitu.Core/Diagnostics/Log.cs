@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(1003, LogLevel.Debug, "A batch of {Count} writes failed ({Reason}); committing them one by one")]
     public static partial void StoreBatchRetried(ILogger logger, int count, string reason);
 
+    [LoggerMessage(1004, LogLevel.Debug, "State database closed after {Writes} writes in {Transactions} transactions")]
+    public static partial void StoreClosed(ILogger logger, long writes, long transactions);
+
     [LoggerMessage(2001, LogLevel.Information, "Service {Service}: driver {Driver} resolved from {Origin}")]
     public static partial void DriverResolved(ILogger logger, string service, string driver, string origin);
 

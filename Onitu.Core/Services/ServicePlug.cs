@@ -188,7 +188,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         [EnumeratorCancellation] CancellationToken cancellationToken, bool smudgeRacy = false)
     {
         var sql = "SELECT f.folder, f.path, f.size, f.modified_at, r.revision, r.extra, r.racy FROM files f " +
-                  "JOIN replicas r ON r.fid = f.fid AND r.service = $service " + where;
+                  "JOIN replicas r ON r.file = f.id AND r.service = $service " + where;
         await foreach (var metadata in Store.QueryAsync(sql, p =>
                        {
                            p.AddWithValue("$service", ServiceName);

@@ -82,6 +82,71 @@ internal static class Schema
         -- a same-size rewrite in that tick keeps the revision, so the next scan checks the content by hash.
         ALTER TABLE replicas ADD COLUMN racy INTEGER NOT NULL DEFAULT 0;
         """,
+        // Version 4: integer row keys. File ids are name-based UUIDs, random by design: keyed by them, every write of
+        // a replica or a job landed on a page of its own, and a transaction of a few hundred writes rewrote about as
+        // many pages (measured: 4.4 WAL pages per file of an initial sync). Replicas and jobs now point at the file's
+        // row, numbered in the order files were first seen, so the writes of a scan or of a run of transfers share
+        // pages; only the fid index is still written at random.
+        """
+        CREATE TABLE files_v4 (
+            id          INTEGER PRIMARY KEY,
+            fid         TEXT    NOT NULL UNIQUE,
+            folder      TEXT    NOT NULL,
+            path        TEXT    NOT NULL,
+            size        INTEGER NOT NULL,
+            mime        TEXT    NOT NULL,
+            version     INTEGER NOT NULL,
+            origin      TEXT    NOT NULL,
+            modified_at INTEGER,
+            deleted     INTEGER NOT NULL DEFAULT 0,
+            hash        TEXT
+        );
+        INSERT INTO files_v4 (fid, folder, path, size, mime, version, origin, modified_at, deleted, hash)
+            SELECT fid, folder, path, size, mime, version, origin, modified_at, deleted, hash FROM files ORDER BY folder, path;
+
+        CREATE TABLE replicas_v4 (
+            file     INTEGER NOT NULL,   -- files.id
+            service  TEXT    NOT NULL,
+            version  INTEGER NOT NULL,
+            revision TEXT,
+            extra    TEXT,
+            racy     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (file, service)
+        ) WITHOUT ROWID;
+        INSERT INTO replicas_v4 (file, service, version, revision, extra, racy)
+            SELECT f.id, r.service, r.version, r.revision, r.extra, r.racy FROM replicas r JOIN files_v4 f ON f.fid = r.fid;
+
+        CREATE TABLE jobs_v4 (
+            id          INTEGER PRIMARY KEY,
+            file        INTEGER NOT NULL,   -- files.id
+            target      TEXT    NOT NULL,
+            kind        INTEGER NOT NULL,
+            version     INTEGER NOT NULL,
+            offset      INTEGER NOT NULL DEFAULT 0,
+            started     INTEGER NOT NULL DEFAULT 0,
+            chunk_size  INTEGER NOT NULL DEFAULT 0,
+            move_from   INTEGER,            -- moves: files.id of the old location on the target
+            preserve_as TEXT,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            not_before  INTEGER NOT NULL DEFAULT 0,
+            last_error  TEXT,
+            UNIQUE (file, target)
+        );
+        INSERT INTO jobs_v4 (id, file, target, kind, version, offset, started, chunk_size, move_from, preserve_as, attempts, not_before, last_error)
+            SELECT j.id, f.id, j.target, j.kind, j.version, j.offset, j.started, j.chunk_size, m.id, j.preserve_as, j.attempts, j.not_before, j.last_error
+            FROM jobs j JOIN files_v4 f ON f.fid = j.fid LEFT JOIN files_v4 m ON m.fid = j.move_from;
+
+        DROP TABLE jobs;
+        DROP TABLE replicas;
+        DROP TABLE files;
+        ALTER TABLE files_v4 RENAME TO files;
+        ALTER TABLE replicas_v4 RENAME TO replicas;
+        ALTER TABLE jobs_v4 RENAME TO jobs;
+        CREATE INDEX files_by_folder_path ON files (folder, path);
+        -- The scheduler walks jobs by id; the old index by due time served no query. Moves are looked up by the file
+        -- they take away, and are few: the index holds only them.
+        CREATE INDEX jobs_by_move_from ON jobs (move_from) WHERE move_from IS NOT NULL;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Length;

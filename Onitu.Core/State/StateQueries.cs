@@ -32,15 +32,15 @@ internal sealed class StateQueries(MetadataStore store)
     /// <summary>Which services hold each of <paramref name="fids"/>, and whether their copy is the current version.</summary>
     public Task<List<(string Fid, string Service, bool Current)>> HoldersAsync(IEnumerable<string> fids, CancellationToken cancellationToken) =>
         ToListAsync(store.QueryAsync(
-            "SELECT r.fid, r.service, r.version = f.version FROM replicas r JOIN files f ON f.fid = r.fid" +
-            " WHERE r.fid IN (SELECT value FROM json_each($fids)) AND r.revision IS NOT NULL",
+            "SELECT f.fid, r.service, r.version = f.version FROM replicas r JOIN files f ON f.id = r.file" +
+            " WHERE f.fid IN (SELECT value FROM json_each($fids)) AND r.revision IS NOT NULL",
             p => p.AddWithValue("$fids", JsonSerializer.Serialize(fids)), r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0),
             cancellationToken), cancellationToken);
 
     /// <summary>Which services are about to receive each of <paramref name="fids"/> (a pending copy or move).</summary>
     public Task<List<(string Fid, string Service)>> ReceiversAsync(IEnumerable<string> fids, CancellationToken cancellationToken) =>
         ToListAsync(store.QueryAsync(
-            "SELECT fid, target FROM jobs WHERE fid IN (SELECT value FROM json_each($fids)) AND kind <> $delete",
+            "SELECT f.fid, j.target FROM jobs j JOIN files f ON f.id = j.file WHERE f.fid IN (SELECT value FROM json_each($fids)) AND j.kind <> $delete",
             p =>
             {
                 p.AddWithValue("$fids", JsonSerializer.Serialize(fids));
@@ -53,10 +53,10 @@ internal sealed class StateQueries(MetadataStore store)
     /// </summary>
     public Task<List<TransferEntry>> TransfersAsync(IReadOnlySet<string> active, bool activeOnly, int offset, int limit, CancellationToken cancellationToken)
     {
-        var filter = activeOnly ? " AND (j.fid || char(10) || j.target) IN (SELECT value FROM json_each($active))" : "";
+        var filter = activeOnly ? " AND (f.fid || char(10) || j.target) IN (SELECT value FROM json_each($active))" : "";
         return ToListAsync(store.QueryAsync(
-            "SELECT j.fid, f.folder, f.path, f.size, j.kind, f.origin, j.target, j.offset, j.attempts, j.last_error, j.not_before" +
-            " FROM jobs j JOIN files f ON f.fid = j.fid WHERE 1 = 1" + filter + " ORDER BY j.id LIMIT $limit OFFSET $offset",
+            "SELECT f.fid, f.folder, f.path, f.size, j.kind, f.origin, j.target, j.offset, j.attempts, j.last_error, j.not_before" +
+            " FROM jobs j JOIN files f ON f.id = j.file WHERE 1 = 1" + filter + " ORDER BY j.id LIMIT $limit OFFSET $offset",
             p =>
             {
                 p.AddWithValue("$active", JsonSerializer.Serialize(active));
@@ -87,14 +87,14 @@ internal sealed class StateQueries(MetadataStore store)
     /// <summary>How many live files, and how many bytes, <paramref name="service"/> holds at their current version.</summary>
     public async Task<(long Files, long Bytes)> HeldAsync(string service, CancellationToken cancellationToken) =>
         (await ToListAsync(store.QueryAsync(
-            "SELECT count(*), coalesce(sum(f.size), 0) FROM replicas r JOIN files f ON f.fid = r.fid" +
+            "SELECT count(*), coalesce(sum(f.size), 0) FROM replicas r JOIN files f ON f.id = r.file" +
             " WHERE r.service = $service AND r.revision IS NOT NULL AND r.version = f.version AND f.deleted = 0",
             p => p.AddWithValue("$service", service), r => (r.GetInt64(0), r.GetInt64(1)), cancellationToken),
             cancellationToken).ConfigureAwait(false))[0];
 
     /// <summary>How many files of <paramref name="folder"/> <paramref name="service"/> holds in any version.</summary>
     public long HeldIn(string service, string folder) => store.QueryScalar<long>(
-        "SELECT count(*) FROM replicas r JOIN files f ON f.fid = r.fid WHERE r.service = $service AND f.folder = $folder AND r.revision IS NOT NULL",
+        "SELECT count(*) FROM replicas r JOIN files f ON f.id = r.file WHERE r.service = $service AND f.folder = $folder AND r.revision IS NOT NULL",
         p =>
         {
             p.AddWithValue("$service", service);
@@ -106,7 +106,7 @@ internal sealed class StateQueries(MetadataStore store)
         ToListAsync(store.QueryAsync(
             """
             SELECT j.kind, j.target, f.folder, f.path, j.preserve_as, m.path
-            FROM jobs j JOIN files f ON f.fid = j.fid LEFT JOIN files m ON m.fid = j.move_from
+            FROM jobs j JOIN files f ON f.id = j.file LEFT JOIN files m ON m.id = j.move_from
             WHERE j.kind <> 3 -- an abandoned partial upload's cleanup is no change a user plans for
             ORDER BY f.folder, f.path, j.target
             """,

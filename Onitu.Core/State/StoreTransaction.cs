@@ -9,7 +9,17 @@ namespace Onitu.State;
 internal sealed class StoreTransaction : IDisposable
 {
     private const string FileColumns = "fid, folder, path, size, mime, version, origin, modified_at, deleted, hash";
-    private const string JobColumns = "id, fid, target, kind, version, offset, started, chunk_size, move_from, preserve_as, attempts, not_before, last_error";
+
+    // Replicas and jobs point at their file's row (files.id, see Schema version 4); they are read with the file's
+    // fid, which is what the engine knows them by.
+    private const string JobColumns =
+        "j.id, f.fid, j.target, j.kind, j.version, j.offset, j.started, j.chunk_size, m.fid, j.preserve_as, j.attempts, j.not_before, j.last_error";
+    private const string FromJobs = " FROM jobs j JOIN files f ON f.id = j.file LEFT JOIN files m ON m.id = j.move_from";
+    private const string ReplicaColumns = "f.fid, r.service, r.version, r.revision, r.extra, r.racy";
+    private const string FromReplicas = " FROM replicas r JOIN files f ON f.id = r.file";
+
+    /// <summary>The row of the file whose fid is the statement's parameter <c>$0</c>.</summary>
+    private const string FileRow = "(SELECT id FROM files WHERE fid = $0)";
 
     private readonly SqliteConnection _connection;
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
@@ -82,8 +92,9 @@ internal sealed class StoreTransaction : IDisposable
     /// </summary>
     public bool IsPlannedConflictCopy(string folder, string path, Guid except)
     {
-        // Conflicts are rare: a scan of the jobs when naming one is cheaper than an index kept for every job.
-        using var reader = Command("SELECT 1 FROM jobs j JOIN files f ON f.fid = j.fid WHERE j.preserve_as = $0 AND f.folder = $1 AND j.fid <> $2 LIMIT 1",
+        // Conflicts are rare: a scan of the jobs when naming one is cheaper than an index kept for every job. CROSS JOIN
+        // keeps that order: left to itself, SQLite would walk every file of the folder instead.
+        using var reader = Command("SELECT 1 FROM jobs j CROSS JOIN files f ON f.id = j.file WHERE j.preserve_as = $0 AND f.folder = $1 AND f.fid <> $2 LIMIT 1",
             path, folder, Key(except)).ExecuteReader();
         return reader.Read();
     }
@@ -101,7 +112,7 @@ internal sealed class StoreTransaction : IDisposable
 
     public ReplicaRecord? GetReplica(Guid fid, string service)
     {
-        using var reader = Command("SELECT fid, service, version, revision, extra, racy FROM replicas WHERE fid = $0 AND service = $1",
+        using var reader = Command($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0 AND r.service = $1",
             Key(fid), service).ExecuteReader();
         return reader.Read() ? ReadReplica(reader) : null;
     }
@@ -109,15 +120,15 @@ internal sealed class StoreTransaction : IDisposable
     public List<ReplicaRecord> GetReplicas(Guid fid)
     {
         var replicas = new List<ReplicaRecord>();
-        using var reader = Command("SELECT fid, service, version, revision, extra, racy FROM replicas WHERE fid = $0", Key(fid)).ExecuteReader();
+        using var reader = Command($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0", Key(fid)).ExecuteReader();
         while (reader.Read())
             replicas.Add(ReadReplica(reader));
         return replicas;
     }
 
     public void UpsertReplica(ReplicaRecord replica) => NonQuery(
-        "INSERT INTO replicas (fid, service, version, revision, extra, racy) VALUES ($0, $1, $2, $3, $4, $5) " +
-        "ON CONFLICT (fid, service) DO UPDATE SET version = $2, revision = $3, extra = $4, racy = $5",
+        $"INSERT INTO replicas (file, service, version, revision, extra, racy) VALUES ({FileRow}, $1, $2, $3, $4, $5) " +
+        "ON CONFLICT (file, service) DO UPDATE SET version = $2, revision = $3, extra = $4, racy = $5",
         Key(replica.Fid), replica.Service, replica.Version, replica.Revision, replica.Extra, replica.Racy && replica.Holds ? 1 : 0);
 
     /// <summary>
@@ -127,7 +138,7 @@ internal sealed class StoreTransaction : IDisposable
     public void MarkRacy(Guid fid, string service, string? revision)
     {
         if (revision is not null)
-            NonQuery("UPDATE replicas SET racy = 1 WHERE fid = $0 AND service = $1 AND revision = $2", Key(fid), service, revision);
+            NonQuery($"UPDATE replicas SET racy = 1 WHERE file = {FileRow} AND service = $1 AND revision = $2", Key(fid), service, revision);
     }
 
     internal static ReplicaRecord ReadReplica(SqliteDataReader r) => new(
@@ -138,20 +149,20 @@ internal sealed class StoreTransaction : IDisposable
 
     public JobRecord? GetJob(Guid fid, string target)
     {
-        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target).ExecuteReader();
+        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow} AND j.target = $1", Key(fid), target).ExecuteReader();
         return reader.Read() ? ReadJob(reader) : null;
     }
 
     public JobRecord? GetJob(long id)
     {
-        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE id = $0", id).ExecuteReader();
+        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.id = $0", id).ExecuteReader();
         return reader.Read() ? ReadJob(reader) : null;
     }
 
     public List<JobRecord> GetJobs(Guid fid)
     {
         var jobs = new List<JobRecord>();
-        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE fid = $0", Key(fid)).ExecuteReader();
+        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow}", Key(fid)).ExecuteReader();
         while (reader.Read())
             jobs.Add(ReadJob(reader));
         return jobs;
@@ -162,15 +173,15 @@ internal sealed class StoreTransaction : IDisposable
     /// a rewritten job starts over (offset 0) and keeps its row id, so an in-flight transfer sees it was superseded.
     /// </summary>
     public void PutJob(Guid fid, string target, JobKind kind, long version, Guid? moveFrom = null, string? preserveAs = null) => NonQuery(
-        "INSERT INTO jobs (fid, target, kind, version, move_from, preserve_as) VALUES ($0, $1, $2, $3, $4, $5) " +
-        "ON CONFLICT (fid, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
-        "move_from = $4, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL",
+        $"INSERT INTO jobs (file, target, kind, version, move_from, preserve_as) VALUES ({FileRow}, $1, $2, $3, (SELECT id FROM files WHERE fid = $4), $5) " +
+        "ON CONFLICT (file, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
+        "move_from = excluded.move_from, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL",
         Key(fid), target, (int)kind, version, moveFrom is { } m ? Key(m) : null, preserveAs);
 
     /// <summary>The move job on <paramref name="target"/> that takes its copy of <paramref name="fid"/> elsewhere, if any.</summary>
     public JobRecord? GetMoveAway(Guid fid, string target)
     {
-        using var reader = Command($"SELECT {JobColumns} FROM jobs WHERE move_from = $0 AND target = $1 AND kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
+        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.move_from = {FileRow} AND j.target = $1 AND j.kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
         return reader.Read() ? ReadJob(reader) : null;
     }
 
@@ -186,7 +197,7 @@ internal sealed class StoreTransaction : IDisposable
         for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
             parents.Add(directory);
         using var reader = Command(
-            "SELECT max(j.not_before) FROM jobs j JOIN files f ON f.fid = CASE WHEN j.kind = $3 THEN j.move_from ELSE j.fid END " +
+            "SELECT max(j.not_before) FROM jobs j JOIN files f ON f.id = CASE WHEN j.kind = $3 THEN j.move_from ELSE j.file END " +
             "WHERE j.target = $0 AND j.kind IN ($2, $3) AND j.attempts < $4 AND f.folder = $1 " +
             "AND (f.path IN (SELECT value FROM json_each($5)) OR (f.path >= $6 AND f.path < $7))",
             target, folder, (int)JobKind.Delete, (int)JobKind.Move, maxAttempts,
@@ -196,7 +207,7 @@ internal sealed class StoreTransaction : IDisposable
 
     public bool DeleteJob(long id, long version) => NonQuery("DELETE FROM jobs WHERE id = $0 AND version = $1", id, version) == 1;
 
-    public void DeleteJob(Guid fid, string target) => NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1", Key(fid), target);
+    public void DeleteJob(Guid fid, string target) => NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1", Key(fid), target);
 
     /// <summary>
     /// Removes the job of <paramref name="fid"/> for <paramref name="target"/>, except that a started upload becomes an
@@ -205,9 +216,9 @@ internal sealed class StoreTransaction : IDisposable
     public void DropJob(Guid fid, string target)
     {
         NonQuery("UPDATE jobs SET kind = $2, offset = 0, attempts = 0, not_before = 0, last_error = NULL " +
-                 "WHERE fid = $0 AND target = $1 AND kind = $3 AND started = 1",
+                 $"WHERE file = {FileRow} AND target = $1 AND kind = $3 AND started = 1",
             Key(fid), target, (int)JobKind.AbortUpload, (int)JobKind.Upload);
-        NonQuery("DELETE FROM jobs WHERE fid = $0 AND target = $1 AND kind <> $2", Key(fid), target, (int)JobKind.AbortUpload);
+        NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1 AND kind <> $2", Key(fid), target, (int)JobKind.AbortUpload);
     }
 
     /// <summary>Records upload progress; false when the job was superseded meanwhile.</summary>
@@ -241,9 +252,11 @@ internal sealed class StoreTransaction : IDisposable
         r.GetInt64(6) != 0, r.GetInt32(7), r.IsDBNull(8) ? null : Guid.Parse(r.GetString(8)), r.IsDBNull(9) ? null : r.GetString(9),
         r.GetInt32(10), new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero), r.IsDBNull(12) ? null : r.GetString(12));
 
-    internal const string SelectJobs = $"SELECT {JobColumns} FROM jobs";
+    /// <summary>Jobs with their files' fids (<c>j</c> the job, <c>f</c> its file, <c>m</c> a move's old location).</summary>
+    internal const string SelectJobs = $"SELECT {JobColumns}{FromJobs}";
     internal const string SelectFiles = $"SELECT {FileColumns} FROM files";
-    internal const string SelectReplicas = "SELECT fid, service, version, revision, extra, racy FROM replicas";
+    /// <summary>Replicas with their files' fids (<c>r</c> the replica, <c>f</c> its file).</summary>
+    internal const string SelectReplicas = $"SELECT {ReplicaColumns}{FromReplicas}";
 
     // ---- the engine's own facts ------------------------------------------------------------------------------
 

@@ -240,8 +240,8 @@ internal sealed class TransferScheduler
         {
             command.Transaction = transaction;
             command.CommandText = StoreTransaction.SelectJobs +
-                " WHERE id > $after AND not_before <= $now AND attempts < $max AND target IN (SELECT value FROM json_each($ready))" +
-                " ORDER BY id LIMIT $limit";
+                " WHERE j.id > $after AND j.not_before <= $now AND j.attempts < $max AND j.target IN (SELECT value FROM json_each($ready))" +
+                " ORDER BY j.id LIMIT $limit";
             command.Parameters.AddWithValue("$after", afterId);
             command.Parameters.AddWithValue("$now", _coordinator.Clock.GetUtcNow().UtcTicks);
             command.Parameters.AddWithValue("$max", MaxAttempts);
