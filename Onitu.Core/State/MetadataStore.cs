@@ -20,6 +20,7 @@ namespace Onitu.State;
 internal sealed class MetadataStore : IAsyncDisposable
 {
     private const int MaxWritesPerTransaction = 512;
+    private const int MinQueuedToWait = 3;
     private static readonly TimeSpan BusyWindow = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan GroupCommitDelay = TimeSpan.FromMilliseconds(1);
 
@@ -179,14 +180,16 @@ internal sealed class MetadataStore : IAsyncDisposable
             batch.Clear();
             while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var write))
                 batch.Add(write);
-            if (batch.Count < MaxWritesPerTransaction && Stopwatch.GetElapsedTime(lastCommit) < BusyWindow)
+            if (batch.Count is >= MinQueuedToWait and < MaxWritesPerTransaction && Stopwatch.GetElapsedTime(lastCommit) < BusyWindow)
             {
-                // Writes are streaming in (a scan, a run of transfers): wait a moment for more to share the
-                // transaction. Each transaction writes every page it dirtied to the WAL, and a few writes dirty about
-                // as many pages as a few hundred of the same run (measured: 5,000 transactions of 4 writes for an
-                // initial sync of 10,000 files without the wait, 250 of 80 with it). A write after a quiet spell (a
-                // watched edit) is committed at once. The callers do not wait longer in effect: a scan keeps a window
-                // of reports in flight and a transfer gives its slot back before its record commits.
+                // Writes are streaming in from callers with many in flight (a scan's window of reports, a run of
+                // transfers): wait a moment for more to share the transaction. Each transaction writes every page it
+                // dirtied to the WAL, and a few writes dirty about as many pages as a few hundred of the same run
+                // (measured: 5,000 transactions of 4 writes for an initial sync of 10,000 files without the wait,
+                // 250 of 80 with it). Those callers do not wait longer in effect: a scan keeps a window of reports in
+                // flight and a transfer gives its slot back before its record commits. A caller that waits for each
+                // write before the next (a watcher's stream of events) finds at most one or two writes queued and is
+                // never held up, nor is a write after a quiet spell.
                 await Task.Delay(GroupCommitDelay).ConfigureAwait(false);
                 while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var write))
                     batch.Add(write);
