@@ -184,24 +184,35 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
     /// replica comes without its revision, as Git smudges racy index entries, so that the scan reports it again and its
     /// content is checked. A single file's metadata keeps its revision: compare-and-swap writes need the real one.
     /// </summary>
+    /// <remarks>
+    /// A scan reads every row of the listing, and each column read is a call into SQLite: the row has five columns,
+    /// none of them NULL (SQL maps the absent values to sentinels below), so none needs a NULL test of its own.
+    /// </remarks>
     private async IAsyncEnumerable<Onitu.Metadata> Query(string where, Action<Microsoft.Data.Sqlite.SqliteParameterCollection> bind,
         [EnumeratorCancellation] CancellationToken cancellationToken, bool smudgeRacy = false)
     {
-        var sql = "SELECT f.folder, f.path, f.size, f.modified_at, r.revision, r.extra, r.racy FROM files f " +
-                  "JOIN replicas r ON r.file = f.id AND r.service = $service " + where;
+        // Revisions and extra data are never empty strings (drivers' revisions are required to be non-empty, extra data
+        // is a JSON object), and times are never negative: "" and -1 stand for "none".
+        var sql = "SELECT f.folder, f.path, f.size, coalesce(f.modified_at, -1), " +
+                  (smudgeRacy ? "CASE WHEN r.racy THEN '' ELSE coalesce(r.revision, '') END" : "coalesce(r.revision, '')") +
+                  ", coalesce(r.extra, '') FROM files f JOIN replicas r ON r.file = f.id AND r.service = $service " + where;
         await foreach (var metadata in Store.QueryAsync(sql, p =>
                        {
                            p.AddWithValue("$service", ServiceName);
                            bind(p);
                        }, r =>
                        {
+                           var modifiedAt = r.GetInt64(3);
+                           var revision = r.GetString(4);
+                           var extra = r.GetString(5);
                            var m = new Onitu.Metadata(r.GetString(0), r.GetString(1))
                            {
                                Size = r.GetInt64(2),
-                               ModifiedAt = r.IsDBNull(3) ? null : new DateTimeOffset(r.GetInt64(3), TimeSpan.Zero),
-                               Revision = r.IsDBNull(4) || (smudgeRacy && r.GetInt64(6) != 0) ? null : r.GetString(4),
+                               ModifiedAt = modifiedAt < 0 ? null : new DateTimeOffset(modifiedAt, TimeSpan.Zero),
+                               Revision = revision.Length == 0 ? null : revision,
                            };
-                           ChangeProcessor.DeserializeExtra(r.IsDBNull(5) ? null : r.GetString(5), m.Extra);
+                           if (extra.Length > 0)
+                               ChangeProcessor.DeserializeExtra(extra, m.Extra);
                            return m;
                        }, cancellationToken).ConfigureAwait(false))
         {
