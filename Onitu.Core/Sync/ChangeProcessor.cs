@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Onitu.Rules;
 using Onitu.State;
 using Onitu.Transfers;
@@ -634,13 +633,13 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         metadata.ModifiedAt, Deleted: false);
 
     internal static string? SerializeExtra(IDictionary<string, string> extra) =>
-        extra.Count == 0 ? null : JsonSerializer.Serialize(extra);
+        extra.Count == 0 ? null : StateJson.Map(extra);
 
     internal static void DeserializeExtra(string? json, IDictionary<string, string> into)
     {
         if (json is null)
             return;
-        foreach (var (key, value) in JsonSerializer.Deserialize<Dictionary<string, string>>(json)!)
+        foreach (var (key, value) in StateJson.ReadMap(json))
             into[key] = value;
     }
 }
