@@ -204,6 +204,47 @@ public class FileAndDirectoryTests
         Assert.That(h.Read("B", "docs/a.txt/swapped.txt"), Is.EqualTo("now a directory"));
     }
 
+    [Test]
+    public async Task A_rename_aside_abandoned_before_any_holder_made_it_reports_no_conflict()
+    {
+        // A directory a.txt/ on A has the file a.txt renamed aside on its holders; before any of them renamed it, A's
+        // own deletion and B's edit drop those renames: no copy of the old content is ever kept, so announcing it as
+        // a conflict copy was a lie (the edit, renamed aside in turn, is the one real conflict).
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        h.Write("B", "docs/a.txt", "a file first, edited on B", DateTime.UtcNow.AddMinutes(-1));
+        // B's scan reports its edit only once A's scan planned the rename aside and dropped its own part of it.
+        b.ScanGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pass = h.SyncAsync();
+        await SyncHarness.EventuallyAsync(() => h.Engine.GetServiceStatuses().Single(s => s.Name == "A").State == ServiceState.Running,
+            "A scanned");
+        b.ScanGate.SetResult();
+        var report = await pass;
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var copy = tree.Keys.Single(k => k.StartsWith("a.conflict-", StringComparison.Ordinal));
+        Assert.That(h.Read("A", "docs/" + copy), Is.EqualTo("a file first, edited on B"));
+        Assert.That(h.Events.OfType<ConflictDetected>().Select(c => c.ConflictPath), Is.EqualTo(new[] { copy }),
+            "one conflict, whose copy exists");
+    }
+
     /// <summary>
     /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
     /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
