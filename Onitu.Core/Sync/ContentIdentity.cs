@@ -32,9 +32,10 @@ internal static class ContentIdentity
             return new ContentCheck(file.Version, file.Hash, Same: false);
 
         var current = file.Hash;
+        List<ReplicaRecord> holders = [];
         if (current is null)
         {
-            var holders = await coordinator.Store.WriteAsync(tx => tx.GetReplicas(file.Fid), cancellationToken).ConfigureAwait(false);
+            holders = await coordinator.Store.WriteAsync(tx => tx.GetReplicas(file.Fid), cancellationToken).ConfigureAwait(false);
             // A racily clean holder's content may have changed since it was recorded: it cannot vouch for the version.
             foreach (var holder in holders.Where(r => r.Holds && !r.Racy && r.Version == file.Version && r.Service != service))
             {
@@ -46,30 +47,21 @@ internal static class ContentIdentity
         var newcomer = await TryHashAsync(coordinator, service, reported, cancellationToken).ConfigureAwait(false);
         if (current is not null)
             return new ContentCheck(file.Version, current, Same: newcomer is not null && newcomer == current);
-        if (newcomer is not null && await HeldByRacyHolderAsync(coordinator, service, file, newcomer, cancellationToken).ConfigureAwait(false))
-            return new ContentCheck(file.Version, newcomer, Same: true);
-        return new ContentCheck(file.Version, null, Same: false);
-    }
-
-    /// <summary>
-    /// Whether a racily clean holder of <paramref name="file"/>'s current version holds <paramref name="hash"/>'s content
-    /// now. Such a holder cannot say what the version's content is (it may have been rewritten in place since), so it
-    /// never decides that two copies differ; but two copies holding the same content are the same, whichever of them
-    /// was written last. Without this, two identical files written just before a first pairing (or before a pass that
-    /// lost its database) were a conflict when the second report came before the first one's hash was recorded
-    /// (<see cref="RecordRacyHashAsync"/>), and the same files paired cleanly when it came after (the CI failure of
-    /// ContentIdentityTests: 20 conflicts, 40 transfers of identical files).
-    /// </summary>
-    private static async Task<bool> HeldByRacyHolderAsync(SyncCoordinator coordinator, string service, FileRecord file, string hash,
-        CancellationToken cancellationToken)
-    {
-        var holders = await coordinator.Store.WriteAsync(tx => tx.GetReplicas(file.Fid), cancellationToken).ConfigureAwait(false);
-        foreach (var holder in holders.Where(r => r.Holds && r.Racy && r.Version == file.Version && r.Service != service))
+        // A racily clean holder's content may have been rewritten in place since it was recorded, so it cannot say what
+        // the version's content is, nor that two copies differ; but two copies holding the same content are the same,
+        // whichever of them was written last. Without this, identical files written just before a first pairing (or
+        // before a pass that lost its database) were a conflict when the second report came before the first one's
+        // hash was recorded (RecordRacyHashAsync), and paired cleanly when it came after (the CI failure of
+        // ContentIdentityTests: 20 conflicts, 40 transfers of identical files).
+        if (newcomer is not null)
         {
-            if (await TryHashAsync(coordinator, holder.Service, ToMetadata(file, holder), cancellationToken).ConfigureAwait(false) == hash)
-                return true;
+            foreach (var holder in holders.Where(r => r.Holds && r.Racy && r.Version == file.Version && r.Service != service))
+            {
+                if (await TryHashAsync(coordinator, holder.Service, ToMetadata(file, holder), cancellationToken).ConfigureAwait(false) == newcomer)
+                    return new ContentCheck(file.Version, newcomer, Same: true);
+            }
         }
-        return false;
+        return new ContentCheck(file.Version, null, Same: false);
     }
 
     /// <summary>
