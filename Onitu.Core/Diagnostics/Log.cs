@@ -86,6 +86,9 @@ internal static partial class Log
     [LoggerMessage(3008, LogLevel.Information, "Moved {Folder}:{From} to {ToFolder}:{To} on {Target}")]
     public static partial void FileMoved(ILogger logger, string folder, string from, string toFolder, string to, string target);
 
+    [LoggerMessage(3042, LogLevel.Warning, "Could not move {Folder}:{From} to {To} on {Target}: {From} is not there any more, taken as deleted there (the moved file is copied there from a service holding it, if any)")]
+    public static partial void MoveSourceGone(ILogger logger, string folder, string from, string to, string target);
+
     [LoggerMessage(3009, LogLevel.Debug, "Source {Source} failed for {Folder}:{Path}, trying the next: {Reason}")]
     public static partial void SourceFailed(ILogger logger, string source, string folder, string path, string reason);
 

@@ -11,6 +11,13 @@ internal sealed class ChangeOutcome
 
     public List<SyncEvent> Events { get; } = [];
 
+    /// <summary>
+    /// Files planned to be renamed aside (<see cref="ChangeProcessor"/>'s RenameAside): a conflict once the first holder
+    /// made the rename (published then, by CompleteMove), not before, since every holder may drop its part first. A dry
+    /// run, which makes none, announces them as they are planned.
+    /// </summary>
+    public List<ConflictDetected> PlannedRenamesAside { get; } = [];
+
     /// <summary>Jobs rewritten or removed: a transfer of theirs in flight, or read ahead, is stale.</summary>
     public List<(Guid Fid, string Target)> TouchedJobs { get; } = [];
 
@@ -30,6 +37,7 @@ internal sealed class ChangeOutcome
     public ChangeOutcome Merge(ChangeOutcome other)
     {
         Events.AddRange(other.Events);
+        PlannedRenamesAside.AddRange(other.PlannedRenamesAside);
         TouchedJobs.AddRange(other.TouchedJobs);
         CreatedJobs |= other.CreatedJobs;
         ContentCheckNeeded ??= other.ContentCheckNeeded;
@@ -267,7 +275,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
                 outcome.TouchedJobs.Add((file.Fid, replica.Service));
             }
         }
-        outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
+        outcome.PlannedRenamesAside.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
     }
 
     /// <summary>
@@ -500,6 +508,9 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     {
         var old = tx.GetReplica(movedFrom.Fid, job.Target);
         var oldFile = tx.GetFile(movedFrom.Fid);
+        // A move whose content no service held under the new name yet is a rename aside (an ordinary move was made
+        // first by the service that reported it): its first holder's rename is when the conflict copy exists.
+        var firstHolder = !tx.GetReplicas(job.Fid).Exists(r => r.Service != job.Target && r.Holds && r.Version == job.Version);
         if (old is not null)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
@@ -507,6 +518,8 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
         if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
         {
+            if (firstHolder)
+                outcome.Events.Add(new ConflictDetected(clock.GetUtcNow(), file.Folder, movedFrom.Path, file.Path, file.Origin));
             // A file renamed aside by the engine (RenameAside) reaches the services that did not hold it from the
             // first holder that renamed it; an ordinary move planned those copies already.
             foreach (var target in referee.GetTargets(job.Target, file.Folder, file.Path, file.Size, file.MimeType))

@@ -79,11 +79,13 @@ internal sealed class SyncCoordinator
     {
         if (outcome.HasWork)
             Jobs.JobsRewritten(outcome.TouchedJobs);
-        foreach (var syncEvent in outcome.Events)
+        // A dry run makes no rename: what it plans is what it reports.
+        List<SyncEvent> events = DryRun && outcome.PlannedRenamesAside.Count > 0 ? [.. outcome.Events, .. outcome.PlannedRenamesAside] : outcome.Events;
+        foreach (var syncEvent in events)
         {
             if (syncEvent is ConflictDetected conflict)
                 Log.ConflictDetected(Logger, conflict.Folder, conflict.Path, conflict.LosingService, conflict.ConflictPath);
         }
-        Events.Publish(outcome.Events);
+        Events.Publish(events);
     }
 }

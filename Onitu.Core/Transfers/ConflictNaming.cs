@@ -25,11 +25,21 @@ internal static class ConflictNaming
         ArgumentNullException.ThrowIfNull(path);
         var directory = FilePath.GetDirectory(path);
         var name = FilePath.GetFileName(path);
-        var dot = name.LastIndexOf('.');
-        var (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
-        var marker = stem.IndexOf(Marker, StringComparison.Ordinal);
+        var marker = name.IndexOf(Marker, StringComparison.Ordinal);
+        string stem, extension;
         if (marker > 0)
-            stem = stem[..marker];
+        {
+            // The extension is what follows the stamp: none for a copy of a file without one, whose last dot is the
+            // marker's own (taking the marker for an extension nested the names, x.conflict-B-….conflict-C-…).
+            var stamped = name[(marker + Marker.Length)..];
+            var dot = stamped.LastIndexOf('.');
+            (stem, extension) = (name[..marker], dot >= 0 ? stamped[dot..] : string.Empty);
+        }
+        else
+        {
+            var dot = name.LastIndexOf('.');
+            (stem, extension) = dot > 0 ? (name[..dot], name[dot..]) : (name, string.Empty);
+        }
         var stamp = writtenAt.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var service = string.Concat(losingService.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
 

@@ -56,7 +56,7 @@ internal sealed partial class TransferExecutor
         }
         catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
         {
-            await FallBackToCopyAsync(job, fromFile, fromReplica).ConfigureAwait(false);
+            await MoveSourceGoneAsync(job, source, file, target).ConfigureAwait(false);
             return;
         }
         Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
@@ -71,6 +71,29 @@ internal sealed partial class TransferExecutor
             return outcome;
         }, CancellationToken.None).ConfigureAwait(false);
         Interlocked.Increment(ref _jobsCompleted);
+    }
+
+    /// <summary>
+    /// The file to move is not on the target any more: the target's own deletion, which its next scan would report. It is
+    /// recorded as that now, which drops the move (<see cref="ChangeProcessor.ApplyDelete"/>): the target receives the
+    /// moved file from a service holding it, and a file renamed aside that no holder kept is deleted. Falling back to a
+    /// copy, as a move without a native move does, asked for an upload that no service could be the source of when the
+    /// target was the last holder (a rename aside), failing at every attempt.
+    /// </summary>
+    private async Task MoveSourceGoneAsync(JobRecord job, Onitu.Metadata source, FileRecord file, ServiceHost target)
+    {
+        Log.MoveSourceGone(coordinator.Logger, source.Folder, source.Path, file.Path, target.Name);
+        await coordinator.ApplyAsync(tx =>
+        {
+            var outcome = coordinator.Processor.ApplyDelete(tx, target.Name, source);
+            if (tx.GetJob(job.Fid, target.Name) is { Kind: JobKind.Move } left && left.Id == job.Id)
+            {
+                // Still planned (the deletion did not concern it): the moved file is copied there from its holders.
+                tx.ConvertJob(job.Id, JobKind.Upload);
+                outcome.TouchedJobs.Add((job.Fid, job.Target));
+            }
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Without a native move (or without the old copy), a move is a deletion of the old path and a copy of the new.</summary>

@@ -235,6 +235,10 @@ public class SafeReconciliationTests : ScratchTest
         File.Move(Path.Combine(Dir, "A/docs/f001.bin"), Path.Combine(Dir, "A/docs/renamed.bin"));
         File.WriteAllText(Path.Combine(Dir, "A/docs/f002.bin"), "edited on A");
         File.WriteAllText(Path.Combine(Dir, "mnt/f002.bin"), "edited on B");
+        // A file replaced by a directory on A: B's file would be renamed aside, a conflict the plan lists too.
+        File.Delete(Path.Combine(Dir, "A/docs/f003.bin"));
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs/f003.bin"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/f003.bin/inner.txt"), "in a directory");
         var database = Path.Combine(Dir, "setup.state.db");
         var before = (A: Tree("A/docs"), B: Tree("mnt"), Db: Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(database))));
 
@@ -245,6 +249,7 @@ public class SafeReconciliationTests : ScratchTest
         Assert.That(dry.StandardOutput, Does.Contain("delete  docs:f000.bin on B"));
         Assert.That(dry.StandardOutput, Does.Contain("docs:renamed.bin"));
         Assert.That(dry.StandardOutput, Does.Contain("conflict docs:f002.bin"));
+        Assert.That(dry.StandardOutput, Does.Contain("conflict docs:f003.bin: the content from A kept as f003.conflict-A-"));
         Assert.That(dry.StandardOutput, Does.Contain("nothing was changed"));
         Assert.That(Tree("A/docs"), Is.EqualTo(before.A));
         Assert.That(Tree("mnt"), Is.EqualTo(before.B));

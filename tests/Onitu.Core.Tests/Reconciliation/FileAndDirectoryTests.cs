@@ -204,6 +204,131 @@ public class FileAndDirectoryTests
         Assert.That(h.Read("B", "docs/a.txt/swapped.txt"), Is.EqualTo("now a directory"));
     }
 
+    [Test]
+    public async Task A_rename_aside_abandoned_before_any_holder_made_it_reports_no_conflict()
+    {
+        // A directory a.txt/ on A has the file a.txt renamed aside on its holders; before any of them renamed it, A's
+        // own deletion and B's edit drop those renames: no copy of the old content is ever kept, so announcing it as
+        // a conflict copy was a lie (the edit, renamed aside in turn, is the one real conflict).
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        h.Write("B", "docs/a.txt", "a file first, edited on B", DateTime.UtcNow.AddMinutes(-1));
+        // B's scan reports its edit only once A's scan planned the rename aside and dropped its own part of it.
+        b.ScanGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pass = h.SyncAsync();
+        await SyncHarness.EventuallyAsync(() => h.Engine.GetServiceStatuses().Single(s => s.Name == "A").State == ServiceState.Running,
+            "A scanned");
+        b.ScanGate.SetResult();
+        var report = await pass;
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var copy = tree.Keys.Single(k => k.StartsWith("a.conflict-", StringComparison.Ordinal));
+        Assert.That(h.Read("A", "docs/" + copy), Is.EqualTo("a file first, edited on B"));
+        Assert.That(h.Events.OfType<ConflictDetected>().Select(c => c.ConflictPath), Is.EqualTo(new[] { copy }),
+            "one conflict, whose copy exists");
+    }
+
+    [Test]
+    public async Task A_rename_aside_whose_file_is_gone_from_its_holder_is_that_holders_deletion()
+    {
+        // B's a.txt is to be renamed aside for A's directory a.txt/, and B, the only holder left, deleted it just before
+        // (after its scan): the move found nothing to move. It fell back to an upload of the conflict copy, which no
+        // service held, failing at every attempt ("No available service holds version 1 of docs:a.conflict-…").
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
+        h.Write("A", "docs/other.txt", "another file");
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        b.BeforeMove = source =>
+        {
+            if (source.Path != "a.txt")
+                return;
+            // Once A's scan is over, its deletion of a.txt applied: B's rename is then the last one planned.
+            SpinWait.SpinUntil(() => h.Engine.GetServiceStatuses().Single(s => s.Name == "A").State == ServiceState.Running,
+                SyncHarness.Timeout(5));
+            File.Delete(h.PathOf("B", "docs/a.txt"));
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(tree.Keys, Is.EquivalentTo(new[] { "a.txt/swapped.txt", "other.txt" }), "deleted on both, kept nowhere");
+        Assert.That(h.Events.OfType<ConflictDetected>(), Is.Empty, "no conflict copy was made");
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    [Test]
+    public async Task A_move_whose_file_is_gone_from_its_target_brings_the_moved_file_there_from_its_holder()
+    {
+        // The ordinary move beside the rename aside above (moves are reported by a watcher): A renamed x.txt, and B
+        // deleted its x.txt just before its own move. B receives y.txt from A.
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/x.txt", "moved content");
+        Directory.CreateDirectory(h.PathOf("B", "docs"));
+        await h.Engine.StartAsync();
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/x.txt"), "x.txt on B");
+
+        var moves = 0;
+        b.BeforeMove = source =>
+        {
+            Interlocked.Increment(ref moves);
+            File.Delete(h.PathOf("B", "docs/x.txt"));
+        };
+        File.Move(h.PathOf("A", "docs/x.txt"), h.PathOf("A", "docs/y.txt"));
+        await SyncHarness.EventuallyAsync(() => h.Exists("B", "docs/y.txt") && h.Engine.GetProgress().PendingJobs == 0, "y.txt on B");
+        await h.Engine.StopAsync();
+
+        Assert.That(Volatile.Read(ref moves), Is.EqualTo(1), "B's move ran, and found its file gone");
+        Assert.That(h.Tree("B", "docs").Keys, Is.EqualTo(new[] { "y.txt" }));
+        Assert.That(h.Read("B", "docs/y.txt"), Is.EqualTo("moved content"));
+        Assert.That(h.Tree("A", "docs"), Is.EqualTo(h.Tree("B", "docs")));
+        lock (h.Events)
+            Assert.That(h.Events.OfType<TransferFailed>(), Is.Empty);
+    }
+
     /// <summary>
     /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
     /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
@@ -219,6 +344,9 @@ public class FileAndDirectoryTests
         public TimeSpan Resolution { get; init; }
         public TaskCompletionSource? ScanGate { get; set; }
         public bool Armed { get; set; }
+
+        /// <summary>Runs before each move, as a user acting on the store just before it would.</summary>
+        public Action<Metadata>? BeforeMove { get; set; }
         public int BlockedTries => Volatile.Read(ref _blockedTries);
 
         public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"shaped_local\"", StringComparison.Ordinal));
@@ -292,6 +420,7 @@ public class FileAndDirectoryTests
             public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
             {
                 await factory.WaitIfHeldAsync(source);
+                factory.BeforeMove?.Invoke(source);
                 await inner.MoveFileAsync(source, destination, cancellationToken);
             }
         }

@@ -66,20 +66,21 @@ public class PreserveTests
         });
     }
 
-    [Test]
-    public async Task A_conflict_copy_name_planned_for_another_file_is_not_given_again()
+    [TestCase(".bin")]
+    [TestCase("")] // a file without an extension, whose copies are named after it too (seed 3063171887238882921)
+    public async Task A_conflict_copy_name_planned_for_another_file_is_not_given_again(string extension)
     {
         var stamp = new DateTimeOffset(2026, 11, 27, 13, 9, 36, TimeSpan.Zero);
-        const string copyPath = "b.conflict-A-20261127-130936.bin";
-        const string planned = "b.conflict-A-20261127-130936-2.bin";
+        var copyPath = "b.conflict-A-20261127-130936" + extension;
+        var planned = "b.conflict-A-20261127-130936-2" + extension;
         var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
         await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
-        var original = FileId.Compute("docs", "b.bin");
+        var original = FileId.Compute("docs", "b" + extension);
         var copy = FileId.Compute("docs", copyPath);
         await store.WriteAsync(tx =>
         {
             // b.bin: C's content won over A's, which its upload to A first keeps under the -2 name (the plain one is taken).
-            tx.UpsertFile(new FileRecord(original, "docs", "b.bin", 19, "application/octet-stream", 2, "C", stamp.AddMilliseconds(500), Deleted: false));
+            tx.UpsertFile(new FileRecord(original, "docs", "b" + extension, 19, "application/octet-stream", 2, "C", stamp.AddMilliseconds(500), Deleted: false));
             tx.UpsertReplica(new ReplicaRecord(original, "C", 2, "rev-c", null));
             tx.UpsertReplica(new ReplicaRecord(original, "A", 0, "rev-a", null));
             tx.PutJob(original, "A", JobKind.Upload, 2, preserveAs: planned);
@@ -94,6 +95,6 @@ public class PreserveTests
         await store.WriteAsync(tx => processor.ApplyUpdate(tx, "A", reported));
 
         var job = await store.WriteAsync(tx => tx.GetJob(copy, "A"));
-        Assert.That(job?.PreserveAs, Is.EqualTo("b.conflict-A-20261127-130936-3.bin"), "the -2 name is planned for b.bin's losing content");
+        Assert.That(job?.PreserveAs, Is.EqualTo("b.conflict-A-20261127-130936-3" + extension), "the -2 name is planned for b.bin's losing content");
     }
 }

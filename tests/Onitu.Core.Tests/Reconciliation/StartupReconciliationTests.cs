@@ -76,11 +76,12 @@ public class StartupReconciliationTests
         Assert.That(h.Read("B", "docs/mirror-only.txt"), Is.EqualTo("only here"), "a file only on the mirror is left alone");
     }
 
-    [Test]
-    public async Task A_conflict_on_a_conflict_copy_gets_a_suffix_not_a_nested_name()
+    [TestCase("p3.conflict-B-20260101-101010.txt")]
+    [TestCase("p3.conflict-B-20260101-101010")] // of a file without an extension: the marker is no extension
+    public async Task A_conflict_on_a_conflict_copy_gets_a_suffix_not_a_nested_name(string name)
     {
         await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
-        const string copy = "docs/p3.conflict-B-20260101-101010.txt";
+        var copy = "docs/" + name;
         h.Write("A", copy, "from A", DateTime.UtcNow.AddMinutes(-2));
         h.Write("B", copy, "from B, later", DateTime.UtcNow.AddMinutes(-1));
 
