@@ -60,13 +60,14 @@ public class SymlinkTests : DriverTestBase
     [Test]
     public async Task A_deep_path_below_a_linked_directory_creates_no_directory_outside()
     {
+        var source = Write(Path.Combine(DocsDir, "source.txt"), "copied");
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);
 
         Assert.ThrowsAsync<PathRefusedException>(async () =>
             await driver.UploadFileAsync(Meta("docs", "escape/a/b/f"), new MemoryStream("x"u8.ToArray()), Token));
         Assert.ThrowsAsync<PathRefusedException>(async () =>
-            await driver.CopyFromAsync(driver, Meta("docs", "nothing"), Meta("docs", "escape/c/f"), Token));
+            await driver.CopyFromAsync(driver, Meta("docs", "source.txt", DiskRevision(source)), Meta("docs", "escape/c/f"), Token));
 
         Assert.That(Outside(), Is.Empty);
         AssertLinkIntact();
