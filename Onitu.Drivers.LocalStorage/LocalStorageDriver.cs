@@ -37,6 +37,8 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     private readonly ChangeMonitor _monitor;
     private readonly WatchReporter _reporter;
     private readonly UploadStaging _staging;
+    // One per destination folder: each remembers which source file systems refused a clone into it.
+    private readonly Dictionary<string, FileCopy> _copies;
     private int _watching;
     private int _disposed;
 
@@ -50,6 +52,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         _options = LocalStorageOptions.From(plug.Options);
         _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
         _staging = new UploadStaging(plug, _layout);
+        _copies = _layout.Folders.ToDictionary(f => f.Name, _ => new FileCopy(), StringComparer.Ordinal);
         _scanner = new FolderScanner(plug, _ownChanges, () => _staging.KnownWriterId, _staging.InstanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
         _reporter = new WatchReporter(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
@@ -157,7 +160,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     }
 
     /// <inheritdoc />
-    /// <remarks>Any other local storage service: the kernel copies the file (copy_file_range where it can).</remarks>
+    /// <remarks>Any other local storage service: the kernel copies the file (a reflink, or copy_file_range, where it can; see <see cref="FileCopy"/>).</remarks>
     public bool CanCopyFrom(IDriver source) => source is LocalStorageDriver;
 
     /// <inheritdoc />
@@ -167,42 +170,49 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         var from = source is LocalStorageDriver local
             ? local.Resolve(sourceMetadata)
             : throw new ArgumentException("Only another local storage service can be copied from.", nameof(source));
+        var copy = _copies[_layout.GetFolder(destination.Folder).Name];
         return WriteThroughTempAsync(destination, "copy to", temp =>
         {
             try
             {
-                WithDirectory(temp, () =>
-                {
-                    File.Copy(from, temp, overwrite: true);
-                    return true;
-                });
+                return ValueTask.FromResult<FileState?>(copy.Copy(from, temp, _options.Fsync, cancellationToken));
             }
-            catch (FileNotFoundException e) when (!File.Exists(from))
+            catch (FileNotFoundException e) when (string.Equals(e.FileName, from, StringComparison.Ordinal) || !File.Exists(from))
             {
                 throw ReadError(e, sourceMetadata, from);
             }
-            if (_options.Fsync)
-                FlushToDisk(temp);
-            return ValueTask.CompletedTask;
         }, cancellationToken);
     }
 
+    private ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken) =>
+        WriteThroughTempAsync(metadata, action, async temp =>
+        {
+            await fill(temp).ConfigureAwait(false);
+            return null;
+        }, cancellationToken);
+
     /// <summary>
-    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file, which then replaces the target
-    /// atomically if the target still has the revision the engine expects (<see cref="CommitAsync"/>); on any
-    /// failure the temporary file is removed.
+    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file (and returns its state if it has it
+    /// at hand), which then replaces the target atomically if the target still has the revision the engine expects
+    /// (<see cref="CommitAsync"/>); on any failure the temporary file is removed.
     /// </summary>
-    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken)
+    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, action, cancellationToken).ConfigureAwait(false);
+        var target = Resolve(metadata);
         var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
+        // Staged in the folder's staging directory, the content goes nowhere near the target's parents until the
+        // commit, whose anchored rename refuses a link among them: looking at each parent first as well only cost
+        // a system call per level. A temporary file beside the target is written through those parents: they are
+        // looked at before.
+        if (!(AnchoredPaths.IsAvailable && _layout.GetFolder(metadata.Folder).IsStaging(temp)))
+            await ResolveForChangeAsync(metadata, action, cancellationToken).ConfigureAwait(false);
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
         {
-            await fill(temp).ConfigureAwait(false);
+            var written = await fill(temp).ConfigureAwait(false);
             TempFiles.Hide(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -300,7 +310,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             if (_options.Fsync)
                 FlushToDisk(temp);
-            await CommitAsync(metadata, temp, target, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(metadata, temp, target, writtenState: null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -439,29 +449,31 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     /// <summary>
     /// Makes a finished temporary file the target, atomically, unless the target changed since the revision the
     /// engine knows (<paramref name="metadata"/>'s): then the temporary file is dropped, the change is reported and
-    /// <see cref="ContentChangedException"/> thrown.
+    /// <see cref="ContentChangedException"/> thrown. <paramref name="writtenState"/> is the temporary file's state when
+    /// the writer read it on its open handle; otherwise it is read here.
     /// </summary>
-    private async Task CommitAsync(Metadata metadata, string temp, string target, CancellationToken cancellationToken)
+    private async Task CommitAsync(Metadata metadata, string temp, string target, FileState? writtenState, CancellationToken cancellationToken)
     {
         // The rename keeps size and time, so the temporary file's state is the revision written.
-        var written = FileState.TryRead(temp)
+        var written = writtenState ?? FileState.TryRead(temp)
             ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({temp}) is gone.");
+        var folder = _layout.GetFolder(metadata.Folder);
         FileState? current;
         string? linked;
         using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
         {
             // Looked at again just before the rename: a link may have appeared while the content was written.
-            linked = FindLink(metadata, target, "write");
-            current = linked is null ? FileState.TryRead(target) : null;
+            var parentsChecked = !AnchoredPaths.IsAvailable;
+            (linked, current) = parentsChecked ? LookAtEveryLevel(metadata, target) : LookAtTarget(metadata, target);
             // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
             if (linked is null && (current is null || current.Value.Matches(metadata.Revision)))
             {
                 _ownChanges.RecordWrite(target, written.Revision);
-                var folder = _layout.GetFolder(metadata.Folder);
                 try
                 {
-                    // Anchored in the parent directory the walk opened: a link appearing since the look above is refused.
-                    AnchoredPaths.Rename(folder, temp, folder, target);
+                    // Anchored in the parent directory the walk opened: a link on the way, even one appearing since
+                    // the look above, is refused.
+                    AnchoredPaths.Rename(folder, temp, folder, target, parentsChecked);
                 }
                 catch (LinkOnPathException e)
                 {
@@ -484,6 +496,30 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         if (linked is not null)
             throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
         throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Every parent and the target (where renames are not anchored): the first link, or else the target's state.
+    private (string? Link, FileState? Current) LookAtEveryLevel(Metadata metadata, string target) =>
+        FindLink(metadata, target, "write") is { } link ? (link, null) : (null, FileState.TryRead(target));
+
+    // The target itself, one lstat: a link there is refused (a rename would replace it); the anchored rename refuses
+    // one among the parents. A file the engine does not expect is looked at through every parent before it is
+    // reported: through a link, the state read would be some file outside the folder's.
+    private (string? Link, FileState? Current) LookAtTarget(Metadata metadata, string target)
+    {
+        EntryStat stat;
+        try
+        {
+            stat = NativeStat.LStat(target);
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            throw WriteError(e, "write", metadata);
+        }
+        if (stat.Kind == EntryKind.Link)
+            return (target, null);
+        var current = FileState.From(stat);
+        return current is { } found && !found.Matches(metadata.Revision) ? LookAtEveryLevel(metadata, target) : (null, current);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, FileState actual, CancellationToken cancellationToken)

@@ -26,7 +26,7 @@ internal static partial class AnchoredPaths
     private const int ENOENT = 2, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EXDEV = 18, ELOOP = 40, EACCES = 13, EPERM = 1, ENOSYS = 38;
 
     // O_DIRECTORY and O_NOFOLLOW differ between architectures (asm-generic/fcntl.h against arm's and powerpc's).
-    private static readonly (int Directory, int NoFollow)? Flags = !OperatingSystem.IsLinux() ? null : RuntimeInformation.ProcessArchitecture switch
+    internal static readonly (int Directory, int NoFollow)? Flags = !OperatingSystem.IsLinux() ? null : RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => (0x10000, 0x20000),
         Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le => (0x4000, 0x8000),
@@ -42,17 +42,31 @@ internal static partial class AnchoredPaths
     /// Renames <paramref name="source"/> to <paramref name="destination"/>, replacing a file there, or an empty
     /// directory (one a rename or deletion left behind), and creating the destination's missing parents.
     /// </summary>
+    /// <param name="sourceFolder">The folder of <paramref name="source"/>.</param>
+    /// <param name="source">The full path of the entry renamed.</param>
+    /// <param name="destinationFolder">The folder of <paramref name="destination"/>.</param>
+    /// <param name="destination">Its new full path.</param>
+    /// <param name="parentsChecked">
+    /// Whether the caller looked at every parent of <paramref name="destination"/> for links just before
+    /// (<see cref="StorageFolder.FindLink"/>); when it did not, relying on the anchored walk, and the rename cannot be
+    /// anchored here, they are looked at before the plain rename.
+    /// </param>
     /// <exception cref="LinkOnPathException">A parent of either path below its folder's directory is a link.</exception>
-    public static void Rename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination)
+    public static void Rename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination, bool parentsChecked = true)
     {
         // Retried because a concurrent deletion may remove a directory again while it is still empty.
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                if (!IsAvailable || !sourceFolder.IsStrictlyInside(source) || !destinationFolder.IsStrictlyInside(destination)
-                    || !TryAnchoredRename(sourceFolder, source, destinationFolder, destination))
+                var anchored = IsAvailable && sourceFolder.IsStrictlyInside(source) && destinationFolder.IsStrictlyInside(destination);
+                var result = anchored ? TryAnchoredRename(sourceFolder, source, destinationFolder, destination) : AnchoredResult.Unavailable;
+                if (result != AnchoredResult.Renamed)
                 {
+                    // Across file systems the anchored walk has just opened every parent without following links.
+                    if (result == AnchoredResult.Unavailable && !parentsChecked
+                        && destinationFolder.FindLink(Path.GetDirectoryName(destination)!) is { } link)
+                        throw new LinkOnPathException(link);
                     Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
                     PlainRename(source, destination);
                 }
@@ -65,22 +79,28 @@ internal static partial class AnchoredPaths
         }
     }
 
-    // False when the system refuses the calls; the caller then uses the plain paths.
-    private static bool TryAnchoredRename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination)
+    private enum AnchoredResult
+    {
+        Renamed,
+        Unavailable, // the system refuses the calls: the caller uses the plain paths
+        OtherFileSystem, // a copy, which .NET does: the walk has just opened every parent without following links
+    }
+
+    private static AnchoredResult TryAnchoredRename(StorageFolder sourceFolder, string source, StorageFolder destinationFolder, string destination)
     {
         using var from = OpenParent(sourceFolder, source, create: false);
         using var to = OpenParent(destinationFolder, destination, create: true);
         if (from is null || to is null)
-            return false;
+            return AnchoredResult.Unavailable;
         for (var attempt = 0; ; attempt++)
         {
             if (renameat(from.Fd, from.Name, to.Fd, to.Name) == 0)
-                return true;
+                return AnchoredResult.Renamed;
             var errno = Marshal.GetLastPInvokeError();
             if (errno == EISDIR && attempt == 0 && unlinkat(to.Fd, to.Name, AtRemoveDir) == 0)
                 continue; // an empty directory gives way to the file; one with entries stays, and the rename fails
             if (errno == EXDEV)
-                return false; // different file systems: a copy, which .NET does; the parents were checked an instant ago
+                return AnchoredResult.OtherFileSystem;
             throw Error(errno, $"Cannot rename {source} to {destination}");
         }
     }
@@ -188,6 +208,16 @@ internal static partial class AnchoredPaths
         var (directoryFlag, noFollow) = Flags!.Value;
         var components = fullPath[(Path.EndsInDirectorySeparator(folder.Directory) ? folder.Directory.Length : folder.Directory.Length + 1)..]
             .Split(Path.DirectorySeparatorChar);
+        if (components.Length > 1)
+        {
+            // The folder's directory and the first component below it in one call, resolved as the walk below
+            // resolves them: links followed up to the folder's directory, which the setup chose, and not in the
+            // component. Anything else than an opened directory (a missing one to create, a link to name) is left
+            // to the walk.
+            var opened = OpenAt(AtFdCwd, Path.Join(folder.Directory, components[0]), OPath | directoryFlag | noFollow | OCloexec);
+            if (opened >= 0)
+                return Walk(components, Path.Join(folder.Directory, components[0]), opened, first: 1, create);
+        }
         // The folder's directory itself may be a link: the setup chose it.
         var fd = OpenAt(AtFdCwd, folder.Directory, OPath | directoryFlag | OCloexec);
         if (fd < 0 && Marshal.GetLastPInvokeError() == ENOENT && create)
@@ -206,10 +236,16 @@ internal static partial class AnchoredPaths
             }
             throw Error(errno, $"Cannot open {folder.Directory}");
         }
-        var walked = folder.Directory;
+        return Walk(components, folder.Directory, fd, first: 0, create);
+    }
+
+    // Opens components[first..^1] from fd (the directory at walked), which it takes over.
+    private static ParentDirectory Walk(string[] components, string walked, int fd, int first, bool create)
+    {
+        var (directoryFlag, noFollow) = Flags!.Value;
         try
         {
-            for (var i = 0; i < components.Length - 1; i++)
+            for (var i = first; i < components.Length - 1; i++)
             {
                 walked = Path.Join(walked, components[i]);
                 var next = OpenAt(fd, components[i], OPath | directoryFlag | noFollow | OCloexec);

@@ -4,7 +4,21 @@ namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>What one <c>lstat</c> says of a directory entry: enough to tell files, directories and links apart and to
 /// notice every edit (the inode changes when a file is replaced, the nanosecond mtime when it is rewritten).</summary>
-internal readonly record struct EntryStat(EntryKind Kind, long Size, long MtimeTicks, int MtimeSubTick, ulong Inode, ulong Device);
+internal readonly record struct EntryStat(EntryKind Kind, long Size, long MtimeTicks, int MtimeSubTick, ulong Inode, ulong Device, uint Mode = 0)
+{
+    /// <summary>The modification time as <c>statx</c> gave it: seconds since the epoch and nanoseconds (for <c>futimens</c>).</summary>
+    public (long Seconds, long Nanoseconds) UnixMtime
+    {
+        get
+        {
+            var sinceEpoch = MtimeTicks - DateTime.UnixEpoch.Ticks;
+            var seconds = Math.DivRem(sinceEpoch, TimeSpan.TicksPerSecond, out var ticks);
+            if (ticks < 0)
+                (seconds, ticks) = (seconds - 1, ticks + TimeSpan.TicksPerSecond);
+            return (seconds, ticks * 100 + MtimeSubTick);
+        }
+    }
+}
 
 /// <summary>The kind of a directory entry, not following links.</summary>
 internal enum EntryKind
@@ -23,7 +37,7 @@ internal enum EntryKind
 internal static partial class NativeStat
 {
     private const int AtFdCwd = -100;
-    private const int AtSymlinkNoFollow = 0x100;
+    private const int AtSymlinkNoFollow = 0x100, AtEmptyPath = 0x1000;
     private const uint StatxType = 0x1, StatxMode = 0x2, StatxMtime = 0x40, StatxIno = 0x100, StatxSize = 0x200;
     private const uint Wanted = StatxType | StatxMode | StatxMtime | StatxIno | StatxSize;
     private const int ENOENT = 2, ENOTDIR = 20, ENOSYS = 38, EPERM = 1;
@@ -46,13 +60,28 @@ internal static partial class NativeStat
         return Managed(fullPath);
     }
 
-    private static unsafe bool TryStatx(string fullPath, out EntryStat stat)
+    /// <summary>
+    /// Looks at the file open as <paramref name="fd"/> (<c>statx</c> with <c>AT_EMPTY_PATH</c>): the state of what the
+    /// descriptor holds, whatever its path has become. Linux only (<see cref="HasInodes"/>).
+    /// </summary>
+    /// <exception cref="IOException">The system refuses the call.</exception>
+    public static EntryStat FStat(int fd, string pathForErrors)
+    {
+        if (Volatile.Read(ref s_available) == 1 && TryStatx(fd, "", AtEmptyPath, pathForErrors, out var stat) && stat.Kind != EntryKind.Missing)
+            return stat;
+        throw new IOException($"Cannot look at the open file {pathForErrors}.");
+    }
+
+    private static bool TryStatx(string fullPath, out EntryStat stat) =>
+        TryStatx(AtFdCwd, fullPath, AtSymlinkNoFollow, fullPath, out stat);
+
+    private static unsafe bool TryStatx(int dirfd, string path, int flags, string fullPath, out EntryStat stat)
     {
         Statx buffer;
         int result;
         try
         {
-            result = statx(AtFdCwd, fullPath, AtSymlinkNoFollow, Wanted, &buffer);
+            result = statx(dirfd, path, flags, Wanted, &buffer);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -86,7 +115,7 @@ internal static partial class NativeStat
         // As .NET computes LastWriteTimeUtc from stat, so a revision of an earlier version (size and ticks) still matches.
         var ticks = DateTime.UnixEpoch.Ticks + buffer.MtimeSec * TimeSpan.TicksPerSecond + buffer.MtimeNsec / 100;
         stat = new EntryStat(kind, (long)buffer.Size, ticks, (int)(buffer.MtimeNsec % 100), buffer.Ino,
-            ((ulong)buffer.DevMajor << 32) | buffer.DevMinor);
+            ((ulong)buffer.DevMajor << 32) | buffer.DevMinor, buffer.Mode);
         return true;
     }
 

@@ -60,13 +60,14 @@ public class SymlinkTests : DriverTestBase
     [Test]
     public async Task A_deep_path_below_a_linked_directory_creates_no_directory_outside()
     {
+        var source = Write(Path.Combine(DocsDir, "source.txt"), "copied");
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);
 
         Assert.ThrowsAsync<PathRefusedException>(async () =>
             await driver.UploadFileAsync(Meta("docs", "escape/a/b/f"), new MemoryStream("x"u8.ToArray()), Token));
         Assert.ThrowsAsync<PathRefusedException>(async () =>
-            await driver.CopyFromAsync(driver, Meta("docs", "nothing"), Meta("docs", "escape/c/f"), Token));
+            await driver.CopyFromAsync(driver, Meta("docs", "source.txt", DiskRevision(source)), Meta("docs", "escape/c/f"), Token));
 
         Assert.That(Outside(), Is.Empty);
         AssertLinkIntact();
@@ -128,6 +129,49 @@ public class SymlinkTests : DriverTestBase
             Assert.That(File.Exists(Path.Combine(DocsDir, "out.txt")), Is.False);
         });
         AssertLinkIntact();
+    }
+
+    [Test]
+    public async Task A_write_through_a_linked_directory_onto_a_file_the_engine_does_not_expect_is_refused_not_reported_as_a_change()
+    {
+        // The commit looks at the target itself only; a state it does not expect is looked at through every parent
+        // before it is reported, or the state of a file outside the folder would be reported as this one's.
+        Write(Path.Combine(_outside, "f"), "the user's file outside");
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        var mark = Plug.CallCount;
+
+        Assert.ThrowsAsync<PathRefusedException>(async () =>
+            await driver.UploadFileAsync(Meta("docs", "escape/f", "1-1"), new MemoryStream("engine"u8.ToArray()), Token));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Plug.Calls(mark).Where(c => c.Kind == CallKind.Update), Is.Empty, "no change reported from outside");
+            Assert.That(File.ReadAllText(Path.Combine(_outside, "f")), Is.EqualTo("the user's file outside"));
+        });
+        AssertLinkIntact();
+        AssertRefusalReported(mark, "escape/f");
+    }
+
+    [Test]
+    public async Task A_copy_onto_a_file_that_is_itself_a_link_is_refused()
+    {
+        var target = Write(Path.Combine(_outside, "target.txt"), "outside");
+        var link = Path.Combine(DocsDir, "link.txt");
+        File.CreateSymbolicLink(link, target);
+        var source = Write(Path.Combine(DocsDir, "src.txt"), "engine");
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+
+        Assert.ThrowsAsync<PathRefusedException>(async () =>
+            await driver.CopyFromAsync(driver, Meta("docs", "src.txt", DiskRevision(source)), Meta("docs", "link.txt"), Token));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(new FileInfo(link).LinkTarget, Is.EqualTo(target));
+            Assert.That(File.ReadAllText(target), Is.EqualTo("outside"));
+            Assert.That(TempFilesIn(DocsDir), Is.Empty);
+        });
     }
 
     [Test]
@@ -206,8 +250,9 @@ public class SymlinkRaceTests : DriverTestBase
             throw new IOException($"renameat2 failed: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
     }
 
-    [Test]
-    public async Task A_directory_exchanged_for_a_link_while_uploads_commit_never_lets_a_file_out()
+    [TestCase(false, TestName = "A directory exchanged for a link while uploads commit never lets a file out")]
+    [TestCase(true, TestName = "A directory exchanged for a link while copies commit never lets a file out")]
+    public async Task A_directory_exchanged_for_a_link_while_writes_commit_never_lets_a_file_out(bool copy)
     {
         var outside = Directory.CreateTempSubdirectory("onitu-outside-").FullName;
         try
@@ -215,6 +260,8 @@ public class SymlinkRaceTests : DriverTestBase
             var sub = Path.Combine(DocsDir, "sub");
             var other = Path.Combine(DocsDir, "other");
             Directory.CreateDirectory(sub);
+            var source = Write(Path.Combine(PicsDir, "source.txt"), "x");
+            var read = Meta("pics", "source.txt", DiskRevision(source));
             File.CreateSymbolicLink(other, outside);
             await using var driver = CreateDriver();
             await driver.ScanAsync(Token);
@@ -235,7 +282,10 @@ public class SymlinkRaceTests : DriverTestBase
             {
                 try
                 {
-                    await driver.UploadFileAsync(Meta("docs", $"sub/f{i}"), new MemoryStream("x"u8.ToArray()), Token);
+                    if (copy)
+                        await driver.CopyFromAsync(driver, read, Meta("docs", $"sub/f{i}"), Token);
+                    else
+                        await driver.UploadFileAsync(Meta("docs", $"sub/f{i}"), new MemoryStream("x"u8.ToArray()), Token);
                     landed++;
                 }
                 catch (PathRefusedException)
