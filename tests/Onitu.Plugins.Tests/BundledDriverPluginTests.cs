@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using Microsoft.Extensions.Logging.Abstractions;
 using Onitu.Drivers;
@@ -137,6 +138,45 @@ public sealed class S3PluginTests
         {
             TestPaths.TryDelete(root);
         }
+    }
+
+    [Test]
+    public async Task The_s3_plugins_context_is_collected_after_the_sdk_ran_and_the_plugin_was_unloaded()
+    {
+        // The SDK keeps HTTP handlers, timers and caches: none of them may pin the collectible context.
+        var root = TestPaths.NewTemp();
+        try
+        {
+            var weak = await RunThenUnloadAsync(root);
+            for (var i = 0; i < 30 && weak.IsAlive; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                await Task.Delay(50);
+            }
+            Assert.That(weak.IsAlive, Is.False, "the plugin's load context was collected");
+        }
+        finally
+        {
+            TestPaths.TryDelete(root);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference> RunThenUnloadAsync(string root)
+    {
+        var (catalog, plugins) = InstalledDrivers.InstallAndLoad(root, PackagesFixture.S3);
+        await using (var engine = InstalledDrivers.CreateEngine(root, S3Service("b", ClosedPort()), catalog))
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var report = await engine.SyncOnceAsync(timeout.Token);
+            Assert.That(report.Errors, Has.One.StartsWith("service 'b' is failing: "), "the driver ran the SDK");
+        }
+        var plugin = plugins.Single();
+        Assert.That(plugin.Context.Assemblies.Select(a => a.GetName().Name), Does.Contain("AWSSDK.S3"));
+        var weak = new WeakReference(plugin.Context);
+        plugin.Unload();
+        return weak;
     }
 
     [Test]
