@@ -4,7 +4,7 @@
 # on a miss.
 #
 # The store is a private Ceph RADOS Gateway on 127.0.0.1 started (and stopped, by PID) by this script, configured as
-# the S3 tests' fixture configures it (tests/Onitu.Drivers.S3.Tests/RadosGateway.cs): one monitor, one OSD on a
+# the S3 tests' fixture configures it (tests/Shared/RadosGateway.cs): one monitor, one OSD on a
 # sparse file, radosgw with tcp_nodelay. Both tools talk plain HTTP to it with the same credentials; over loopback
 # the network costs nothing, so what is compared is each tool's request pipelining and CPU, which radosgw and the
 # OSD share on the same cores. Every timing is of a whole command, process start included, as a user would run it.

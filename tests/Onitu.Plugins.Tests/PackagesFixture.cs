@@ -18,6 +18,8 @@ public sealed class PackagesFixture
         ?? throw new FileNotFoundException($"No package {id} in {Feed}.");
 
     public static string LocalStorage => Package("Onitu.Drivers.LocalStorage");
+    public static string Ssh => Package("Onitu.Drivers.Ssh");
+    public static string S3 => Package("Onitu.Drivers.S3");
     public static string EchoA => Package("Onitu.TestDrivers.EchoA");
     public static string EchoB => Package("Onitu.TestDrivers.EchoB");
     public static string Future => Package("Onitu.TestDrivers.Future");
@@ -32,6 +34,8 @@ public sealed class PackagesFixture
         string[] projects =
         [
             "Onitu.Drivers.LocalStorage/Onitu.Drivers.LocalStorage.csproj",
+            "Onitu.Drivers.Ssh/Onitu.Drivers.Ssh.csproj",
+            "Onitu.Drivers.S3/Onitu.Drivers.S3.csproj",
             "tests/TestDrivers/EchoA/Onitu.TestDrivers.EchoA.csproj",
             "tests/TestDrivers/EchoB/Onitu.TestDrivers.EchoB.csproj",
             "tests/TestDrivers/FutureDriver/Onitu.TestDrivers.Future.csproj",

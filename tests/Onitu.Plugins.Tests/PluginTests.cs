@@ -338,7 +338,7 @@ public sealed class PluginTests
     }
 
     /// <summary>Copies a package, replacing (or removing, with null) one entry, or adding it.</summary>
-    private static string CopyWith(string package, string root, string entryName, object? content, string name = "crafted.nupkg")
+    internal static string CopyWith(string package, string root, string entryName, object? content, string name = "crafted.nupkg")
     {
         var path = Path.Combine(root, name);
         File.Copy(package, path);

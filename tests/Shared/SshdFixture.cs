@@ -3,15 +3,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Onitu.Drivers.Ssh.Sftp;
-
-namespace Onitu.Drivers.Ssh.Tests;
+namespace Onitu.Tests;
 
 /// <summary>
 /// A real OpenSSH server on 127.0.0.1, private to the test run: its own host key, one authorized user key,
 /// a known_hosts file holding the host key, and an sshd_config in a temporary directory. Nothing of the machine's
 /// own ~/.ssh or /etc/ssh is used. Installs openssh-server with apt-get when sshd is missing and the tests run as
-/// root.
+/// root. Shared by the ssh driver's tests and the plugin tests (tests/Shared); the ssh tests add driver-specific helpers.
 /// </summary>
 public sealed class SshdFixture : IAsyncDisposable
 {
@@ -45,18 +43,15 @@ public sealed class SshdFixture : IAsyncDisposable
     /// <summary>An empty known_hosts file.</summary>
     public string EmptyKnownHostsFile => Path.Combine(Directory, "empty_known_hosts");
 
-    /// <summary>Options that connect to this server, ignoring the user's and the system's ssh configuration.</summary>
-    public SftpConnectionOptions ConnectionOptions(string? identityFile = null, string? knownHostsFile = null) => new()
-    {
-        Host = "127.0.0.1",
-        Port = Port,
-        User = User,
-        IdentityFile = identityFile ?? IdentityFile,
-        KnownHostsFile = knownHostsFile ?? KnownHostsFile,
-        KnownHostsPolicy = KnownHostsPolicy.Strict,
-        ExtraArguments = ["-F", "none", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
-        ConnectTimeout = TimeSpan.FromSeconds(20),
-    };
+    /// <summary>
+    /// The ssh client arguments that connect to this server with <see cref="IdentityFile"/> and <see cref="KnownHostsFile"/> only,
+    /// ignoring the user's and the system's ssh configuration and agent.
+    /// </summary>
+    public static IReadOnlyList<string> IsolatedClientArguments { get; } =
+        ["-F", "none", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+
+    /// <summary><see cref="IsolatedClientArguments"/> as the ssh driver's <c>ssh-options</c> option.</summary>
+    public static string IsolatedSshOptions => string.Join(' ', IsolatedClientArguments);
 
     public static async Task<SshdFixture> StartAsync()
     {
@@ -385,24 +380,5 @@ public sealed class SshdFixture : IAsyncDisposable
         {
             // Leave it to the temp cleaner.
         }
-    }
-}
-
-/// <summary>One sshd for the whole test assembly.</summary>
-[SetUpFixture]
-public sealed class SshdSetup
-{
-    private static SshdFixture? _sshd;
-
-    public static SshdFixture Sshd => _sshd ?? throw new InvalidOperationException("sshd is not running.");
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _sshd = await SshdFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        if (_sshd is not null) await _sshd.DisposeAsync();
-        _sshd = null;
     }
 }
