@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace Onitu.State;
@@ -34,7 +33,7 @@ internal sealed class StateQueries(MetadataStore store)
         ToListAsync(store.QueryAsync(
             "SELECT r.fid, r.service, r.version = f.version FROM replicas r JOIN files f ON f.fid = r.fid" +
             " WHERE r.fid IN (SELECT value FROM json_each($fids)) AND r.revision IS NOT NULL",
-            p => p.AddWithValue("$fids", JsonSerializer.Serialize(fids)), r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0),
+            p => p.AddWithValue("$fids", JsonText.Array(fids)), r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0),
             cancellationToken), cancellationToken);
 
     /// <summary>Which services are about to receive each of <paramref name="fids"/> (a pending copy or move).</summary>
@@ -43,7 +42,7 @@ internal sealed class StateQueries(MetadataStore store)
             "SELECT fid, target FROM jobs WHERE fid IN (SELECT value FROM json_each($fids)) AND kind <> $delete",
             p =>
             {
-                p.AddWithValue("$fids", JsonSerializer.Serialize(fids));
+                p.AddWithValue("$fids", JsonText.Array(fids));
                 p.AddWithValue("$delete", (int)JobKind.Delete);
             }, r => (r.GetString(0), r.GetString(1)), cancellationToken), cancellationToken);
 
@@ -59,7 +58,7 @@ internal sealed class StateQueries(MetadataStore store)
             " FROM jobs j JOIN files f ON f.fid = j.fid WHERE 1 = 1" + filter + " ORDER BY j.id LIMIT $limit OFFSET $offset",
             p =>
             {
-                p.AddWithValue("$active", JsonSerializer.Serialize(active));
+                p.AddWithValue("$active", JsonText.Array(active));
                 p.AddWithValue("$limit", limit);
                 p.AddWithValue("$offset", offset);
             },

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Onitu.Rules;
 using Onitu.State;
 using Onitu.Transfers;
@@ -634,13 +633,12 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         metadata.ModifiedAt, Deleted: false);
 
     internal static string? SerializeExtra(IDictionary<string, string> extra) =>
-        extra.Count == 0 ? null : JsonSerializer.Serialize(extra);
+        extra.Count == 0 ? null : JsonText.Object(extra);
 
     internal static void DeserializeExtra(string? json, IDictionary<string, string> into)
     {
         if (json is null)
             return;
-        foreach (var (key, value) in JsonSerializer.Deserialize<Dictionary<string, string>>(json)!)
-            into[key] = value;
+        JsonText.ReadObject(json, into);
     }
 }

@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
 using Onitu.Rules;
@@ -22,7 +21,7 @@ namespace Onitu.Sync;
 internal static class Reconciler
 {
     private const string FingerprintKey = "setup-fingerprint";
-    private const string FingerprintPrefix = "xxh128:";
+    private const string FingerprintPrefix = "setup v1\n";
     private const int BatchSize = 500;
 
     /// <summary>At a start: reconciles if the setup changed since the database last ran; returns how many jobs were added.</summary>
@@ -112,17 +111,17 @@ internal static class Reconciler
 
     /// <summary>What of the setup decides where files go: folders, their rules, services and their mappings.</summary>
     /// <remarks>
-    /// An XxHash128 (not a cryptographic hash: nothing is secret or adversarial here, and SHA-256 loads OpenSSL at every
-    /// start on Linux, a few milliseconds and about 4 MB).
+    /// The text itself, compared exactly: a hash saves a few hundred bytes of the database, but SHA-256 loads OpenSSL
+    /// at every start on Linux (a few milliseconds and about 4 MB), and XxHash128's vectorised code is compiled at run
+    /// time.
     /// </remarks>
-    internal static string Fingerprint(OnituSetup setup) =>
-        FingerprintPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(FingerprintText(setup))));
+    internal static string Fingerprint(OnituSetup setup) => FingerprintPrefix + FingerprintText(setup);
 
     /// <summary>The fingerprint earlier versions kept (SHA-256 of the same text), read once after an upgrade.</summary>
     private static string LegacyFingerprint(OnituSetup setup) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(FingerprintText(setup))));
 
-    private static string FingerprintText(OnituSetup setup)
+    internal static string FingerprintText(OnituSetup setup)
     {
         var text = new StringBuilder();
         foreach (var (folder, rules) in setup.Folders)

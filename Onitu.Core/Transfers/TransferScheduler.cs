@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Onitu.Services;
@@ -245,7 +244,7 @@ internal sealed class TransferScheduler
             command.Parameters.AddWithValue("$after", afterId);
             command.Parameters.AddWithValue("$now", _coordinator.Clock.GetUtcNow().UtcTicks);
             command.Parameters.AddWithValue("$max", MaxAttempts);
-            command.Parameters.AddWithValue("$ready", JsonSerializer.Serialize(ready));
+            command.Parameters.AddWithValue("$ready", JsonText.Array(ready));
             command.Parameters.AddWithValue("$limit", CandidateBatchSize);
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -254,7 +253,7 @@ internal sealed class TransferScheduler
         if (jobs.Count == 0)
             return batch;
 
-        var fids = JsonSerializer.Serialize(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
+        var fids = JsonText.Array(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
         var files = ReadForFids(connection, transaction, StoreTransaction.SelectFiles, fids, StoreTransaction.ReadFile)
             .ToDictionary(f => f.Fid);
         var replicas = ReadForFids(connection, transaction, StoreTransaction.SelectReplicas, fids, StoreTransaction.ReadReplica)
@@ -306,7 +305,7 @@ internal sealed class TransferScheduler
             "SELECT EXISTS (SELECT 1 FROM jobs WHERE attempts < $max AND target IN (SELECT value FROM json_each($ready)))", p =>
             {
                 p.AddWithValue("$max", MaxAttempts);
-                p.AddWithValue("$ready", JsonSerializer.Serialize(ready));
+                p.AddWithValue("$ready", JsonText.Array(ready));
             }) != 0 || !_inFlight.IsEmpty;
     }
 }
