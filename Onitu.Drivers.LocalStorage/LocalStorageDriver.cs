@@ -142,9 +142,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         return WriteThroughTempAsync(metadata, "write", async temp =>
         {
             var small = IsSmall(metadata);
-            var file = WithDirectory(temp, () => new FileStream(temp, new FileStreamOptions
+            var file = CreateFresh(temp, () => new FileStream(temp, new FileStreamOptions
             {
-                Mode = FileMode.Create,
+                Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
                 Share = FileShare.Read,
                 Options = small ? FileOptions.None : FileOptions.Asynchronous,
@@ -237,7 +237,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            WithDirectory(temp, () =>
+            CreateFresh(temp, () =>
             {
                 _uploads.Start(metadata.Fid, temp);
                 return true;

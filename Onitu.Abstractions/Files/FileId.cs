@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Onitu;
@@ -36,8 +35,8 @@ public static class FileId
         nsBytes.CopyTo(input);
         nameBytes.CopyTo(input, 16);
 
-        Span<byte> hash = stackalloc byte[SHA1.HashSizeInBytes];
-        SHA1.HashData(input, hash);
+        Span<byte> hash = stackalloc byte[Sha1.HashSize];
+        Sha1.HashData(input, hash);
         var uuid = hash[..16];
         uuid[6] = (byte)((uuid[6] & 0x0F) | 0x50);
         uuid[8] = (byte)((uuid[8] & 0x3F) | 0x80);

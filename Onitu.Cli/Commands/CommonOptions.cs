@@ -92,30 +92,33 @@ internal static class CommonOptions
     public static DriverCatalog Drivers(ParseResult result, ILogger? logger = null) => Drivers(result, logger, out _);
 
     /// <summary>A logger for commands without --verbose/--quiet: warnings and errors, to stderr.</summary>
-    public static ILoggerFactory WarningLogging() => LoggerFactory.Create(builder =>
+    public static ILoggerFactory WarningLogging() => LazyConsoleLogging.Create(LogLevel.Warning, [], builder =>
     {
         builder.SetMinimumLevel(LogLevel.Warning);
         builder.AddSimpleConsole(o => o.SingleLine = true);
         builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     });
 
-    public static ILoggerFactory Logging(ParseResult result) => LoggerFactory.Create(builder =>
+    public static ILoggerFactory Logging(ParseResult result)
     {
         // Quiet by default, as rsync and rclone are: progress, a summary, warnings and errors; the log with --verbose.
         var level = result.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
-        builder.SetMinimumLevel(level);
-        builder.AddFilter("Onitu", level);
         // `run --api`: Kestrel's start and failures, not a line per request.
-        builder.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-        // Logs go to stderr so that stdout carries only results.
-        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.AddSimpleConsole(o =>
+        (string, LogLevel)[] filters = [("Onitu", level), ("Microsoft.AspNetCore", LogLevel.Warning), ("Microsoft.Hosting", LogLevel.Warning)];
+        return LazyConsoleLogging.Create(level, filters, builder =>
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
+            builder.SetMinimumLevel(level);
+            foreach (var (category, categoryLevel) in filters)
+                builder.AddFilter(category, categoryLevel);
+            // Logs go to stderr so that stdout carries only results.
+            builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            builder.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
         });
-    });
+    }
 
     /// <summary>Builds the engine options from the command line; throws <see cref="FormatException"/> naming a wrong flag.</summary>
     public static SyncEngineOptions EngineOptions(ParseResult result)
@@ -155,8 +158,8 @@ internal static class CommonOptions
     /// <inheritdoc cref="WithEngineAsync(ParseResult, CancellationToken, Func{SyncEngine, Task{int}})"/>
     public static async Task<int> WithEngineAsync(ParseResult result, CancellationToken cancellationToken, Func<SyncEngine, ILoggerFactory, Task<int>> work)
     {
-        // The console logger (~30 ms of type loading and options binding) is built while the setup is read and the
-        // built-in drivers' manifests are parsed (another ~50 ms): start-up is most of a no-op `onitu sync`.
+        // The logger factory is cheap (its console is built at the first message, see LazyConsoleLogging), but it is
+        // still made while the setup is read: start-up is most of a no-op `onitu sync`.
         var loggingTask = Task.Run(() => Logging(result), CancellationToken.None);
         SyncEngine? engine;
         ILoggerFactory logging;

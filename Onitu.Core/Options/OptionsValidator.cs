@@ -27,7 +27,7 @@ public sealed class OptionsValidator
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    private readonly ConditionalWeakTable<DriverManifest, JsonSchema> _schemas = new();
+    private ConditionalWeakTable<DriverManifest, JsonSchema>? _schemas;
 
     /// <summary>
     /// Checks a driver manifest (the JSON of <c>onitu/manifest.json</c>) against the manifest schema; returns one
@@ -57,15 +57,7 @@ public sealed class OptionsValidator
         foreach (var (key, value) in options)
             input[key] = manifest.Options.TryGetValue(key, out var option) ? AsWritten(key, value, option, texts) : value;
 
-        var problems = new List<OptionProblem>();
-        var reported = new HashSet<string>(StringComparer.Ordinal);
-        var schema = _schemas.GetValue(manifest, ManifestSchemas.ToJsonSchema);
-        foreach (var error in schema.Validate(ToToken(input)))
-        {
-            var key = error.Property ?? error.Path?.TrimStart('#', '/') ?? string.Empty;
-            if (reported.Add(key))
-                problems.Add(new OptionProblem(key, Translate(error, key, manifest, input)));
-        }
+        List<OptionProblem> problems = IsPlainlyValid(manifest, input) ? [] : SchemaProblems(manifest, input);
         if (problems.Count > 0)
             return (null, problems);
 
@@ -88,6 +80,75 @@ public sealed class OptionsValidator
         var secrets = manifest.Options.Values.Where(o => o.IsSecret).Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
         return (new DriverOptions(new ReadOnlyDictionary<string, object?>(values), secrets), problems);
     }
+
+    /// <summary>The problems the manifest's JSON Schema finds, one per option.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // NJsonSchema, Newtonsoft.Json and System.Text.Json load only when called
+    internal List<OptionProblem> SchemaProblems(DriverManifest manifest, IReadOnlyDictionary<string, object?> input)
+    {
+        var problems = new List<OptionProblem>();
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        var schemas = LazyInitializer.EnsureInitialized(ref _schemas, () => new ConditionalWeakTable<DriverManifest, JsonSchema>());
+        var schema = schemas.GetValue(manifest, ManifestSchemas.ToJsonSchema);
+        foreach (var error in schema.Validate(ToToken(input)))
+        {
+            var key = error.Property ?? error.Path?.TrimStart('#', '/') ?? string.Empty;
+            if (reported.Add(key))
+                problems.Add(new OptionProblem(key, Translate(error, key, manifest, input)));
+        }
+        return problems;
+    }
+
+    /// <summary>
+    /// Whether the options plainly satisfy the manifest's JSON Schema: every key known, every mandatory option given,
+    /// every value of its option's type and within its bounds. Only what is certain is accepted here, so that a setup
+    /// as most are written needs no JSON Schema at all (loading and building it was about a third of a no-op
+    /// <c>onitu sync</c>); anything else (a pattern, a length, an unusual value) goes to the schema, which also words the
+    /// problems. A false answer says nothing about validity.
+    /// </summary>
+    internal static bool IsPlainlyValid(DriverManifest manifest, IReadOnlyDictionary<string, object?> input)
+    {
+        foreach (var (key, value) in input)
+        {
+            if (!manifest.Options.TryGetValue(key, out var option) || !IsPlainlyValid(option, value))
+                return false;
+        }
+        foreach (var (key, option) in manifest.Options)
+        {
+            if (option.IsMandatory && !input.ContainsKey(key))
+                return false;
+        }
+        return true;
+    }
+
+    private static bool IsPlainlyValid(ManifestOption option, object? value)
+    {
+        if (value is null)
+            return option.HasDefault && option.Default is null;
+        if (option.Pattern is not null || option.MinLength is not null || option.MaxLength is not null)
+            return false;
+        switch (option.Type)
+        {
+            case OptionType.Boolean:
+                return value is bool;
+            case OptionType.String:
+                return value is string;
+            case OptionType.Enumerate:
+                return value is string text && option.Values.Contains(text, StringComparer.Ordinal);
+            case OptionType.Integer when value is long or int or short or sbyte or byte or uint or ushort:
+                return IsPlainlyWithin(option, Convert.ToDecimal(value, CultureInfo.InvariantCulture));
+            case OptionType.Float when value is long or int or short or sbyte or byte or uint or ushort:
+                return IsPlainlyWithin(option, Convert.ToDecimal(value, CultureInfo.InvariantCulture));
+            case OptionType.Float when value is double number && double.IsFinite(number) && Math.Abs(number) < 1e28:
+                return IsPlainlyWithin(option, (decimal)number);
+            default:
+                return false;
+        }
+    }
+
+    // The schema compares as decimals (see ManifestSchemas.ToJsonSchema).
+    private static bool IsPlainlyWithin(ManifestOption option, decimal value) =>
+        (option.Minimum is not { } low || (Math.Abs(low) < 1e28 && value >= (decimal)low))
+        && (option.Maximum is not { } high || (Math.Abs(high) < 1e28 && value <= (decimal)high));
 
     /// <summary>A string or enumerate option gets the text written rather than what YAML made of it.</summary>
     private static object? AsWritten(string key, object? value, ManifestOption option, IReadOnlyDictionary<string, string>? texts)

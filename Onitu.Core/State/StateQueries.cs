@@ -33,7 +33,7 @@ internal sealed class StateQueries(MetadataStore store)
         ToListAsync(store.QueryAsync(
             "SELECT f.fid, r.service, r.version = f.version FROM replicas r JOIN files f ON f.id = r.file" +
             " WHERE f.fid IN (SELECT value FROM json_each($fids)) AND r.revision IS NOT NULL",
-            p => p.AddWithValue("$fids", StateJson.Array(fids)), r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0),
+            p => p.AddWithValue("$fids", JsonText.Array(fids)), r => (r.GetString(0), r.GetString(1), r.GetInt64(2) != 0),
             cancellationToken), cancellationToken);
 
     /// <summary>Which services are about to receive each of <paramref name="fids"/> (a pending copy or move).</summary>
@@ -42,7 +42,7 @@ internal sealed class StateQueries(MetadataStore store)
             "SELECT f.fid, j.target FROM jobs j JOIN files f ON f.id = j.file WHERE f.fid IN (SELECT value FROM json_each($fids)) AND j.kind <> $delete",
             p =>
             {
-                p.AddWithValue("$fids", StateJson.Array(fids));
+                p.AddWithValue("$fids", JsonText.Array(fids));
                 p.AddWithValue("$delete", (int)JobKind.Delete);
             }, r => (r.GetString(0), r.GetString(1)), cancellationToken), cancellationToken);
 
@@ -58,7 +58,7 @@ internal sealed class StateQueries(MetadataStore store)
             " FROM jobs j JOIN files f ON f.id = j.file WHERE 1 = 1" + filter + " ORDER BY j.id LIMIT $limit OFFSET $offset",
             p =>
             {
-                p.AddWithValue("$active", StateJson.Array(active));
+                p.AddWithValue("$active", JsonText.Array(active));
                 p.AddWithValue("$limit", limit);
                 p.AddWithValue("$offset", offset);
             },

@@ -201,7 +201,7 @@ internal sealed class StoreTransaction : IDisposable
             "WHERE j.target = $0 AND j.kind IN ($2, $3) AND j.attempts < $4 AND f.folder = $1 " +
             "AND (f.path IN (SELECT value FROM json_each($5)) OR (f.path >= $6 AND f.path < $7))",
             target, folder, (int)JobKind.Delete, (int)JobKind.Move, maxAttempts,
-            StateJson.Array(parents), path + "/", path + "0").ExecuteReader();
+            JsonText.Array(parents), path + "/", path + "0").ExecuteReader();
         return reader.Read() && !reader.IsDBNull(0) ? new DateTimeOffset(reader.GetInt64(0), TimeSpan.Zero) : null;
     }
 

@@ -646,13 +646,12 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         metadata.ModifiedAt, Deleted: false);
 
     internal static string? SerializeExtra(IDictionary<string, string> extra) =>
-        extra.Count == 0 ? null : StateJson.Map(extra);
+        extra.Count == 0 ? null : JsonText.Object(extra);
 
     internal static void DeserializeExtra(string? json, IDictionary<string, string> into)
     {
         if (json is null)
             return;
-        foreach (var (key, value) in StateJson.ReadMap(json))
-            into[key] = value;
+        JsonText.ReadObject(json, into);
     }
 }

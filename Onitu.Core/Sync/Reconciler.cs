@@ -21,14 +21,22 @@ namespace Onitu.Sync;
 internal static class Reconciler
 {
     private const string FingerprintKey = "setup-fingerprint";
+    private const string FingerprintPrefix = "setup v1\n";
     private const int BatchSize = 500;
 
     /// <summary>At a start: reconciles if the setup changed since the database last ran; returns how many jobs were added.</summary>
     public static async Task<long> RunIfChangedAsync(SyncCoordinator coordinator, OnituSetup setup, CancellationToken cancellationToken)
     {
         var fingerprint = Fingerprint(setup);
-        if (coordinator.Store.GetMeta(FingerprintKey) == fingerprint)
+        var stored = coordinator.Store.GetMeta(FingerprintKey);
+        if (stored == fingerprint)
             return 0;
+        if (stored is not null && !stored.StartsWith(FingerprintPrefix, StringComparison.Ordinal) && stored == LegacyFingerprint(setup))
+        {
+            // The same setup, fingerprinted by an earlier version: nothing to reconcile, only the new form to keep.
+            await RecordAsync(coordinator, setup, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
         var added = await RunAsync(coordinator, coordinator.Referee, cancellationToken).ConfigureAwait(false);
         await RecordAsync(coordinator, setup, cancellationToken).ConfigureAwait(false);
         if (added > 0)
@@ -102,7 +110,18 @@ internal static class Reconciler
     }
 
     /// <summary>What of the setup decides where files go: folders, their rules, services and their mappings.</summary>
-    internal static string Fingerprint(OnituSetup setup)
+    /// <remarks>
+    /// The text itself, compared exactly: a hash saves a few hundred bytes of the database, but SHA-256 loads OpenSSL
+    /// at every start on Linux (a few milliseconds and about 4 MB), and XxHash128's vectorised code is compiled at run
+    /// time.
+    /// </remarks>
+    internal static string Fingerprint(OnituSetup setup) => FingerprintPrefix + FingerprintText(setup);
+
+    /// <summary>The fingerprint earlier versions kept (SHA-256 of the same text), read once after an upgrade.</summary>
+    private static string LegacyFingerprint(OnituSetup setup) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(FingerprintText(setup))));
+
+    internal static string FingerprintText(OnituSetup setup)
     {
         var text = new StringBuilder();
         foreach (var (folder, rules) in setup.Folders)
@@ -113,6 +132,6 @@ internal static class Reconciler
             foreach (var mapped in service.Folders)
                 text.Append("  ").Append(mapped.Folder).Append(' ').Append(mapped.Path).Append(' ').Append(mapped.Rules).Append('\n');
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return text.ToString();
     }
 }

@@ -244,7 +244,7 @@ internal sealed class TransferScheduler
             command.Parameters.AddWithValue("$after", afterId);
             command.Parameters.AddWithValue("$now", _coordinator.Clock.GetUtcNow().UtcTicks);
             command.Parameters.AddWithValue("$max", MaxAttempts);
-            command.Parameters.AddWithValue("$ready", StateJson.Array(ready));
+            command.Parameters.AddWithValue("$ready", JsonText.Array(ready));
             command.Parameters.AddWithValue("$limit", CandidateBatchSize);
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -253,7 +253,7 @@ internal sealed class TransferScheduler
         if (jobs.Count == 0)
             return batch;
 
-        var fids = StateJson.Array(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
+        var fids = JsonText.Array(jobs.Select(j => StoreTransaction.Key(j.Fid)).Distinct());
         var files = ReadForFids(connection, transaction, StoreTransaction.SelectFiles, fids, StoreTransaction.ReadFile)
             .ToDictionary(f => f.Fid);
         var replicas = ReadForFids(connection, transaction, StoreTransaction.SelectReplicas, fids, StoreTransaction.ReadReplica)
@@ -305,7 +305,7 @@ internal sealed class TransferScheduler
             "SELECT EXISTS (SELECT 1 FROM jobs WHERE attempts < $max AND target IN (SELECT value FROM json_each($ready)))", p =>
             {
                 p.AddWithValue("$max", MaxAttempts);
-                p.AddWithValue("$ready", StateJson.Array(ready));
+                p.AddWithValue("$ready", JsonText.Array(ready));
             }) != 0 || !_inFlight.IsEmpty;
     }
 }

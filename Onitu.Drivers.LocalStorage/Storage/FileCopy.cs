@@ -15,7 +15,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// </summary>
 internal sealed partial class FileCopy
 {
-    private const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200, OCloexec = 0x80000;
+    private const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
     private const int ENOENT = 2, EINTR = 4, ENOSYS = 38, EEXIST = 17, ELOOP = 40, EACCES = 13, EPERM = 1;
     private const uint PermissionBits = 0x1FF; // rwx for user, group and others, as File.Copy keeps them
     private const nuint Ficlone = 0x40049409; // _IOW(0x94, 9, int)
@@ -37,7 +37,7 @@ internal sealed partial class FileCopy
     internal bool CloneRefused(ulong sourceDevice) => _cloneRefused.ContainsKey(sourceDevice);
 
     /// <summary>
-    /// Copies <paramref name="source"/> to <paramref name="temp"/> (created, or truncated if it is left from an earlier
+    /// Copies <paramref name="source"/> to <paramref name="temp"/> (created anew, replacing a file left from an earlier
     /// attempt; its directory created when missing) and returns the state of what was written.
     /// </summary>
     /// <exception cref="FileNotFoundException">The source is gone, or is no regular file any more (a link, a directory).</exception>
@@ -62,12 +62,12 @@ internal sealed partial class FileCopy
             if (stat.Kind != EntryKind.File)
                 throw new FileNotFoundException($"{source} is not a regular file any more.", source);
             var mode = stat.Mode & PermissionBits;
-            var (to, existed) = DiskOps.WithDirectory(temp, () => OpenTemp(temp, mode, noFollow));
+            var to = DiskOps.WithDirectory(temp, () => OpenTemp(temp, mode, noFollow));
             try
             {
                 CopyContent(from, to, stat, source, temp, cancellationToken);
                 // Created with the source's bits, less the umask: set them only when the umask took some (or unknown).
-                if ((existed || s_umask is not { } umask || (mode & umask) != 0) && fchmod(to, mode) != 0)
+                if ((s_umask is not { } umask || (mode & umask) != 0) && fchmod(to, mode) != 0)
                     throw Error(Marshal.GetLastPInvokeError(), $"Cannot set the permissions of {temp}");
                 var (seconds, nanoseconds) = stat.UnixMtime;
                 Span<long> times = [0, UtimeOmit, seconds, nanoseconds];
@@ -89,16 +89,16 @@ internal sealed partial class FileCopy
         }
     }
 
-    private static (int Fd, bool Existed) OpenTemp(string temp, uint mode, int noFollow)
+    private static int OpenTemp(string temp, uint mode, int noFollow)
     {
-        // Exclusive first, so the permission bits given here are the file's; a leftover of an earlier attempt is
-        // truncated instead. Never through a link: the name is the driver's own.
+        // Created exclusively, so the permission bits given here are the file's, and never through a link: the name is
+        // the driver's own. A leftover of an earlier attempt (or anything else under that name) is removed and the file
+        // made anew rather than truncated, as DiskOps.CreateFresh explains.
         var fd = open(temp, OWrOnly | OCreat | OExcl | noFollow | OCloexec, mode);
-        var existed = false;
         if (fd < 0 && Marshal.GetLastPInvokeError() == EEXIST)
         {
-            existed = true;
-            fd = open(temp, OWrOnly | OTrunc | noFollow | OCloexec, 0);
+            File.Delete(temp);
+            fd = open(temp, OWrOnly | OCreat | OExcl | noFollow | OCloexec, mode);
         }
         if (fd < 0)
         {
@@ -106,7 +106,7 @@ internal sealed partial class FileCopy
             // DiskOps.WithDirectory creates the missing directory on DirectoryNotFoundException and tries again.
             throw errno == ENOENT ? new DirectoryNotFoundException($"Cannot create {temp}: its directory is missing.") : Error(errno, $"Cannot create {temp}");
         }
-        return (fd, existed);
+        return fd;
     }
 
     private void CopyContent(int from, int to, EntryStat stat, string source, string temp, CancellationToken cancellationToken)

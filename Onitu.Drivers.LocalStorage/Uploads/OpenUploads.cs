@@ -13,14 +13,15 @@ internal sealed class OpenUploads : IDisposable
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    /// <summary>Creates (or truncates) the temporary file of a new upload and keeps it open.</summary>
+    /// <summary>Creates the temporary file of a new upload and keeps it open.</summary>
+    /// <exception cref="IOException">The file exists already (see <see cref="DiskOps.CreateFresh"/>).</exception>
     public void Start(Guid fid, string tempPath)
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             CloseLocked(fid);
-            var handle = File.OpenHandle(tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
+            var handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
             TempFiles.Hide(tempPath);
             _handles[fid] = handle;
         }

@@ -142,7 +142,7 @@ public class CopyTests : DriverTestBase
     [Test]
     [Platform(Exclude = "Win", Reason = "Unix permission bits.")]
     [UnsupportedOSPlatform("windows")]
-    public void A_temporary_file_left_by_an_earlier_attempt_is_truncated_and_given_the_source_bits()
+    public void A_temporary_file_left_by_an_earlier_attempt_is_replaced_by_a_new_file_with_the_source_bits()
     {
         Directory.CreateDirectory(DocsDir);
         var source = Write(Path.Combine(DocsDir, "src"), "short");
@@ -150,10 +150,16 @@ public class CopyTests : DriverTestBase
         var temp = Write(Path.Combine(DocsDir, "left-over"), "a much longer content from an interrupted attempt");
         File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
 
+        // A second name of the left-over file shows whether it was rewritten in place or replaced.
+        var secondName = Path.Combine(DocsDir, "second-name");
+        Assert.That(link(temp, secondName), Is.Zero, "link(2)");
+
         var state = new FileCopy().Copy(source, temp, flushToDisk: false, Token);
 
         Assert.Multiple(() =>
         {
+            // Made anew, not truncated: ext4 writes a file truncated to zero back in full when it is closed.
+            Assert.That(File.ReadAllText(secondName), Is.EqualTo("a much longer content from an interrupted attempt"));
             Assert.That(File.ReadAllText(temp), Is.EqualTo("short"));
             Assert.That(File.GetUnixFileMode(temp), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
             Assert.That(state.Size, Is.EqualTo(5));
@@ -172,13 +178,21 @@ public class CopyTests : DriverTestBase
             var temp = Path.Combine(DocsDir, "temp");
             File.CreateSymbolicLink(temp, victim);
 
-            Assert.That(() => new FileCopy().Copy(source, temp, flushToDisk: false, Token), Throws.InstanceOf<IOException>());
+            new FileCopy().Copy(source, temp, flushToDisk: false, Token);
 
-            Assert.That(File.ReadAllText(victim), Is.EqualTo("the user's file"));
+            Assert.Multiple(() =>
+            {
+                Assert.That(File.ReadAllText(victim), Is.EqualTo("the user's file"));
+                Assert.That(File.ResolveLinkTarget(temp, returnFinalTarget: false), Is.Null, "the link is replaced by a file of its own");
+                Assert.That(File.ReadAllText(temp), Is.EqualTo("content"));
+            });
         }
         finally
         {
             Directory.Delete(outside, recursive: true);
         }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int link(string existing, string newName);
 }

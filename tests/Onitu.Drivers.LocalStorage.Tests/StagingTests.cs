@@ -34,6 +34,28 @@ public class StagingTests : DriverTestBase
     }
 
     [Test]
+    public async Task A_new_chunked_upload_replaces_a_longer_partial_file_of_the_same_name()
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        var metadata = Meta("docs", "big.bin");
+        await driver.StartUploadAsync(metadata, Token);
+        var partial = Directory.GetFiles(Staging).Single();
+        // What an earlier attempt left: longer than the new content, which must not keep its tail.
+        await File.WriteAllBytesAsync(partial, RandomBytes(5000, 9), Token);
+
+        await driver.StartUploadAsync(metadata, Token);
+        await driver.UploadChunkAsync(metadata, 0, RandomBytes(1000, 3), Token);
+        await driver.EndUploadAsync(metadata, Token);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "big.bin")), Is.EqualTo(RandomBytes(1000, 3)));
+            Assert.That(Directory.GetFiles(Staging), Is.Empty);
+        });
+    }
+
+    [Test]
     public async Task A_whole_file_upload_is_staged_and_renamed_into_place()
     {
         await using var driver = CreateDriver();

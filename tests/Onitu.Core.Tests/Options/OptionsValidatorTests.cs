@@ -227,4 +227,64 @@ public class OptionsValidatorTests
         Assert.That(schema.Validate("""{"host": "h", "user": "u", "port": 1}"""), Is.Empty);
         Assert.That(schema.Validate("""{"host": "h"}"""), Has.Count.EqualTo(1));
     }
+
+    // The plain check (no JSON Schema) decides alone only when it is sure: whatever it accepts, the schema accepts too.
+    private static readonly DriverManifest Bounded = DriverManifest.Parse("""
+        {
+          "id": "bounded",
+          "options": {
+            "name": { "type": "string" },
+            "port": { "type": "integer", "default": 22, "minimum": 1, "maximum": 65535 },
+            "ratio": { "type": "float", "default": 0.5, "minimum": -1.5, "maximum": 2.5 },
+            "count": { "type": "integer", "default": null },
+            "fsync": { "type": "boolean", "default": false },
+            "mode": { "type": "enumerate", "values": ["fast", "slow"], "default": "fast" },
+            "level": { "type": "enumerate", "values": ["1", "2"], "default": null },
+            "host": { "type": "string", "default": null, "minLength": 1, "pattern": "^[^-]" }
+          }
+        }
+        """);
+
+    private static readonly object?[] Candidates =
+    [
+        null, true, false, "", "x", "-x", "fast", "slow", "1", "Fast", 0L, 1L, -1L, 2L, 22L, 65535L, 65536L, long.MaxValue, long.MinValue,
+        5, (short)5, (byte)5, 5u, (ulong)5, ulong.MaxValue, 0.5, 2.0, 2.5, 2.5000001, -1.5, -1.6, 1e300, -0.0, double.NaN,
+        double.PositiveInfinity, double.NegativeInfinity, 1.5f, 3.5m, new List<object?> { 1L }, new Dictionary<string, object?> { ["a"] = 1L },
+    ];
+
+    [Test]
+    public void The_plain_check_accepts_nothing_the_schema_refuses()
+    {
+        var accepted = 0;
+        foreach (var key in Bounded.Options.Keys.Append("unknown"))
+        {
+            foreach (var value in Candidates)
+            {
+                var input = new Dictionary<string, object?> { ["name"] = "n", [key] = value };
+                if (!OptionsValidator.IsPlainlyValid(Bounded, input))
+                    continue;
+                accepted++;
+                var problems = _validator.SchemaProblems(Bounded, input);
+                Assert.That(problems, Is.Empty, $"{key}: {value ?? "null"} ({value?.GetType().Name}) passed the plain check");
+            }
+        }
+        Assert.That(OptionsValidator.IsPlainlyValid(Bounded, new Dictionary<string, object?>()), Is.False, "a mandatory option is missing");
+        Assert.That(accepted, Is.GreaterThan(20), "the plain check accepts the usual values");
+    }
+
+    [Test]
+    public void Usual_options_are_validated_without_the_schema_and_typed_as_with_it()
+    {
+        var input = new Dictionary<string, object?> { ["name"] = "n", ["port"] = 2222L, ["ratio"] = 1L, ["fsync"] = true, ["level"] = null };
+        Assert.That(OptionsValidator.IsPlainlyValid(Bounded, input), Is.True);
+
+        var result = _validator.Validate("svc", Bounded, input);
+
+        Assert.That(result.IsValid, Is.True, string.Join(Environment.NewLine, result.Errors));
+        Assert.That(result.Options!["port"], Is.EqualTo(2222L));
+        Assert.That(result.Options!["ratio"], Is.EqualTo(1.0));
+        Assert.That(result.Options!["fsync"], Is.EqualTo(true));
+        Assert.That(result.Options!["mode"], Is.EqualTo("fast"));
+        Assert.That(result.Options!["level"], Is.Null);
+    }
 }

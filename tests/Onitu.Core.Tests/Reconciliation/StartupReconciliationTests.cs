@@ -1,4 +1,9 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Data.Sqlite;
 using Onitu.Core.Tests.Engine;
+using Onitu.Setup;
+using Onitu.Sync;
 
 namespace Onitu.Core.Tests.Reconciliation;
 
@@ -54,6 +59,55 @@ public class StartupReconciliationTests
 
         Assert.That(report.FilesSynced, Is.Zero);
         Assert.That(report.Succeeded, Is.True);
+    }
+
+    [Test]
+    public async Task A_setup_fingerprinted_by_an_earlier_version_is_recognised_and_a_different_one_is_not()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices());
+        h.Write("A", "docs/a.txt", "a");
+        await h.SyncExpectingSuccessAsync();
+        var database = h.Engine.DatabasePath;
+        await h.RestartAsync();
+
+        // An earlier version's fingerprint (SHA-256) of the three-service setup: as if that setup had run already,
+        // so the third service is not reconciled (and stays without the file the engine knows).
+        File.WriteAllText(h.SetupFile, SyncHarness.ThreeLocalServices);
+        StoreFingerprint(database, LegacyFingerprint(h.SetupFile));
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Succeeded, Is.True, string.Join("\n", report.Errors));
+        Assert.That(h.Exists("C", "docs/a.txt"), Is.False, "the same setup: nothing reconciled");
+        Assert.That(StoredFingerprint(database), Is.EqualTo(Reconciler.Fingerprint(SetupLoader.LoadFile(h.SetupFile))), "kept in the new form");
+        await h.RestartAsync();
+
+        // An earlier version's fingerprint of another setup: reconciled, the third service gets the file.
+        StoreFingerprint(database, LegacyFingerprint(h.SetupFile) + "0");
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(h.Read("C", "docs/a.txt"), Is.EqualTo("a"));
+    }
+
+    private static string LegacyFingerprint(string setupFile) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Reconciler.FingerprintText(SetupLoader.LoadFile(setupFile)))));
+
+    private static void StoreFingerprint(string database, string value)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE meta SET value = $v WHERE key = 'setup-fingerprint'";
+        command.Parameters.AddWithValue("$v", value);
+        Assert.That(command.ExecuteNonQuery(), Is.EqualTo(1));
+    }
+
+    private static string StoredFingerprint(string database)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM meta WHERE key = 'setup-fingerprint'";
+        return (string)command.ExecuteScalar()!;
     }
 
     [Test]
