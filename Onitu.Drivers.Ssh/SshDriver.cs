@@ -222,7 +222,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             SentWrites sent;
             try
             {
-                sent = await client.SendFromStreamAsync(handle, 0, content, cancellationToken).ConfigureAwait(false);
+                sent = await client.SendFromStreamAsync(handle, 0, content, metadata.Size, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

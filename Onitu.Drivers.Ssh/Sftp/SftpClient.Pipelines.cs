@@ -90,7 +90,7 @@ public sealed partial class SftpClient
     /// </summary>
     public async Task<long> WriteFromStreamAsync(SftpHandle handle, long offset, Stream source, CancellationToken cancellationToken)
     {
-        var sent = await SendFromStreamAsync(handle, offset, source, cancellationToken).ConfigureAwait(false);
+        var sent = await SendFromStreamAsync(handle, offset, source, expectedLength: null, cancellationToken).ConfigureAwait(false);
         await sent.Acknowledged.ConfigureAwait(false);
         return sent.Written;
     }
@@ -104,12 +104,20 @@ public sealed partial class SftpClient
     /// content and its end go out together.
     /// </summary>
     /// <remarks>When the source fails, the writes already sent are settled before its exception is thrown.</remarks>
-    public async Task<SentWrites> SendFromStreamAsync(SftpHandle handle, long offset, Stream source, CancellationToken cancellationToken)
+    /// <param name="handle">The file written.</param>
+    /// <param name="offset">Where the source's first byte goes.</param>
+    /// <param name="source">The content.</param>
+    /// <param name="expectedLength">How long the source is expected to be, if known: a smaller one gets a buffer of its
+    /// size rather than one of <see cref="MaxWriteSize"/> (many small files in flight each hold one). Any length is
+    /// written whole whatever the guess.</param>
+    /// <param name="cancellationToken">Stops reading the source and sending.</param>
+    public async Task<SentWrites> SendFromStreamAsync(SftpHandle handle, long offset, Stream source, long? expectedLength, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var size = MaxWriteSize;
+        // One more byte than expected: the read that fills the buffer also finds the end of the source.
+        var size = expectedLength is >= 0 and var expected && expected < MaxWriteSize ? (int)Math.Max(expected + 1, 4096) : MaxWriteSize;
         // One buffer is enough: each request copies its bytes before WriteChunkAsync returns.
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         var window = new Queue<Task>();
