@@ -40,6 +40,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private readonly SshOptions _options;
     private readonly SshConnectionPool _pool;
     private readonly RemoteLayout _layout = new();
+    private readonly RemoteDirectories _directories = new();
     private readonly PathLocks _locks = new();
     private readonly OwnChanges _own = new(OwnChangeLifetime);
     private readonly UploadSessions _uploads;
@@ -65,6 +66,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     /// <summary>The ssh process ids of the open connections, for tests that cut them.</summary>
     internal IReadOnlyList<int> ConnectionProcessIds => _pool.ProcessIds;
+
+    /// <summary>How many SFTP requests the open connections carried, for tests that count round trips.</summary>
+    internal long RequestCount => _pool.RequestCount;
 
     private async Task<string> ResolveAsync(Metadata metadata, CancellationToken cancellationToken)
     {
@@ -238,7 +242,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     }
 
     // Opens a temporary file for writing next to its target, creating the target's directories when missing.
-    private static async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
+    private async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
     {
         var flags = SftpOpenFlags.Write | SftpOpenFlags.Create | extra;
         try
@@ -247,7 +251,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         catch (RemoteFileNotFoundException)
         {
-            await MakeDirectoriesAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
+            await _directories.EnsureAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
             return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -490,7 +494,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 }
                 else if (from != to)
                 {
-                    await MakeDirectoriesAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
+                    await _directories.EnsureAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
                     _own.RecordDelete(from);
                     _own.RecordWrite(to, Revision(moved));
                     await client.PosixRenameAsync(from, to, cancellationToken).ConfigureAwait(false);

@@ -65,6 +65,9 @@ internal sealed class SftpSession : IAsyncDisposable
     /// <summary>The ssh process id, for tests that cut the connection.</summary>
     public int SshProcessId => _process.Id;
 
+    /// <summary>How many requests were made on this session, for tests that count round trips.</summary>
+    public long RequestCount => (uint)Volatile.Read(ref _nextId);
+
     /// <summary>Starts ssh and the threads that write requests to it and read its replies.</summary>
     /// <exception cref="DriverException">The ssh executable cannot be started.</exception>
     public static SftpSession Start(SftpConnectionOptions options)

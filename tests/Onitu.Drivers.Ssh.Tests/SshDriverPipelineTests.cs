@@ -83,6 +83,24 @@ public class SshDriverPipelineTests
     }
 
     [Test]
+    public async Task Uploads_in_flight_into_a_new_directory_create_it_once_and_cost_six_requests_each(CancellationToken cancellationToken)
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(cancellationToken);
+        const int count = 40;
+        var files = Enumerable.Range(0, count).Select(i => (Metadata: new Metadata("docs", $"new/sub/f{i}.txt"), Content: RandomNumberGenerator.GetBytes(100 + i))).ToList();
+        var before = driver.RequestCount;
+
+        await Task.WhenAll(files.Select(f => UploadAsync(driver, f.Metadata, f.Content, cancellationToken)));
+
+        foreach (var (metadata, content) in files)
+            Assert.That(File.ReadAllBytes(OnServer(metadata.Path)), Is.EqualTo(content));
+        // Each: open, write, fstat, close, the target's stat, rename; those that found the directory missing, one more
+        // open. Creating new/sub (stat new/sub, stat new, stat docs, mkdir new, mkdir new/sub) once, not once a file.
+        Assert.That(driver.RequestCount - before, Is.InRange(6 * count, (7 * count) + 5));
+    }
+
+    [Test]
     public async Task A_write_the_server_refuses_fails_only_its_own_upload_among_those_in_flight(CancellationToken cancellationToken)
     {
         // OpenSSH's own sftp-server, run in place of ssh (the driver speaks SFTP over the program's pipes), limited to
