@@ -10,8 +10,9 @@ namespace Onitu.Transfers;
 
 /// <summary>
 /// Picks due jobs from the store and runs them, at most <see cref="SyncEngineOptions.MaxParallelTransfers"/> at a
-/// time (or what a ready service's driver asks for, <see cref="ITransferConcurrency"/>, if more), oldest first. A job whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and
-/// picked again with its new content.
+/// time (or what a ready service's driver asks for, <see cref="ITransferConcurrency"/>, if more), oldest first. A job
+/// whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and picked again with its new
+/// content.
 /// </summary>
 internal sealed class TransferScheduler
 {
