@@ -22,6 +22,9 @@ internal sealed class SshConnectionPool(SftpConnectionOptions options, int size,
     /// <summary>The ssh process ids of the open connections, for tests that cut them.</summary>
     public IReadOnlyList<int> ProcessIds => [.. _clients.OfType<SftpClient>().Select(c => c.SshProcessId)];
 
+    /// <summary>How many requests the open connections carried, for tests that count round trips.</summary>
+    public long RequestCount => _clients.OfType<SftpClient>().Sum(c => c.RequestCount);
+
     /// <summary>A connected session, in turn.</summary>
     /// <exception cref="DriverException">The server refused the login or host key (tried once, then refused at once).</exception>
     public async Task<SftpClient> ClientAsync(CancellationToken cancellationToken)

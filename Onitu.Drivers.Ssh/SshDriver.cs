@@ -26,7 +26,7 @@ namespace Onitu.Drivers.Ssh;
 /// the handlers, with their compare-and-swap under per-path locks.
 /// </para>
 /// </remarks>
-public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, IFileStat, ITimestampResolution
+public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, IFileStat, ITimestampResolution, ITransferConcurrency
 {
     // Echo records outlive any poll that could still report the change they describe.
     private static readonly TimeSpan OwnChangeLifetime = TimeSpan.FromMinutes(10);
@@ -40,6 +40,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private readonly SshOptions _options;
     private readonly SshConnectionPool _pool;
     private readonly RemoteLayout _layout = new();
+    private readonly RemoteDirectories _directories = new();
     private readonly PathLocks _locks = new();
     private readonly OwnChanges _own = new(OwnChangeLifetime);
     private readonly UploadSessions _uploads;
@@ -66,6 +67,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     /// <summary>The ssh process ids of the open connections, for tests that cut them.</summary>
     internal IReadOnlyList<int> ConnectionProcessIds => _pool.ProcessIds;
 
+    /// <summary>How many SFTP requests the open connections carried, for tests that count round trips.</summary>
+    internal long RequestCount => _pool.RequestCount;
+
     private async Task<string> ResolveAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(metadata);
@@ -81,6 +85,13 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
 
     /// <inheritdoc />
     public TimeSpan GetTimestampResolution(Metadata file) => Resolution;
+
+    /// <summary>
+    /// The <c>transfers</c> option: a small file costs three round trips (open; its writes, attributes, close and the
+    /// target's stat together; the rename), so many files go at once. They share the pool's sessions: no transfer
+    /// holds a connection, and every request is tagged with its id.
+    /// </summary>
+    public int ConcurrentTransfers => _options.Transfers;
 
     private async Task RemoveEmptyParentsAsync(SftpClient client, string folder, string path, CancellationToken cancellationToken)
     {
@@ -212,10 +223,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         await _pool.RunAsync(async client =>
         {
             var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
-            long size;
+            SentWrites sent;
             try
             {
-                size = await client.WriteFromStreamAsync(handle, 0, content, cancellationToken).ConfigureAwait(false);
+                sent = await client.SendFromStreamAsync(handle, 0, content, metadata.Size, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -223,12 +234,15 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 await TryRemoveAsync(client, temp).ConfigureAwait(false);
                 throw;
             }
-            await CommitAsync(client, metadata, handle, (ulong)size, temp, target, cancellationToken).ConfigureAwait(false);
+            // The last writes are still in flight: the requests that end the file follow them at once (one round trip
+            // for the content's end, its attributes, the close and the target's stat), and a refused write fails the
+            // commit before the rename.
+            await CommitAsync(client, metadata, handle, (ulong)sent.Written, temp, target, sent.Acknowledged, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
     // Opens a temporary file for writing next to its target, creating the target's directories when missing.
-    private static async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
+    private async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
     {
         var flags = SftpOpenFlags.Write | SftpOpenFlags.Create | extra;
         try
@@ -237,20 +251,23 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         catch (RemoteFileNotFoundException)
         {
-            await MakeDirectoriesAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
+            await _directories.EnsureAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
             return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // Ends writing a temporary file (its writes all acknowledged): flushes it when asked, reads its attributes back
-    // and closes it, all in flight together. The mtime read back is the server's own clock at the last write, so
-    // that "later write wins" compares each store's own times (the local clock of this process is never stamped on
-    // the server). OpenSSH's server handles requests one at a time, in order; a server that reordered them would
-    // fail the close, which fails the upload without touching the target.
+    // Ends writing a temporary file: flushes it when asked, reads its attributes back and closes it, all in flight
+    // together, behind its last writes if they are still in flight (writes: their acknowledgements, the first step
+    // awaited so that a refused write is the error reported). The server handles the requests of one handle in the
+    // order they came (draft-ietf-secsh-filexfer-02; OpenSSH's server handles every request in order), so the
+    // attributes are those of the whole content, and the mtime read back is the server's own clock at the last write:
+    // "later write wins" compares each store's own times (this process's clock is never stamped on the server). The
+    // close is always sent, even when cancelled, and never repeated: a server reuses a closed handle's value for the
+    // next file opened, which may be another upload's on the same session.
     // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
-    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, ulong? size, CancellationToken cancellationToken)
+    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, ulong? size, Task writes, CancellationToken cancellationToken)
     {
-        var steps = new List<Task>(3);
+        var steps = new List<Task>(4) { writes };
         if (_options.Fsync)
         {
             if (client.HasExtension(SftpExtensions.Fsync)) steps.Add(client.FsyncAsync(handle, cancellationToken));
@@ -258,7 +275,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         var stat = client.FStatAsync(handle, cancellationToken);
         steps.Add(stat);
-        steps.Add(client.CloseAsync(handle, cancellationToken));
+        steps.Add(client.CloseAsync(handle, CancellationToken.None));
         await Task.WhenAll(steps).ConfigureAwait(false);
         var attributes = await stat.ConfigureAwait(false);
         return new SftpAttributes { Size = size ?? attributes.Size, AccessTime = attributes.AccessTime, ModifiedTime = attributes.ModifiedTime };
@@ -332,7 +349,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         _uploads.Remove(temp, upload);
         await _pool.RunOnAsync(upload.Client, async client =>
         {
-            await CommitAsync(client, metadata, upload.Handle, size: null, temp, target, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(client, metadata, upload.Handle, size: null, temp, target, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
             return true;
         }).ConfigureAwait(false);
     }
@@ -353,12 +370,25 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     // under the target's lock like the rename. A failure removes a whole-file upload's temporary file (unless the
     // connection is lost: a later scan removes it); a chunked upload's is kept so that the upload can resume.
     // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
-    private async Task CommitAsync(SftpClient client, Metadata metadata, SftpHandle handle, ulong? size, string temp, string target, CancellationToken cancellationToken)
+    private async Task CommitAsync(SftpClient client, Metadata metadata, SftpHandle handle, ulong? size, string temp, string target, Task writes, CancellationToken cancellationToken)
     {
         SftpAttributes? current;
-        using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
+        IDisposable held;
+        try
         {
-            var finishing = FinishWritingAsync(client, handle, size, cancellationToken);
+            held = await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Cancelled while another call held the target: the file is not finished, its handle is still open.
+            await writes.WhenSettled().ConfigureAwait(false);
+            await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+            if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
+            throw;
+        }
+        using (held)
+        {
+            var finishing = FinishWritingAsync(client, handle, size, writes, cancellationToken);
             var stat = TryStatAsync(client, target, cancellationToken);
             SftpAttributes written;
             try
@@ -367,24 +397,34 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             }
             catch (Exception e) when (e is not SshConnectionException)
             {
-                await stat.WhenSettled().ConfigureAwait(false);
-                await client.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                // The close went out with the other steps (never twice: see FinishWritingAsync).
+                await Task.WhenAll((Task)finishing, stat).WhenSettled().ConfigureAwait(false);
                 if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
                 throw;
             }
             current = await stat.ConfigureAwait(false);
             if (current is null || Revision(current) == metadata.Revision)
             {
-                if (current?.ModifiedTime >= written.ModifiedTime)
+                try
                 {
-                    // A rewrite within the replaced file's second (or a replaced time in the server's future): one
-                    // second past it, so that this driver's own writes always change the revision.
-                    var time = current.ModifiedTime.Value + 1;
-                    await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
-                    written = written with { AccessTime = time, ModifiedTime = time };
+                    if (current?.ModifiedTime >= written.ModifiedTime)
+                    {
+                        // A rewrite within the replaced file's second (or a replaced time in the server's future): one
+                        // second past it, so that this driver's own writes always change the revision.
+                        var time = current.ModifiedTime.Value + 1;
+                        await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
+                        written = written with { AccessTime = time, ModifiedTime = time };
+                    }
+                    _own.RecordWrite(target, Revision(written));
+                    await client.PosixRenameAsync(temp, target, cancellationToken).ConfigureAwait(false);
                 }
-                _own.RecordWrite(target, Revision(written));
-                await client.PosixRenameAsync(temp, target, cancellationToken).ConfigureAwait(false);
+                catch (ServiceException e) when (e is not SshConnectionException)
+                {
+                    // Refused by the server: not renamed, the target keeps its content.
+                    _own.Forget(target);
+                    if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
+                    throw;
+                }
                 Apply(written, metadata);
                 return;
             }
@@ -454,7 +494,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 }
                 else if (from != to)
                 {
-                    await MakeDirectoriesAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
+                    await _directories.EnsureAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
                     _own.RecordDelete(from);
                     _own.RecordWrite(to, Revision(moved));
                     await client.PosixRenameAsync(from, to, cancellationToken).ConfigureAwait(false);

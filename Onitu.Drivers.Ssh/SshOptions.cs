@@ -4,8 +4,12 @@ using Onitu.Drivers.Ssh.Sftp;
 namespace Onitu.Drivers.Ssh;
 
 /// <summary>The options of an SSH service (see manifest.json), read once when the driver is created.</summary>
-internal sealed record SshOptions(SftpConnectionOptions Connection, string Root, TimeSpan PollInterval, TimeSpan RescanInterval, int Connections, bool Fsync)
+internal sealed record SshOptions(SftpConnectionOptions Connection, string Root, TimeSpan PollInterval, TimeSpan RescanInterval, int Connections, bool Fsync,
+    int Transfers)
 {
+    /// <summary>The default of <c>transfers</c>: enough files in flight to hide a few round trips each.</summary>
+    public const int DefaultTransfers = 32;
+
     /// <summary>The default of <c>timeout-s</c>: a stall is noticed within it.</summary>
     public const int DefaultTimeoutSeconds = 20;
 
@@ -43,7 +47,8 @@ internal sealed record SshOptions(SftpConnectionOptions Connection, string Root,
             TimeSpan.FromMilliseconds(options.GetInt64("poll-interval-ms", 2000)),
             TimeSpan.FromMilliseconds(options.GetInt64("rescan-interval-ms", 60_000)),
             (int)options.GetInt64("connections", 1),
-            options.GetBoolean("fsync", false));
+            options.GetBoolean("fsync", false),
+            (int)options.GetInt64("transfers", DefaultTransfers));
     }
 
     /// <summary>
@@ -57,6 +62,7 @@ internal sealed record SshOptions(SftpConnectionOptions Connection, string Root,
         {
             ("port", 1, 65535, 22), ("timeout-s", 2, 3600, DefaultTimeoutSeconds), ("poll-interval-ms", 10, 3_600_000, 2000),
             ("rescan-interval-ms", 0, 86_400_000, 60_000), ("max-outstanding-requests", 1, 1024, 64), ("connections", 1, 16, 1),
+            ("transfers", 1, 1024, DefaultTransfers),
         })
         {
             var value = options.GetInt64(key, fallback);

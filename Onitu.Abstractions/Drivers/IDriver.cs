@@ -5,7 +5,7 @@ namespace Onitu;
 /// Every driver reads and writes whole files as streams, deletes, and reports what changes on its side through
 /// its <see cref="IPlug"/>. Optional capabilities are further interfaces it may implement:
 /// <see cref="IChunkedReader"/>, <see cref="IChunkedWriter"/>, <see cref="INativeMove"/>, <see cref="INativeCopy"/>,
-/// <see cref="IFileStat"/> and <see cref="ITimestampResolution"/>.
+/// <see cref="IFileStat"/>, <see cref="ITimestampResolution"/> and <see cref="ITransferConcurrency"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Every member may be called concurrently from many threads</b>, for different files and for the same

@@ -27,7 +27,7 @@ internal static class CommonOptions
 
     public static readonly Option<int?> Parallel = new("--parallel")
     {
-        Description = "How many transfers run at once (default 4).",
+        Description = "How many transfers run at once (default 4; more when a service asks for more, such as ssh's option transfers).",
     };
 
     public static readonly Option<string?> BandwidthLimit = new("--bwlimit")

@@ -24,7 +24,10 @@ public sealed class SyncEngineOptions
     /// <summary>The chunk size proposed to drivers for chunked transfers (they may answer another).</summary>
     public int ChunkSize { get; set; } = DefaultChunkSize;
 
-    /// <summary>How many transfers, deletions and moves run at once.</summary>
+    /// <summary>
+    /// How many transfers, deletions and moves run at once; raised to what a ready service's driver asks for, when more
+    /// (<see cref="ITransferConcurrency"/>: a latency-bound store such as an SSH server wants many small files in flight).
+    /// </summary>
     public int MaxParallelTransfers { get; set; } = 4;
 
     /// <summary>

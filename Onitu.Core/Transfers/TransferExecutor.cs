@@ -14,6 +14,7 @@ namespace Onitu.Transfers;
 /// </summary>
 internal sealed partial class TransferExecutor(SyncCoordinator coordinator, EngineMetrics metrics)
 {
+    private readonly SemaphoreSlim _chunkedSlots = new(coordinator.Options.MaxParallelTransfers);
     private long _bytesTransferred;
     private long _jobsCompleted;
 
@@ -174,8 +175,18 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
             }
             else if (chunked)
             {
-                resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
-                    target, (IChunkedWriter)targetDriver, chunkSize, verified, hash).ConfigureAwait(false);
+                // Each holds two chunk buffers: more transfers in flight for a latency-bound driver
+                // (ITransferConcurrency) are for small files, not for more of these at once.
+                await _chunkedSlots.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    resumed = await UploadChunksAsync(flight, job, file, readMetadata, writeMetadata, source, (IChunkedReader)sourceDriver,
+                        target, (IChunkedWriter)targetDriver, chunkSize, verified, hash).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _chunkedSlots.Release();
+                }
                 hashed = !resumed;
             }
             else

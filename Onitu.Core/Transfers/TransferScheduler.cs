@@ -9,8 +9,9 @@ namespace Onitu.Transfers;
 
 /// <summary>
 /// Picks due jobs from the store and runs them, at most <see cref="SyncEngineOptions.MaxParallelTransfers"/> at a
-/// time, oldest first. A job whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and
-/// picked again with its new content.
+/// time (or what a ready service's driver asks for, <see cref="ITransferConcurrency"/>, if more), oldest first. A job
+/// whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and picked again with its new
+/// content.
 /// </summary>
 internal sealed class TransferScheduler
 {
@@ -21,6 +22,7 @@ internal sealed class TransferScheduler
     private readonly ConcurrentDictionary<(Guid Fid, string Target), InFlightJob> _inFlight = new();
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _slots;
+    private int _slotCount;
     private const int CandidateBatchSize = 256;
     private readonly Queue<ScheduledJob> _candidates = new(); // read ahead from the store; only the dispatch loop uses it
     // Jobs a change rewrote or removed, or that ran, since the queued candidates were read: those candidates are
@@ -35,7 +37,8 @@ internal sealed class TransferScheduler
     {
         _coordinator = coordinator;
         _executor = executor;
-        _slots = new SemaphoreSlim(coordinator.Options.MaxParallelTransfers);
+        _slotCount = coordinator.Options.MaxParallelTransfers;
+        _slots = new SemaphoreSlim(_slotCount);
         coordinator.Jobs.Rewritten += OnJobsChanged;
         coordinator.Jobs.Ready += Signal;
     }
@@ -287,9 +290,32 @@ internal sealed class TransferScheduler
         foreach (var host in _coordinator.Hosts.Values)
         {
             if (host.IsReady)
+            {
                 ready.Add(host.Name);
+                RaiseSlotsFor(host.Driver);
+            }
         }
         return ready;
+    }
+
+    /// <summary>
+    /// A latency-bound driver asks for more transfers in flight than the engine's setting: the limit rises to its
+    /// number (within the setting's bound), never falls (a semaphore's permits cannot be taken back while held).
+    /// </summary>
+    private void RaiseSlotsFor(IDriver? driver)
+    {
+        if (driver is not ITransferConcurrency concurrency)
+            return;
+        var wanted = Math.Min(concurrency.ConcurrentTransfers, 1024); // the bound of MaxParallelTransfers
+        int current;
+        while (wanted > (current = Volatile.Read(ref _slotCount)))
+        {
+            if (Interlocked.CompareExchange(ref _slotCount, wanted, current) == current)
+            {
+                _slots.Release(wanted - current);
+                return;
+            }
+        }
     }
 
     /// <summary>

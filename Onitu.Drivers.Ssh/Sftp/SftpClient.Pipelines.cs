@@ -90,10 +90,34 @@ public sealed partial class SftpClient
     /// </summary>
     public async Task<long> WriteFromStreamAsync(SftpHandle handle, long offset, Stream source, CancellationToken cancellationToken)
     {
+        var sent = await SendFromStreamAsync(handle, offset, source, expectedLength: null, cancellationToken).ConfigureAwait(false);
+        await sent.Acknowledged.ConfigureAwait(false);
+        return sent.Written;
+    }
+
+    /// <summary>
+    /// Sends WRITEs of everything <paramref name="source"/> yields from <paramref name="offset"/> on, keeping up to
+    /// <see cref="MaxOutstandingRequests"/> of them unacknowledged while the source is read, and returns as soon as the
+    /// source is exhausted: the bytes sent, and the task of the acknowledgements still awaited (faulted by the first
+    /// refusal). The server handles the requests of one handle in the order they came, so the requests that end the
+    /// file (fstat, close) can follow these writes at once instead of a round trip later: a small file's whole
+    /// content and its end go out together.
+    /// </summary>
+    /// <remarks>When the source fails, the writes already sent are settled before its exception is thrown.</remarks>
+    /// <param name="handle">The file written.</param>
+    /// <param name="offset">Where the source's first byte goes.</param>
+    /// <param name="source">The content.</param>
+    /// <param name="expectedLength">How long the source is expected to be, if known: a smaller one gets a buffer of its
+    /// size rather than one of <see cref="MaxWriteSize"/> (many small files in flight each hold one). Any length is
+    /// written whole whatever the guess.</param>
+    /// <param name="cancellationToken">Stops reading the source and sending.</param>
+    public async Task<SentWrites> SendFromStreamAsync(SftpHandle handle, long offset, Stream source, long? expectedLength, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var size = MaxWriteSize;
+        // One more byte than expected: the read that fills the buffer also finds the end of the source.
+        var size = expectedLength is >= 0 and var expected && expected < MaxWriteSize ? (int)Math.Max(expected + 1, 4096) : MaxWriteSize;
         // One buffer is enough: each request copies its bytes before WriteChunkAsync returns.
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         var window = new Queue<Task>();
@@ -109,14 +133,22 @@ public sealed partial class SftpClient
                 written += read;
                 if (read < size) break;
             }
-            while (window.Count > 0) await window.Dequeue().ConfigureAwait(false);
-            return written;
+        }
+        catch
+        {
+            await Task.WhenAll(window).WhenSettled().ConfigureAwait(false);
+            throw;
         }
         finally
         {
-            await Task.WhenAll(window).WhenSettled().ConfigureAwait(false);
             ArrayPool<byte>.Shared.Return(buffer);
         }
+        return new SentWrites(written, window.Count switch
+        {
+            0 => Task.CompletedTask,
+            1 => window.Peek(),
+            _ => Task.WhenAll(window),
+        });
     }
 
     /// <summary>Reads a whole file (OPEN, pipelined READs, CLOSE).</summary>
@@ -160,3 +192,8 @@ public sealed partial class SftpClient
         }
     }
 }
+
+/// <summary>WRITEs sent by <see cref="SftpClient.SendFromStreamAsync"/>: how many bytes, and their acknowledgements.</summary>
+/// <param name="Written">The bytes sent.</param>
+/// <param name="Acknowledged">Completes when the server acknowledged every write; faulted by the first refusal.</param>
+public readonly record struct SentWrites(long Written, Task Acknowledged);

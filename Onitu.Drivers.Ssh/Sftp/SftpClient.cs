@@ -63,6 +63,9 @@ public sealed partial class SftpClient : IAsyncDisposable
     /// <summary>The ssh process id, for tests that cut the connection.</summary>
     internal int SshProcessId => _session.SshProcessId;
 
+    /// <summary>How many requests were made on this session (the handshake's included), for tests.</summary>
+    internal long RequestCount => _session.RequestCount;
+
     /// <summary>Whether the server announced the extension <paramref name="name"/> (see <see cref="SftpExtensions"/>).</summary>
     public bool HasExtension(string name) => Extensions.ContainsKey(name);
 

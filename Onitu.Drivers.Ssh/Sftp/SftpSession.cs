@@ -38,7 +38,7 @@ internal sealed class SftpSession : IAsyncDisposable
     private readonly Stream _input;
     private readonly Stream _output;
     private readonly Channel<SftpPacketBuilder> _outgoing = Channel.CreateUnbounded<SftpPacketBuilder>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<uint, TaskCompletionSource<SftpResponse>> _pending = new();
+    private readonly ConcurrentDictionary<uint, PendingReply> _pending = new();
     private readonly TaskCompletionSource<SftpResponse> _version = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _standardError = new();
     private readonly Task _standardErrorLoop;
@@ -64,6 +64,9 @@ internal sealed class SftpSession : IAsyncDisposable
 
     /// <summary>The ssh process id, for tests that cut the connection.</summary>
     public int SshProcessId => _process.Id;
+
+    /// <summary>How many requests were made on this session, for tests that count round trips.</summary>
+    public long RequestCount => (uint)Volatile.Read(ref _nextId);
 
     /// <summary>Starts ssh and the threads that write requests to it and read its replies.</summary>
     /// <exception cref="DriverException">The ssh executable cannot be started.</exception>
@@ -136,18 +139,49 @@ internal sealed class SftpSession : IAsyncDisposable
             packet.Release();
             return Task.FromCanceled<SftpResponse>(cancellationToken);
         }
-        var reply = new TaskCompletionSource<SftpResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reply = new PendingReply(cancellationToken);
         if (_pending.IsEmpty) Volatile.Write(ref _lastHeard, Stopwatch.GetTimestamp());
         _pending[id] = reply;
         // Registered before the check: a failure that lands after it finds this request and fails it.
         if (_failure is not null || !_outgoing.Writer.TryWrite(packet))
         {
             _pending.TryRemove(id, out _);
+            reply.Dispose();
             packet.Release();
             return Task.FromException<SftpResponse>(ClosedOrFailed());
         }
-        // A cancelled wait leaves the request registered: its reply is still read and dropped by the loop.
-        return cancellationToken.CanBeCanceled ? reply.Task.WaitAsync(cancellationToken) : reply.Task;
+        return reply.Task;
+    }
+
+    // A request's reply. A cancelled wait leaves the request registered: its reply is still read and dropped by the
+    // loop. The cancellation is registered on the token directly (no WaitAsync wrapper per request: one task and one
+    // continuation less for each of the thousands of requests of a small-file sync).
+    private sealed class PendingReply : TaskCompletionSource<SftpResponse>, IDisposable
+    {
+        private readonly CancellationTokenRegistration _cancellation;
+
+        public PendingReply(CancellationToken cancellationToken) : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            // Registered before the request is published: whoever completes it finds the registration set.
+            if (cancellationToken.CanBeCanceled)
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((PendingReply)state!).TrySetCanceled(token), this);
+        }
+
+        /// <summary>Completes the wait with the reply; false when the wait was cancelled (the reply is the caller's to release).</summary>
+        public bool Complete(SftpResponse response)
+        {
+            var completed = TrySetResult(response);
+            _cancellation.Dispose();
+            return completed;
+        }
+
+        public void Fail(Exception failure)
+        {
+            TrySetException(failure);
+            _cancellation.Dispose();
+        }
+
+        public void Dispose() => _cancellation.Dispose();
     }
 
     /// <summary>Why requests fail now: the session's failure, or that it was closed.</summary>
@@ -238,8 +272,8 @@ internal sealed class SftpSession : IAsyncDisposable
             return;
         }
         if (response.Length < 5) throw new ServiceException($"The SFTP server sent a packet of type {(byte)response.Type} without a request id.");
-        if (_pending.TryRemove(response.Id, out var reply)) reply.TrySetResult(response);
-        else response.Release(); // an answer nobody waits for
+        if (!_pending.TryRemove(response.Id, out var reply) || !reply.Complete(response))
+            response.Release(); // an answer nobody waits for (any more)
     }
 
     // The session ended (ssh exited, the pipe broke, or a malformed packet): fail every waiting request with ssh's
@@ -285,7 +319,7 @@ internal sealed class SftpSession : IAsyncDisposable
         _version.TrySetException(failure);
         foreach (var id in _pending.Keys)
         {
-            if (_pending.TryRemove(id, out var reply)) reply.TrySetException(failure);
+            if (_pending.TryRemove(id, out var reply)) reply.Fail(failure);
         }
     }
 

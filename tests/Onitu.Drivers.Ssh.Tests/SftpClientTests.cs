@@ -226,4 +226,28 @@ public class SftpClientTests
         Assert.That(async () => await SftpClient.ConnectAsync(Sshd.ConnectionOptions() with { SshPath = "/nonexistent/ssh" }, cancellationToken),
             Throws.InstanceOf<DriverException>());
     }
+
+    [Test]
+    public async Task A_cancelled_wait_ends_at_once_and_the_late_reply_does_not_disturb_the_next_request(CancellationToken cancellationToken)
+    {
+        await using var relay = new TcpRelay(Sshd.Port);
+        var knownHosts = Path.Combine(_dir, "known_hosts");
+        await File.WriteAllTextAsync(knownHosts, Sshd.KnownHostsLine(relay.Port) + "\n", cancellationToken);
+        await using var client = await SftpClient.ConnectAsync(Sshd.ConnectionOptions(knownHostsFile: knownHosts) with { Port = relay.Port }, cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(_dir, "a.txt"), "abc", cancellationToken);
+
+        relay.Freeze();
+        using var cancel = new CancellationTokenSource();
+        var waiting = client.StatAsync(Path.Combine(_dir, "a.txt"), cancel.Token);
+        await Task.Delay(200, cancellationToken);
+        Assert.That(waiting.IsCompleted, Is.False, "no reply can come while the relay is frozen");
+        cancel.Cancel();
+        var stopwatch = Stopwatch.StartNew();
+        Assert.CatchAsync<OperationCanceledException>(async () => await waiting);
+        Assert.That(stopwatch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)), "the wait ends when cancelled, not when the reply comes");
+
+        relay.Thaw();
+        Assert.That((await client.StatAsync(_dir, cancellationToken)).IsDirectory, Is.True, "the next request gets its own reply");
+        Assert.That((await client.StatAsync(Path.Combine(_dir, "a.txt"), cancellationToken)).Size, Is.EqualTo(3));
+    }
 }

@@ -1,0 +1,174 @@
+using Onitu.Drivers.LocalStorage;
+
+namespace Onitu.Core.Tests.Engine;
+
+/// <summary>
+/// A driver that asks for more transfers in flight (<see cref="ITransferConcurrency"/>) gets them, beyond the engine's
+/// own setting; chunked uploads of large files stay within the setting (each holds chunk buffers).
+/// </summary>
+[TestFixture]
+public class TransferConcurrencyTests
+{
+    private const string Setup = """
+        name: test
+        folders:
+          docs: {}
+        services:
+          A: { driver: local_storage, options: { root: A }, folders: { docs: { path: docs, mode: r } } }
+          G: { driver: gauged_storage, options: { root: G }, folders: { docs: { path: docs, mode: w } } }
+        """;
+
+    private const int Setting = 2;
+
+    private static SyncHarness Create(GaugedStorageFactory gauged)
+    {
+        var h = new SyncHarness(Setup, o => o.MaxParallelTransfers = Setting);
+        h.ExtraDrivers.Add(gauged);
+        return h;
+    }
+
+    [Test]
+    public async Task A_target_asking_for_more_transfers_in_flight_gets_as_many_as_it_asked_and_no_more()
+    {
+        // Each upload waits (a while at most) until as many as asked are in flight: with the engine's two, they never are.
+        var gauged = new GaugedStorageFactory { Asked = 8 };
+        gauged.WholeFiles.WaitFor = 8;
+        await using var h = Create(gauged);
+        for (var i = 0; i < 24; i++)
+            h.Write("A", $"docs/f{i:00}.txt", $"content {i}");
+
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(gauged.WholeFiles.Peak, Is.EqualTo(8), "uploads in flight at once: the driver's ask, not the engine's setting of 2");
+        for (var i = 0; i < 24; i++)
+            Assert.That(h.Read("G", $"docs/f{i:00}.txt"), Is.EqualTo($"content {i}"));
+    }
+
+    [Test]
+    public async Task Chunked_uploads_stay_within_the_engines_setting_when_a_target_asks_for_more()
+    {
+        var gauged = new GaugedStorageFactory { Asked = 8 };
+        gauged.Chunked.WaitFor = Setting + 1; // reached only if more chunked uploads than the setting run at once
+        await using var h = Create(gauged);
+        var large = new byte[(2 * 1024 * 1024) + 5]; // two chunks of the harness's 1 MiB and more: chunked
+        for (var i = 0; i < 5; i++)
+        {
+            large[0] = (byte)i;
+            h.Write("A", $"docs/large{i}.bin", large);
+        }
+
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(gauged.Chunked.Peak, Is.EqualTo(Setting), "chunked uploads in flight at once");
+        for (var i = 0; i < 5; i++)
+            Assert.That(File.ReadAllBytes(h.PathOf("G", $"docs/large{i}.bin"))[0], Is.EqualTo((byte)i));
+    }
+
+    /// <summary>Counts calls in flight, by path; each waits, up to a second, until <see cref="WaitFor"/> are, so that a limit shows.</summary>
+    internal sealed class Gauge
+    {
+        private readonly Lock _lock = new();
+        private readonly HashSet<string> _inFlight = [];
+
+        public int WaitFor { get; set; } = 1;
+        public int Peak { get; private set; }
+
+        public async Task EnterAsync(string path, CancellationToken cancellationToken)
+        {
+            lock (_lock)
+            {
+                _inFlight.Add(path);
+                Peak = Math.Max(Peak, _inFlight.Count);
+            }
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
+            while (DateTime.UtcNow < deadline && Peak < WaitFor)
+                await Task.Delay(5, cancellationToken);
+        }
+
+        public void Exit(string path)
+        {
+            lock (_lock)
+                _inFlight.Remove(path);
+        }
+    }
+
+    /// <summary>The driver <c>gauged_storage</c>: local_storage on real files, asking for <see cref="Asked"/> transfers in flight.</summary>
+    internal sealed class GaugedStorageFactory : IDriverFactory
+    {
+        private readonly LocalStorageDriverFactory _inner = new();
+
+        public int Asked { get; init; }
+        public Gauge WholeFiles { get; } = new();
+        public Gauge Chunked { get; } = new();
+
+        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson()
+            .Replace("\"local_storage\"", "\"gauged_storage\"", StringComparison.Ordinal)
+            .Replace("\"entryType\": \"Onitu.Drivers.LocalStorage.LocalStorageDriverFactory\"", $"\"entryType\": \"{typeof(GaugedStorageFactory).FullName}\"", StringComparison.Ordinal));
+
+        private static string LocalManifestJson()
+        {
+            using var stream = typeof(LocalStorageDriverFactory).Assembly.GetManifestResourceStream(LocalStorageDriverFactory.ManifestResourceName)!;
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+
+        public IDriver Create(IPlug plug) => new GaugedDriver((LocalStorageDriver)_inner.Create(plug), this);
+
+        private sealed class GaugedDriver(LocalStorageDriver inner, GaugedStorageFactory factory) : IDriver, IChunkedWriter, ITransferConcurrency
+        {
+            public int ConcurrentTransfers => factory.Asked;
+
+            public Task ScanAsync(CancellationToken cancellationToken) => inner.ScanAsync(cancellationToken);
+            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+
+            public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+            {
+                await factory.WholeFiles.EnterAsync(metadata.Path, cancellationToken);
+                try
+                {
+                    await inner.UploadFileAsync(metadata, content, cancellationToken);
+                }
+                finally
+                {
+                    factory.WholeFiles.Exit(metadata.Path);
+                }
+            }
+
+            public int NegotiateChunkSize(int proposedChunkSize) => inner.NegotiateChunkSize(proposedChunkSize);
+
+            public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+            {
+                await inner.StartUploadAsync(metadata, cancellationToken);
+                await factory.Chunked.EnterAsync(metadata.Path, cancellationToken);
+            }
+
+            public ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken) =>
+                inner.RestartUploadAsync(metadata, offset, cancellationToken);
+
+            public ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken) =>
+                inner.UploadChunkAsync(metadata, offset, chunk, cancellationToken);
+
+            public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+            {
+                try
+                {
+                    await inner.EndUploadAsync(metadata, cancellationToken);
+                }
+                finally
+                {
+                    factory.Chunked.Exit(metadata.Path);
+                }
+            }
+
+            public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
+            {
+                await inner.AbortUploadAsync(metadata, cancellationToken);
+                factory.Chunked.Exit(metadata.Path);
+            }
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+}
