@@ -211,15 +211,7 @@ public class FileAndDirectoryTests
         // own deletion and B's edit drop those renames: no copy of the old content is ever kept, so announcing it as
         // a conflict copy was a lie (the edit, renamed aside in turn, is the one real conflict).
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
-        await using var h = new SyncHarness("""
-            name: test
-            folders:
-              docs: {}
-            services:
-              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
-            """);
-        h.ExtraDrivers.Add(b);
+        await using var h = LocalAndShaped(b);
         h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
         await h.SyncExpectingSuccessAsync();
         await h.RestartAsync();
@@ -252,15 +244,7 @@ public class FileAndDirectoryTests
         // (after its scan): the move found nothing to move. It fell back to an upload of the conflict copy, which no
         // service held, failing at every attempt ("No available service holds version 1 of docs:a.conflict-…").
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
-        await using var h = new SyncHarness("""
-            name: test
-            folders:
-              docs: {}
-            services:
-              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
-            """);
-        h.ExtraDrivers.Add(b);
+        await using var h = LocalAndShaped(b);
         h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
         h.Write("A", "docs/other.txt", "another file");
         await h.SyncExpectingSuccessAsync();
@@ -297,15 +281,7 @@ public class FileAndDirectoryTests
         // The ordinary move beside the rename aside above (moves are reported by a watcher): A renamed x.txt, and B
         // deleted its x.txt just before its own move. B receives y.txt from A.
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
-        await using var h = new SyncHarness("""
-            name: test
-            folders:
-              docs: {}
-            services:
-              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
-            """);
-        h.ExtraDrivers.Add(b);
+        await using var h = LocalAndShaped(b);
         h.Write("A", "docs/x.txt", "moved content");
         Directory.CreateDirectory(h.PathOf("B", "docs"));
         await h.Engine.StartAsync();
@@ -334,6 +310,21 @@ public class FileAndDirectoryTests
     /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
     /// (or a few seconds passed).
     /// </summary>
+    /// <summary>A harness of service A (local_storage) and service B, whose driver <paramref name="b"/> shapes.</summary>
+    private static SyncHarness LocalAndShaped(ShapedLocalFactory b)
+    {
+        var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        return h;
+    }
+
     private sealed class ShapedLocalFactory : IDriverFactory
     {
         private readonly Onitu.Drivers.LocalStorage.LocalStorageDriverFactory _inner = new();
