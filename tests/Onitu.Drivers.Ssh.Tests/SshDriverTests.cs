@@ -19,8 +19,8 @@ public class SshDriverTests
         Directory.CreateDirectory(_root);
     }
 
-    private SshDriver CreateDriver(long connections = 1, ConformancePlug? plug = null, bool fsync = false) =>
-        (SshDriver)new SshDriverFactory().Create(plug ?? CreatePlug(connections, fsync));
+    private SshDriver CreateDriver(long connections = 1, ConformancePlug? plug = null, bool fsync = false, IPlug? gated = null) =>
+        (SshDriver)new SshDriverFactory().Create(gated ?? plug ?? CreatePlug(connections, fsync));
 
     private ConformancePlug CreatePlug(long connections = 1, bool fsync = false)
     {
@@ -43,6 +43,24 @@ public class SshDriverTests
         var metadata = new Metadata("docs", path);
         using var content = new MemoryStream(Encoding.UTF8.GetBytes(text));
         await driver.UploadFileAsync(metadata, content, cancellationToken);
+    }
+
+    [Test]
+    public async Task A_scan_keeps_its_reports_in_flight_together(CancellationToken cancellationToken)
+    {
+        // Each report may wait for a content check over SFTP (a racily clean file after an upload, a first pairing):
+        // reported one at a time, a scan of 10,000 such files took 6 s. Here no report completes before 8 are in flight
+        // (or a second has passed).
+        Directory.CreateDirectory(Path.Combine(_root, "docs"));
+        for (var i = 0; i < 12; i++)
+            File.WriteAllText(Path.Combine(_root, "docs", $"f{i}.txt"), "content " + i);
+        var plug = new GatedPlug(CreatePlug(), wanted: 8);
+        await using var driver = CreateDriver(plug: null, gated: plug);
+
+        await driver.ScanAsync(cancellationToken);
+
+        Assert.That(plug.MostInFlight, Is.GreaterThanOrEqualTo(8));
+        Assert.That(plug.Inner.KnownFiles().Select(m => m.Path), Is.EquivalentTo(Enumerable.Range(0, 12).Select(i => $"f{i}.txt")));
     }
 
     [Test]
@@ -229,5 +247,57 @@ public class SshDriverTests
         metadata.Revision = "other";
         Assert.That(await driver.ReadChunkAsync(metadata, 15, buffer.AsMemory(0, 10), cancellationToken), Is.EqualTo(10));
         Assert.That(buffer.AsSpan(0, 10).SequenceEqual(content.AsSpan(15, 10)), Is.True);
+    }
+
+    /// <summary>A plug whose update reports wait until <c>wanted</c> of them are in flight at once (a second at most).</summary>
+    private sealed class GatedPlug(ConformancePlug inner, int wanted) : IPlug
+    {
+        private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inFlight;
+        private int _most;
+
+        public ConformancePlug Inner => inner;
+        public int MostInFlight => Volatile.Read(ref _most);
+        public string ServiceName => inner.ServiceName;
+        public IReadOnlyList<FolderMapping> Folders => inner.Folders;
+        public DriverOptions Options => inner.Options;
+        public string BaseDirectory => inner.BaseDirectory;
+        public Microsoft.Extensions.Logging.ILogger Logger => inner.Logger;
+        public IDriverStateStore State => inner.State;
+
+        public async ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default)
+        {
+            var now = Interlocked.Increment(ref _inFlight);
+            InterlockedMax(now);
+            if (now >= wanted)
+                _enough.TrySetResult();
+            try
+            {
+                await _enough.Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            Interlocked.Decrement(ref _inFlight);
+            await inner.UpdateFileAsync(metadata, cancellationToken).ConfigureAwait(false);
+        }
+
+        private void InterlockedMax(int value)
+        {
+            int most;
+            while (value > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, value, most) != most)
+            {
+            }
+        }
+
+        public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.DeleteFileAsync(metadata, cancellationToken);
+        public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken = default) =>
+            inner.MoveFileAsync(source, destination, cancellationToken);
+        public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default) =>
+            inner.ReportSkippedAsync(folder, path, reason, cancellationToken);
+        public ValueTask<Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default) =>
+            inner.GetMetadataAsync(folder, path, cancellationToken);
+        public IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default) =>
+            inner.ListFilesAsync(folder, directory, cancellationToken);
     }
 }
