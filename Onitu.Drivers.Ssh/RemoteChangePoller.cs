@@ -70,8 +70,8 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
             }
         }
         // Reports of changed and new files are kept in flight together: each may wait for a content check over SFTP
-        // (a file written within the server's timestamp resolution, a first pairing), and one at a time a scan after
-        // an upload of 10,000 small files took 6 s instead of 0.4 s. Skipped paths are handed to the tree after.
+        // (a file written within the server's timestamp resolution, a first pairing): one at a time, the scan after
+        // an upload of 10,000 small files took 6.3 s, together 2.9 s. Skipped paths are handed to the tree after.
         var reports = new ReportWindow(options.Transfers);
         var skippedPaths = new ConcurrentQueue<string>();
         var fresh = new List<(string Path, SftpAttributes Attributes)>();
