@@ -16,7 +16,7 @@ namespace Onitu.Drivers.LocalStorage;
 internal sealed partial class FileCopy
 {
     private const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
-    private const int ENOENT = 2, EINTR = 4, ENOSYS = 38, EEXIST = 17, ELOOP = 40, EACCES = 13, EPERM = 1;
+    private const int ENOENT = 2, EINTR = 4, ENOSYS = 38, ELOOP = 40, EACCES = 13, EPERM = 1;
     private const uint PermissionBits = 0x1FF; // rwx for user, group and others, as File.Copy keeps them
     private const nuint Ficlone = 0x40049409; // _IOW(0x94, 9, int)
     private const long UtimeOmit = (1L << 30) - 2;
@@ -62,7 +62,7 @@ internal sealed partial class FileCopy
             if (stat.Kind != EntryKind.File)
                 throw new FileNotFoundException($"{source} is not a regular file any more.", source);
             var mode = stat.Mode & PermissionBits;
-            var to = DiskOps.WithDirectory(temp, () => OpenTemp(temp, mode, noFollow));
+            var to = DiskOps.CreateFresh(temp, () => OpenTemp(temp, mode, noFollow));
             try
             {
                 CopyContent(from, to, stat, source, temp, cancellationToken);
@@ -92,18 +92,13 @@ internal sealed partial class FileCopy
     private static int OpenTemp(string temp, uint mode, int noFollow)
     {
         // Created exclusively, so the permission bits given here are the file's, and never through a link: the name is
-        // the driver's own. A leftover of an earlier attempt (or anything else under that name) is removed and the file
-        // made anew rather than truncated, as DiskOps.CreateFresh explains.
+        // the driver's own. EEXIST becomes an IOException with that HResult, on which DiskOps.CreateFresh removes a
+        // leftover of an earlier attempt (or anything else under that name) and calls again: made anew, not truncated.
         var fd = open(temp, OWrOnly | OCreat | OExcl | noFollow | OCloexec, mode);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == EEXIST)
-        {
-            File.Delete(temp);
-            fd = open(temp, OWrOnly | OCreat | OExcl | noFollow | OCloexec, mode);
-        }
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            // DiskOps.WithDirectory creates the missing directory on DirectoryNotFoundException and tries again.
+            // DiskOps.CreateFresh (through WithDirectory) creates the missing directory on DirectoryNotFoundException.
             throw errno == ENOENT ? new DirectoryNotFoundException($"Cannot create {temp}: its directory is missing.") : Error(errno, $"Cannot create {temp}");
         }
         return fd;
@@ -187,9 +182,9 @@ internal sealed partial class FileCopy
 
     private static FileState ManagedCopy(string source, string temp, bool flushToDisk)
     {
-        DiskOps.WithDirectory(temp, () =>
+        DiskOps.CreateFresh(temp, () =>
         {
-            File.Copy(source, temp, overwrite: true);
+            File.Copy(source, temp, overwrite: false);
             return true;
         });
         if (flushToDisk)
