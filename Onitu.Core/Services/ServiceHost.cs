@@ -51,6 +51,15 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     /// <summary>Scanned and not failing: jobs may read from and write to it.</summary>
     public bool IsReady => Status.State == ServiceState.Running && Driver is not null;
 
+    /// <summary>
+    /// Ready, or scanning: a file it holds may be read (a source) before its scan ends. Every read is checked against
+    /// the revision the file was reported with (the driver at open, <see cref="Transfers.SourceVerification"/> at
+    /// the end), so a file the scan has not reached yet and that changed meanwhile is refused, not sent; writes wait
+    /// for <see cref="IsReady"/>, since only a finished scan says what a target holds. Without it, an initial sync
+    /// sent nothing until its source was fully scanned: a third of the run for 10,000 small files.
+    /// </summary>
+    public bool CanBeRead => (Status.State is ServiceState.Running or ServiceState.Scanning) && Driver is not null;
+
     /// <summary>Completes when the first scan attempt ended, successfully or not.</summary>
     public Task FirstScanAttempted => Volatile.Read(ref _firstScan).Task;
 

@@ -106,7 +106,7 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
 
         var sources = replicas
             .Where(r => r.Holds && r.Version == file.Version && r.Service != target.Name
-                        && coordinator.Hosts.TryGetValue(r.Service, out var h) && h.IsReady
+                        && coordinator.Hosts.TryGetValue(r.Service, out var h) && h.CanBeRead
                         && coordinator.Referee.CanRead(r.Service, file.Folder))
             .Select(r => (Replica: r, Host: coordinator.Hosts[r.Service]))
             .OrderByDescending(s => double.IsNaN(s.Host.Throughput) ? 0 : s.Host.Throughput)
