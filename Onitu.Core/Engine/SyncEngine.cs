@@ -261,15 +261,21 @@ public sealed partial class SyncEngine : IAsyncDisposable
         // Two consecutive idle observations: a job finishing can create the next (a conflict copy, a move fallback).
         // The poll starts fast and slows down while work goes on: a pass with nothing to do ends within a few
         // milliseconds instead of after two fixed 25 ms naps (a fifth of a no-op `onitu sync` of a small setup).
+        // The last transfer landing wakes it early: a pass ends as its work does, not up to a poll later.
         var idleObservations = 0;
         var pause = TimeSpan.FromMilliseconds(1);
         while (true)
         {
+            var landed = _scheduler.AllLanded; // taken before looking: a landing after the look still wakes the wait
             var scanning = _coordinator.Hosts.Values.Any(h => h.Status.State == ServiceState.Scanning);
             idleObservations = !scanning && !_scheduler.HasWorkLeft() ? idleObservations + 1 : 0;
             if (idleObservations == 2)
                 break;
-            await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            if (idleObservations > 0)
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            else
+                await Task.WhenAny(landed, Task.Delay(pause, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
             pause = idleObservations > 0 ? TimeSpan.FromMilliseconds(1) : TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxIdlePoll.Ticks));
         }
     }

@@ -52,6 +52,13 @@ internal sealed class TransferScheduler
 
     public void Signal() => _signal.Writer.TryWrite(true);
 
+    /// <summary>
+    /// Completes when the jobs in flight have all ended (a new task for each such moment): a pass waiting for the
+    /// engine to settle looks again then, rather than up to a poll interval later.
+    /// </summary>
+    public Task AllLanded => Volatile.Read(ref _allLanded).Task;
+    private TaskCompletionSource _allLanded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Called after a change rewrote or removed jobs: their transfers in flight are stale.</summary>
     public void OnJobsChanged(IEnumerable<(Guid Fid, string Target)> jobs)
     {
@@ -165,6 +172,8 @@ internal sealed class TransferScheduler
             flight.ReleaseSlot();
             flight.Dispose();
             Signal();
+            if (_inFlight.IsEmpty)
+                Interlocked.Exchange(ref _allLanded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
     }
 
