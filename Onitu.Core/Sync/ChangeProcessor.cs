@@ -443,9 +443,10 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// <summary>
     /// Records that <paramref name="job"/>'s target now holds the job's version with the revision it wrote,
     /// unless the target reported another change meanwhile (its replica no longer has
-    /// <paramref name="expectedRevision"/>): then that report is the truth and is kept.
+    /// <paramref name="expectedRevision"/>): then that report is the truth and is kept. <paramref name="racy"/>: the
+    /// write is racily clean (see <see cref="ReplicaRecord.Racy"/>), recorded with it rather than by an update after.
     /// </summary>
-    public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written)
+    public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written, bool racy = false)
     {
         var replica = tx.GetReplica(job.Fid, job.Target);
         var outcome = new ChangeOutcome();
@@ -455,7 +456,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             // elsewhere, then written anew, while the target was away) has nothing left to move.
             if (replica is { Holds: true } && replica.Version < job.Version - 1 && tx.GetFile(job.Fid) is { } file)
                 ForgetMoveAway(tx, file, replica, outcome);
-            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra)));
+            tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra), racy));
         }
         tx.DeleteJob(job.Id, job.Version);
         var followUp = FollowUpDeletion(tx, job.Fid, job.Target, job.Version);

@@ -224,9 +224,7 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
         flight.ReleaseSlot();
         await coordinator.ApplyAsync(tx =>
         {
-            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata));
-            if (racy)
-                tx.MarkRacy(job.Fid, job.Target, writeMetadata.Revision);
+            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteUpload(tx, job, expected, writeMetadata, racy));
             if (hashed && hash.Finish(file.Size) is { } contentHash)
                 tx.SetFileHash(file.Fid, job.Version, contentHash);
             outcome.Events.Add(new FileSynced(coordinator.Clock.GetUtcNow(), target.Name, file.Folder, file.Path, file.Size, source.Name, resumed));
