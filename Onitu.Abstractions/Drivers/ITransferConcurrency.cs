@@ -7,9 +7,10 @@ namespace Onitu;
 /// a few.
 /// </summary>
 /// <remarks>
-/// The engine runs up to <c>SyncEngineOptions.MaxParallelTransfers</c> transfers, deletions and moves at once, raised
-/// to the largest <see cref="ConcurrentTransfers"/> of the ready services that declare one; chunked uploads of large
-/// files, which hold a chunk-sized buffer or two each, stay within the engine's own setting. A driver implementing this
+/// The engine runs up to <c>SyncEngineOptions.MaxParallelTransfers</c> transfers, deletions and moves at once, and
+/// beside them, up to <see cref="ConcurrentTransfers"/> jobs this service takes part in: those it is the target of, and
+/// uploads that can only be read from services like it. Other services in the same setup keep the engine's setting.
+/// Chunked uploads of large files, which hold a chunk-sized buffer or two each, stay within the engine's own setting. A driver implementing this
 /// interface must serve that many calls at once (every driver is called concurrently anyway; see
 /// <see cref="IDriver"/>), and should make it an option of its own so that an operator can lower it.
 /// </remarks>

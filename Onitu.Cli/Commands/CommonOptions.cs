@@ -27,7 +27,7 @@ internal static class CommonOptions
 
     public static readonly Option<int?> Parallel = new("--parallel")
     {
-        Description = "How many transfers run at once (default 4; more when a service asks for more, such as ssh's option transfers).",
+        Description = "How many transfers run at once (default 4; a service that asks for more, such as ssh with its option transfers, runs its own beside these).",
     };
 
     public static readonly Option<string?> BandwidthLimit = new("--bwlimit")

@@ -25,8 +25,9 @@ public sealed class SyncEngineOptions
     public int ChunkSize { get; set; } = DefaultChunkSize;
 
     /// <summary>
-    /// How many transfers, deletions and moves run at once; raised to what a ready service's driver asks for, when more
-    /// (<see cref="ITransferConcurrency"/>: a latency-bound store such as an SSH server wants many small files in flight).
+    /// How many transfers, deletions and moves run at once. A service whose driver asks for more
+    /// (<see cref="ITransferConcurrency"/>: a latency-bound store such as an SSH server wants many small files in flight)
+    /// runs the jobs it takes part in beside these, as many as it asked for.
     /// </summary>
     public int MaxParallelTransfers { get; set; } = 4;
 

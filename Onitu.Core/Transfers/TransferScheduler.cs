@@ -8,10 +8,12 @@ using Onitu.Sync;
 namespace Onitu.Transfers;
 
 /// <summary>
-/// Picks due jobs from the store and runs them, at most <see cref="SyncEngineOptions.MaxParallelTransfers"/> at a
-/// time (or what a ready service's driver asks for, <see cref="ITransferConcurrency"/>, if more), oldest first. A job
-/// whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and picked again with its new
-/// content.
+/// Picks due jobs from the store and runs them, oldest first, in lanes: at most
+/// <see cref="SyncEngineOptions.MaxParallelTransfers"/> at a time, and beside them, for each latency-bound service that
+/// asks for more (<see cref="ITransferConcurrency"/>), as many jobs as it asked for among those it takes part in (as
+/// the target, or as a holder an upload may read from). A job whose lane is full waits, kept in memory, while jobs of
+/// other lanes go ahead. A job whose row a newer change rewrote while it ran is cancelled (its transfer aborted) and
+/// picked again with its new content.
 /// </summary>
 internal sealed class TransferScheduler
 {
@@ -22,9 +24,20 @@ internal sealed class TransferScheduler
     private readonly ConcurrentDictionary<(Guid Fid, string Target), InFlightJob> _inFlight = new();
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _slots;
-    private int _slotCount;
     private const int CandidateBatchSize = 256;
     private readonly Queue<ScheduledJob> _candidates = new(); // read ahead from the store; only the dispatch loop uses it
+    // Candidates whose lane was full when their turn came, by lane, oldest first; only the dispatch loop uses them.
+    // Kept rather than read again: the engine's 4 lanes would otherwise make every lap re-read thousands of local
+    // jobs while an ssh server's 32 are busy.
+    private readonly Dictionary<string, Queue<ScheduledJob>> _waiting = new(StringComparer.Ordinal);
+    private int _waitingCount;
+    private const int MaxWaiting = 4 * CandidateBatchSize;
+    // Jobs in flight in each lane: "" for the engine's own, else the asking service's name. A transfer's slot is
+    // given back before its record commits, and so is its place in its lane.
+    private readonly ConcurrentDictionary<string, int> _lanes = new(StringComparer.Ordinal);
+    private const string EngineLane = "";
+    // The services whose ask was added to the slots.
+    private readonly HashSet<string> _raisedFor = new(StringComparer.Ordinal);
     // Jobs a change rewrote or removed, or that ran, since the queued candidates were read: those candidates are
     // stale and skipped (the next lap reads them afresh).
     private readonly ConcurrentDictionary<(Guid Fid, string Target), long> _changedSince = new();
@@ -37,8 +50,7 @@ internal sealed class TransferScheduler
     {
         _coordinator = coordinator;
         _executor = executor;
-        _slotCount = coordinator.Options.MaxParallelTransfers;
-        _slots = new SemaphoreSlim(_slotCount);
+        _slots = new SemaphoreSlim(coordinator.Options.MaxParallelTransfers);
         coordinator.Jobs.Rewritten += OnJobsChanged;
         coordinator.Jobs.Ready += Signal;
     }
@@ -100,7 +112,10 @@ internal sealed class TransferScheduler
                 Volatile.Write(ref _fault, e.Message);
                 Diagnostics.Log.SchedulerFailed(_coordinator.Logger, delay, e.Message, e);
                 _coordinator.Events.Publish(new EngineFaulted(_coordinator.Clock.GetUtcNow(), "transfer scheduler", e.Message));
-                _candidates.Clear(); // read ahead before the failure: read again
+                // Read ahead before the failure: read again.
+                _candidates.Clear();
+                _waiting.Clear();
+                _waitingCount = 0;
                 try
                 {
                     await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
@@ -137,7 +152,13 @@ internal sealed class TransferScheduler
                 continue;
             }
 
-            var flight = new InFlightJob(job, cancellationToken, _slots);
+            var lane = LaneOf(job).Name;
+            _lanes.AddOrUpdate(lane, 1, (_, n) => n + 1);
+            var flight = new InFlightJob(job, cancellationToken, _slots, () =>
+            {
+                _lanes.AddOrUpdate(lane, 0, (_, n) => n - 1);
+                Signal(); // a job waiting for this lane may go now, before this one's record commits
+            });
             _inFlight[(job.Job.Fid, job.Job.Target)] = flight;
             var task = RunJobAsync(flight, cancellationToken);
             running.TryAdd(task, 0);
@@ -197,22 +218,26 @@ internal sealed class TransferScheduler
     /// </summary>
     private ScheduledJob? FindRunnableJob()
     {
+        if (_waitingCount > 0 && TakeWaiting() is { } waited)
+            return waited;
         while (true)
         {
             while (_candidates.TryDequeue(out var candidate))
             {
-                var key = (candidate.Job.Fid, candidate.Job.Target);
-                if (!_inFlight.ContainsKey(key)
-                    && !(_changedSince.TryGetValue(key, out var changedAt) && changedAt > candidate.ReadAt)
-                    && _coordinator.Hosts.TryGetValue(candidate.Job.Target, out var host) && host.IsReady)
+                if (!IsRunnable(candidate))
+                    continue;
+                if (!HasLaneFor(candidate))
                 {
-                    _lapDispatched = true;
-                    return candidate;
+                    Wait(candidate);
+                    continue;
                 }
+                _lapDispatched = true;
+                return candidate;
             }
-            // No candidate is queued, so no read-ahead copy is left to be stale: what was recorded can go, and what
-            // changes from now on is newer than the batch about to be read.
-            _changedSince.Clear();
+            // Every target with jobs waiting is busy: reading further would only queue more behind them.
+            if (_waitingCount >= MaxWaiting)
+                return null;
+            ForgetChangesNoCopyPredates();
             var batch = ReadBatch(_cursor);
             if (batch.Count > 0)
             {
@@ -229,6 +254,109 @@ internal sealed class TransferScheduler
                 return null;
             _lapDispatched = false;
         }
+    }
+
+    /// <summary>
+    /// Forgets the changes that no read-ahead copy left is older than (a copy is stale only if its job changed after
+    /// it was read). With none queued or waiting, everything goes, and what changes from now on is newer than the
+    /// batch about to be read; else what predates the oldest waiting copy: a busy lane may keep jobs waiting for a
+    /// whole sync, and the record must not grow with every job done meanwhile.
+    /// </summary>
+    private void ForgetChangesNoCopyPredates()
+    {
+        if (_waitingCount == 0)
+        {
+            _changedSince.Clear();
+            return;
+        }
+        var oldest = long.MaxValue;
+        foreach (var queue in _waiting.Values)
+        {
+            if (queue.TryPeek(out var head) && head.ReadAt < oldest)
+                oldest = head.ReadAt; // each lane's queue is in the order its jobs were read
+        }
+        foreach (var (key, changedAt) in _changedSince)
+        {
+            if (changedAt <= oldest)
+                _changedSince.TryRemove(new KeyValuePair<(Guid, string), long>(key, changedAt));
+        }
+    }
+
+    /// <summary>Whether a read-ahead job is still as it was read, not running, and its target ready.</summary>
+    private bool IsRunnable(ScheduledJob candidate)
+    {
+        var key = (candidate.Job.Fid, candidate.Job.Target);
+        return !_inFlight.ContainsKey(key)
+               && !(_changedSince.TryGetValue(key, out var changedAt) && changedAt > candidate.ReadAt)
+               && _coordinator.Hosts.TryGetValue(candidate.Job.Target, out var host) && host.IsReady;
+    }
+
+    /// <summary>
+    /// The lane of <paramref name="job"/> and its width: that of the service among its parties that asks for the most
+    /// transfers in flight, if one asks for more than the engine's setting; else the engine's own. The parties are its
+    /// target and, for an upload that can only be read from such services, its holders (a download from an ssh server
+    /// is as latency-bound as an upload to it; with a local holder at hand, the upload is the engine's).
+    /// </summary>
+    private (string Name, int Width) LaneOf(ScheduledJob job)
+    {
+        var setting = _coordinator.Options.MaxParallelTransfers;
+        (string Name, int Width) lane = (EngineLane, setting);
+        if (AskedConcurrency(job.Job.Target) is var asked && asked > lane.Width)
+            lane = (job.Job.Target, asked);
+        if (job.Job.Kind != JobKind.Upload)
+            return lane;
+        (string Name, int Width) fromSource = (EngineLane, 0);
+        foreach (var replica in job.Replicas)
+        {
+            if (!replica.Holds || replica.Service == job.Job.Target)
+                continue;
+            var askedBySource = AskedConcurrency(replica.Service);
+            if (askedBySource <= setting)
+                return lane;
+            if (askedBySource > fromSource.Width)
+                fromSource = (replica.Service, askedBySource);
+        }
+        return fromSource.Width > lane.Width ? fromSource : lane;
+    }
+
+    private bool HasLaneFor(ScheduledJob candidate) =>
+        LaneOf(candidate) is var (name, width) && _lanes.GetValueOrDefault(name) < width;
+
+    private int AskedConcurrency(string service) =>
+        _coordinator.Hosts.TryGetValue(service, out var host) && host.Driver is ITransferConcurrency concurrency
+            ? Math.Min(concurrency.ConcurrentTransfers, 1024) // the bound of MaxParallelTransfers
+            : 0;
+
+    private void Wait(ScheduledJob candidate)
+    {
+        var lane = LaneOf(candidate).Name;
+        if (!_waiting.TryGetValue(lane, out var queue))
+            _waiting[lane] = queue = new Queue<ScheduledJob>();
+        queue.Enqueue(candidate);
+        _waitingCount++;
+    }
+
+    /// <summary>The oldest waiting job of a lane that has room now; stale waiting jobs are dropped on the way.</summary>
+    private ScheduledJob? TakeWaiting()
+    {
+        foreach (var queue in _waiting.Values)
+        {
+            while (queue.TryPeek(out var waiting))
+            {
+                if (IsRunnable(waiting))
+                {
+                    if (!HasLaneFor(waiting))
+                        break;
+                    queue.Dequeue();
+                    _waitingCount--;
+                    _lapDispatched = true;
+                    return waiting;
+                }
+                queue.Dequeue();
+                _waitingCount--;
+            }
+        }
+        return null;
     }
 
     /// <summary>
@@ -301,30 +429,28 @@ internal sealed class TransferScheduler
             if (host.IsReady)
             {
                 ready.Add(host.Name);
-                RaiseSlotsFor(host.Driver);
+                RaiseSlotsFor(host);
             }
         }
         return ready;
     }
 
     /// <summary>
-    /// A latency-bound driver asks for more transfers in flight than the engine's setting: the limit rises to its
-    /// number (within the setting's bound), never falls (a semaphore's permits cannot be taken back while held).
+    /// A latency-bound service asks for more transfers in flight than the engine's setting: its lane's width is added
+    /// to the slots, once (a semaphore's permits cannot be taken back while held; a restarted driver asking for
+    /// another number keeps the first), so that its jobs run beside the engine's own rather than in their place.
     /// </summary>
-    private void RaiseSlotsFor(IDriver? driver)
+    private void RaiseSlotsFor(ServiceHost host)
     {
-        if (driver is not ITransferConcurrency concurrency)
+        var asked = AskedConcurrency(host.Name);
+        if (asked <= _coordinator.Options.MaxParallelTransfers)
             return;
-        var wanted = Math.Min(concurrency.ConcurrentTransfers, 1024); // the bound of MaxParallelTransfers
-        int current;
-        while (wanted > (current = Volatile.Read(ref _slotCount)))
+        lock (_raisedFor)
         {
-            if (Interlocked.CompareExchange(ref _slotCount, wanted, current) == current)
-            {
-                _slots.Release(wanted - current);
+            if (!_raisedFor.Add(host.Name))
                 return;
-            }
         }
+        _slots.Release(asked);
     }
 
     /// <summary>
@@ -353,23 +479,31 @@ internal sealed class InFlightJob : IDisposable
 {
     private readonly CancellationTokenSource _cancellation;
     private SemaphoreSlim? _slot;
+    private readonly Action _leaveLane;
 
-    public InFlightJob(ScheduledJob scheduled, CancellationToken stopping, SemaphoreSlim slot)
+    public InFlightJob(ScheduledJob scheduled, CancellationToken stopping, SemaphoreSlim slot, Action leaveLane)
     {
         Job = scheduled.Job;
         File = scheduled.File;
         Replicas = scheduled.Replicas;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _slot = slot;
+        _leaveLane = leaveLane;
     }
 
     /// <summary>
-    /// Gives the job's transfer slot to the next job (once): called when the transfer itself is done and only its
+    /// Gives the job's transfer slot, and its place in its target's lane, to the next job (once): called when the transfer itself is done and only its
     /// record is left to commit. The job stays in flight (not picked again) until its record is committed, but the
     /// records of many transfers then queue up for the store's writer and commit together, instead of each transfer
     /// waiting for a commit of its own (measured: two to three SQLite transactions per small file before).
     /// </summary>
-    public void ReleaseSlot() => Interlocked.Exchange(ref _slot, null)?.Release();
+    public void ReleaseSlot()
+    {
+        if (Interlocked.Exchange(ref _slot, null) is not { } slot)
+            return;
+        _leaveLane();
+        slot.Release();
+    }
 
     public JobRecord Job { get; }
 

@@ -45,6 +45,63 @@ public class TransferConcurrencyTests
     }
 
     [Test]
+    public async Task A_target_that_asks_for_nothing_keeps_the_engines_setting_beside_one_that_asks_for_more()
+    {
+        const string ThreeServices = """
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: { path: docs, mode: r } } }
+              G: { driver: gauged_storage, options: { root: G }, folders: { docs: { path: docs, mode: w } } }
+              L: { driver: plain_gauged_storage, options: { root: L }, folders: { docs: { path: docs, mode: w } } }
+            """;
+        var gauged = new GaugedStorageFactory { Asked = 8 };
+        gauged.WholeFiles.WaitFor = 8;
+        var plain = new GaugedStorageFactory("plain_gauged_storage") { Asked = 0 };
+        plain.WholeFiles.WaitFor = Setting + 1; // reached only if the engine lets more than its setting in at once
+        plain.WholeFiles.Patience = TimeSpan.FromMilliseconds(200);
+        await using var h = new SyncHarness(ThreeServices, o => o.MaxParallelTransfers = Setting);
+        h.ExtraDrivers.Add(gauged);
+        h.ExtraDrivers.Add(plain);
+        for (var i = 0; i < 24; i++)
+            h.Write("A", $"docs/f{i:00}.txt", $"content {i}");
+
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(gauged.WholeFiles.Peak, Is.EqualTo(8), "uploads in flight at once on the target that asked for 8");
+        Assert.That(plain.WholeFiles.Peak, Is.EqualTo(Setting), "uploads in flight at once on the target that asked for nothing");
+        Assert.That(h.Tree("L"), Is.EqualTo(h.Tree("A")));
+        Assert.That(h.Tree("G"), Is.EqualTo(h.Tree("A")));
+    }
+
+    [Test]
+    public async Task Downloads_from_a_service_asking_for_more_get_its_lane_on_a_target_that_asks_for_nothing()
+    {
+        const string Download = """
+            name: test
+            folders:
+              docs: {}
+            services:
+              G: { driver: gauged_storage, options: { root: G }, folders: { docs: { path: docs, mode: r } } }
+              L: { driver: plain_gauged_storage, options: { root: L }, folders: { docs: { path: docs, mode: w } } }
+            """;
+        var gauged = new GaugedStorageFactory { Asked = 8 };
+        var plain = new GaugedStorageFactory("plain_gauged_storage") { Asked = 0 };
+        plain.WholeFiles.WaitFor = 8;
+        await using var h = new SyncHarness(Download, o => o.MaxParallelTransfers = Setting);
+        h.ExtraDrivers.Add(gauged);
+        h.ExtraDrivers.Add(plain);
+        for (var i = 0; i < 24; i++)
+            h.Write("G", $"docs/f{i:00}.txt", $"content {i}");
+
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(plain.WholeFiles.Peak, Is.EqualTo(8), "downloads from the service that asked for 8 in flight at once");
+        Assert.That(h.Tree("L"), Is.EqualTo(h.Tree("G")));
+    }
+
+    [Test]
     public async Task Chunked_uploads_stay_within_the_engines_setting_when_a_target_asks_for_more()
     {
         var gauged = new GaugedStorageFactory { Asked = 8 };
@@ -64,13 +121,14 @@ public class TransferConcurrencyTests
             Assert.That(File.ReadAllBytes(h.PathOf("G", $"docs/large{i}.bin"))[0], Is.EqualTo((byte)i));
     }
 
-    /// <summary>Counts calls in flight, by path; each waits, up to a second, until <see cref="WaitFor"/> are, so that a limit shows.</summary>
+    /// <summary>Counts calls in flight, by path; each waits, up to <see cref="Patience"/>, until <see cref="WaitFor"/> are, so that a limit shows.</summary>
     internal sealed class Gauge
     {
         private readonly Lock _lock = new();
         private readonly HashSet<string> _inFlight = [];
 
         public int WaitFor { get; set; } = 1;
+        public TimeSpan Patience { get; set; } = TimeSpan.FromSeconds(1);
         public int Peak { get; private set; }
 
         public async Task EnterAsync(string path, CancellationToken cancellationToken)
@@ -80,7 +138,7 @@ public class TransferConcurrencyTests
                 _inFlight.Add(path);
                 Peak = Math.Max(Peak, _inFlight.Count);
             }
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
+            var deadline = DateTime.UtcNow + Patience;
             while (DateTime.UtcNow < deadline && Peak < WaitFor)
                 await Task.Delay(5, cancellationToken);
         }
@@ -93,7 +151,7 @@ public class TransferConcurrencyTests
     }
 
     /// <summary>The driver <c>gauged_storage</c>: local_storage on real files, asking for <see cref="Asked"/> transfers in flight.</summary>
-    internal sealed class GaugedStorageFactory : IDriverFactory
+    internal sealed class GaugedStorageFactory(string id = "gauged_storage") : IDriverFactory
     {
         private readonly LocalStorageDriverFactory _inner = new();
 
@@ -102,7 +160,7 @@ public class TransferConcurrencyTests
         public Gauge Chunked { get; } = new();
 
         public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson()
-            .Replace("\"local_storage\"", "\"gauged_storage\"", StringComparison.Ordinal)
+            .Replace("\"local_storage\"", $"\"{id}\"", StringComparison.Ordinal)
             .Replace("\"entryType\": \"Onitu.Drivers.LocalStorage.LocalStorageDriverFactory\"", $"\"entryType\": \"{typeof(GaugedStorageFactory).FullName}\"", StringComparison.Ordinal));
 
         private static string LocalManifestJson()
