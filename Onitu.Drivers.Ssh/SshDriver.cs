@@ -13,11 +13,13 @@ namespace Onitu.Drivers.Ssh;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Revisions are <c>{size}-{mtime in seconds}</c>. A written file keeps the time the server's own clock gave it (read
-/// back before the rename), moved one second past the file it replaces when they fall in the same second: this
-/// driver's own rewrites always change the revision. SFTP v3 times have a one-second resolution, so a same-size
-/// rewrite by another program within the second of a recorded revision keeps it: the engine re-checks such racily
-/// clean files by content at the next scan (<see cref="ITimestampResolution"/>).
+/// Revisions are <c>{size}-{mtime in seconds}</c>. A written file gets its source's time (as <c>rsync -a</c>) when
+/// that lies in the past of the server's own clock (read back in the same round trip), else keeps the server's time
+/// at the write; either is moved one second past the file it replaces when not later than it: this driver's own
+/// rewrites always change the revision. SFTP v3 times have a one-second resolution, so a same-size rewrite by another
+/// program within the second of a recorded revision keeps it: the engine re-checks such racily clean files by content
+/// at the next scan (<see cref="ITimestampResolution"/>). A time in the server's past cannot be stamped again by a
+/// later write (only set back, as <c>touch -d</c> does), so a file uploaded from an older source is not racy.
 /// </para>
 /// <para>
 /// The driver's jobs are apart: <see cref="SshConnectionPool"/> (the SFTP sessions), <see cref="RemoteLayout"/>
