@@ -92,16 +92,19 @@ public class SshDriverTests
     }
 
     [Test]
-    public async Task A_written_file_keeps_the_time_the_server_gave_it_not_one_the_driver_stamped(CancellationToken cancellationToken)
+    public async Task A_written_file_without_a_past_source_time_keeps_the_time_the_server_gave_it_not_one_the_driver_stamped(CancellationToken cancellationToken)
     {
         // The server here is this machine, so its clock is ours; what shows the driver's hand is the sub-second part:
-        // a time the driver set travels as whole SFTP v3 seconds, the server's own stamp keeps its nanoseconds.
+        // a time the driver set travels as whole SFTP v3 seconds, the server's own stamp keeps its nanoseconds. No
+        // source time, one of now and one ahead: none is stamped (only a source time in the past is, see
+        // SshDriverPipelineTests), and never the engine's clock.
         await using var driver = CreateDriver();
         await driver.ScanAsync(cancellationToken);
         var before = DateTime.UtcNow;
+        DateTimeOffset?[] sourceTimes = [null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)];
         for (var i = 0; i < 3; i++)
         {
-            var metadata = new Metadata("docs", $"stamped{i}.txt") { ModifiedAt = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero) };
+            var metadata = new Metadata("docs", $"stamped{i}.txt") { ModifiedAt = sourceTimes[i] };
             using var content = new MemoryStream("content"u8.ToArray());
             await driver.UploadFileAsync(metadata, content, cancellationToken);
 
