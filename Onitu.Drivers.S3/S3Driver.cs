@@ -240,6 +240,10 @@ public sealed partial class S3Driver : IDriver, IChunkedReader, IChunkedWriter, 
         await foreach (var metadata in _plug.ListFilesAsync(folder, cancellationToken: cancellationToken).ConfigureAwait(false))
             known[metadata.Path] = metadata;
 
+        // Reports of changed and new objects are kept in flight together, as many as the driver has connections: each
+        // may wait for a content check that reads the object (a first pairing, a lost state database), and one at a
+        // time the store's latency is paid once an object, in sequence. Moves and deletions wait for them.
+        var reports = new ReportWindow(_options.Concurrency);
         var fresh = new List<Metadata>();
         string? continuation = null;
         do
@@ -278,7 +282,7 @@ public sealed partial class S3Driver : IDriver, IChunkedReader, IChunkedWriter, 
                     continue;
                 }
                 if (previous is null) fresh.Add(found);
-                else await ReportFoundAsync(item.Key, found, cancellationToken).ConfigureAwait(false);
+                else await reports.AddAsync(ReportFoundAsync(item.Key, found, cancellationToken)).ConfigureAwait(false);
             }
             continuation = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
@@ -293,13 +297,15 @@ public sealed partial class S3Driver : IDriver, IChunkedReader, IChunkedWriter, 
                 && !_own.IsOwn(prefix + source.Path, null) && !_own.IsOwn(prefix + found.Path, found.Revision))
             {
                 known.Remove(source.Path);
+                await reports.DrainAsync().ConfigureAwait(false);
                 await _plug.MoveFileAsync(new Metadata(folder, source.Path), found, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await ReportFoundAsync(prefix + found.Path, found, cancellationToken).ConfigureAwait(false);
+                await reports.AddAsync(ReportFoundAsync(prefix + found.Path, found, cancellationToken)).ConfigureAwait(false);
             }
         }
+        await reports.DrainAsync().ConfigureAwait(false);
         foreach (var metadata in known.Values)
         {
             var key = prefix + metadata.Path;

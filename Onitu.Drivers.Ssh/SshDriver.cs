@@ -13,11 +13,13 @@ namespace Onitu.Drivers.Ssh;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Revisions are <c>{size}-{mtime in seconds}</c>. A written file keeps the time the server's own clock gave it (read
-/// back before the rename), moved one second past the file it replaces when they fall in the same second: this
-/// driver's own rewrites always change the revision. SFTP v3 times have a one-second resolution, so a same-size
-/// rewrite by another program within the second of a recorded revision keeps it: the engine re-checks such racily
-/// clean files by content at the next scan (<see cref="ITimestampResolution"/>).
+/// Revisions are <c>{size}-{mtime in seconds}</c>. A written file gets its source's time (as <c>rsync -a</c>) when
+/// that lies in the past of the server's own clock (read back in the same round trip), else keeps the server's time
+/// at the write; either is moved one second past the file it replaces when not later than it: this driver's own
+/// rewrites always change the revision. SFTP v3 times have a one-second resolution, so a same-size rewrite by another
+/// program within the second of a recorded revision keeps it: the engine re-checks such racily clean files by content
+/// at the next scan (<see cref="ITimestampResolution"/>). A time in the server's past cannot be stamped again by a
+/// later write (only set back, as <c>touch -d</c> does), so a file uploaded from an older source is not racy.
 /// </para>
 /// <para>
 /// The driver's jobs are apart: <see cref="SshConnectionPool"/> (the SFTP sessions), <see cref="RemoteLayout"/>
@@ -265,9 +267,11 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     // close is always sent, even when cancelled, and never repeated: a server reuses a closed handle's value for the
     // next file opened, which may be another upload's on the same session.
     // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
-    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, ulong? size, Task writes, CancellationToken cancellationToken)
+    // stamp: the source's time to give the file (see SourceTime), sent behind the stat, so that the stat still reads
+    // the server's own clock at the last write, against which CommitAsync checks that the stamp lies in its past.
+    private async Task<SftpAttributes> FinishWritingAsync(SftpClient client, SftpHandle handle, ulong? size, Task writes, uint? stamp, CancellationToken cancellationToken)
     {
-        var steps = new List<Task>(4) { writes };
+        var steps = new List<Task>(5) { writes };
         if (_options.Fsync)
         {
             if (client.HasExtension(SftpExtensions.Fsync)) steps.Add(client.FsyncAsync(handle, cancellationToken));
@@ -275,10 +279,26 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         var stat = client.FStatAsync(handle, cancellationToken);
         steps.Add(stat);
+        if (stamp is { } time)
+            steps.Add(client.FSetStatAsync(handle, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken));
         steps.Add(client.CloseAsync(handle, CancellationToken.None));
         await Task.WhenAll(steps).ConfigureAwait(false);
         var attributes = await stat.ConfigureAwait(false);
         return new SftpAttributes { Size = size ?? attributes.Size, AccessTime = attributes.AccessTime, ModifiedTime = attributes.ModifiedTime };
+    }
+
+    /// <summary>
+    /// The time a written file is given instead of the server's clock at the write: the source's modification time (as
+    /// <c>rsync -a</c> keeps it), when that lies far enough in the past for the engine to trust the revision without
+    /// reading the content again (older than <see cref="Resolution"/>); null otherwise (the server's own time stays).
+    /// A time in the past is what makes the revision safe: any later write on the server stamps the server's clock,
+    /// at least one second past it, so the revision changes. CommitAsync checks that against the server's own clock.
+    /// </summary>
+    private static uint? SourceTime(Metadata metadata)
+    {
+        if (metadata.ModifiedAt is not { } modified || modified + Resolution > DateTimeOffset.UtcNow) return null;
+        var seconds = modified.ToUnixTimeSeconds();
+        return seconds is > 0 and < uint.MaxValue ? (uint)seconds : null;
     }
 
     /// <inheritdoc />
@@ -388,7 +408,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }
         using (held)
         {
-            var finishing = FinishWritingAsync(client, handle, size, writes, cancellationToken);
+            var stamp = SourceTime(metadata);
+            var finishing = FinishWritingAsync(client, handle, size, writes, stamp, cancellationToken);
             var stat = TryStatAsync(client, target, cancellationToken);
             SftpAttributes written;
             try
@@ -407,14 +428,17 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             {
                 try
                 {
-                    if (current?.ModifiedTime >= written.ModifiedTime)
-                    {
-                        // A rewrite within the replaced file's second (or a replaced time in the server's future): one
-                        // second past it, so that this driver's own writes always change the revision.
-                        var time = current.ModifiedTime.Value + 1;
-                        await client.SetStatAsync(temp, new SftpAttributes { AccessTime = time, ModifiedTime = time }, cancellationToken).ConfigureAwait(false);
-                        written = written with { AccessTime = time, ModifiedTime = time };
-                    }
+                    // The source's time only if the server's own clock had passed it by a whole second at the write:
+                    // then no later write can stamp it again (a server clock behind the engine's by more than the
+                    // declared second would otherwise let the engine take a time of the server's present for past).
+                    var time = written.ModifiedTime is { } server ? (stamp < server ? stamp : server) : stamp;
+                    // A rewrite within the replaced file's second (or a replaced time in the server's future, or a
+                    // source time not past the replaced file's): one second past it, so that this driver's own writes
+                    // always change the revision.
+                    if (current?.ModifiedTime >= time) time = current.ModifiedTime.Value + 1;
+                    if (time is { } changed && changed != (stamp ?? written.ModifiedTime))
+                        await client.SetStatAsync(temp, new SftpAttributes { AccessTime = changed, ModifiedTime = changed }, cancellationToken).ConfigureAwait(false);
+                    if (time is not null) written = written with { AccessTime = time, ModifiedTime = time };
                     _own.RecordWrite(target, Revision(written));
                     await client.PosixRenameAsync(temp, target, cancellationToken).ConfigureAwait(false);
                 }

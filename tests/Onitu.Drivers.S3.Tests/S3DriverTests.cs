@@ -3,6 +3,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Onitu.Drivers.S3.Tests.Conformance;
 using Onitu.Testing;
+using Onitu.Tests;
 
 namespace Onitu.Drivers.S3.Tests;
 
@@ -39,11 +40,21 @@ public class S3DriverTests
 
     private S3Driver CreateDriver(out ConformancePlug plug, IDriverStateStore? state = null, Action<Dictionary<string, object?>>? configure = null)
     {
+        plug = CreatePlug(state, configure);
+        return CreateDriver(plug);
+    }
+
+    private ConformancePlug CreatePlug(IDriverStateStore? state = null, Action<Dictionary<string, object?>>? configure = null)
+    {
         var options = Store.Options(_prefix);
         options["part-size"] = (long)Part;
         configure?.Invoke(options);
-        plug = new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options, new HashSet<string> { "access-key", "secret-key", "session-token" }),
+        return new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options, new HashSet<string> { "access-key", "secret-key", "session-token" }),
             Path.GetTempPath(), state);
+    }
+
+    private S3Driver CreateDriver(IPlug plug)
+    {
         var driver = (S3Driver)new S3DriverFactory().Create(plug);
         _drivers.Add(driver);
         return driver;
@@ -66,6 +77,45 @@ public class S3DriverTests
 
     private async Task<List<MultipartUpload>> UploadsAsync() =>
         (await _client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Store.Bucket, Prefix = _prefix })).MultipartUploads ?? [];
+
+    private Task PutAsync(string path, string content) =>
+        _client.PutObjectAsync(new PutObjectRequest { BucketName = Store.Bucket, Key = _prefix + "docs/" + path, ContentBody = content });
+
+    [Test]
+    public async Task A_scan_keeps_its_reports_in_flight_together_and_drains_them_before_moves_and_deletions()
+    {
+        // Each report may wait for a content check that reads the object (a first pairing): one at a time, a scan pays
+        // the store's latency once an object, in sequence. Here no report completes before 8 are in flight (or a second
+        // has passed), in a first scan and in one that also finds a move and a deletion.
+        for (var i = 0; i < 12; i++) await PutAsync($"f{i}.txt", "content " + i);
+        await PutAsync("moved.txt", "a file renamed on the store");
+        await PutAsync("gone.txt", "a file deleted on the store");
+        var first = new GatedPlug(CreatePlug(), wanted: 8);
+        await CreateDriver(first).ScanAsync(CancellationToken.None);
+        Assert.That(first.MostInFlight, Is.GreaterThanOrEqualTo(8), "new objects reported together");
+        Assert.That(first.Inner.KnownFiles(), Has.Count.EqualTo(14));
+
+        for (var i = 0; i < 12; i++) await PutAsync($"f{i}.txt", "changed " + i);
+        await _client.CopyObjectAsync(new CopyObjectRequest
+        {
+            SourceBucket = Store.Bucket, SourceKey = _prefix + "docs/moved.txt", DestinationBucket = Store.Bucket, DestinationKey = _prefix + "docs/renamed.txt",
+        });
+        await _client.DeleteObjectAsync(Store.Bucket, _prefix + "docs/moved.txt");
+        await _client.DeleteObjectAsync(Store.Bucket, _prefix + "docs/gone.txt");
+        var second = new GatedPlug(first.Inner, wanted: 8);
+        await CreateDriver(second).ScanAsync(CancellationToken.None);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(second.MostInFlight, Is.GreaterThanOrEqualTo(8), "changed objects reported together");
+            Assert.That(second.Overtaken, Is.Zero, "no move or deletion reported while an update was in flight");
+            Assert.That(second.Inner.Reports, Has.Some.StartsWith("move docs:moved.txt -> docs:renamed.txt"));
+            Assert.That(second.Inner.Reports, Has.Some.StartsWith("delete docs:gone.txt"));
+            Assert.That(second.Inner.KnownFiles().Select(m => m.Path), Is.EquivalentTo(Enumerable.Range(0, 12).Select(i => $"f{i}.txt").Append("renamed.txt")));
+            foreach (var file in second.Inner.KnownFiles().Where(m => m.Path.StartsWith('f')))
+                Assert.That(file.Size, Is.EqualTo($"changed {file.Path[1..^4]}".Length), $"{file.Path} reported with its new content");
+        }
+    }
 
     [Test]
     public async Task A_file_goes_up_and_comes_back_whole_and_by_ranges()

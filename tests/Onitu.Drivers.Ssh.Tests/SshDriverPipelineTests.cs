@@ -174,4 +174,40 @@ public class SshDriverPipelineTests
         Assert.That(File.ReadAllText(OnServer("after.txt")), Is.EqualTo("still working"));
         Assert.That(driver.ConnectionProcessIds, Has.Count.EqualTo(1));
     }
+
+    [Test]
+    public async Task An_upload_keeps_a_past_source_time_and_the_server_time_for_a_recent_one_and_its_rewrites_change_the_revision(CancellationToken cancellationToken)
+    {
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(cancellationToken);
+        var past = new DateTimeOffset(2024, 5, 6, 7, 8, 9, 600, TimeSpan.Zero);
+        var old = new Metadata("docs", "old.txt") { ModifiedAt = past, Size = 5 };
+        var fresh = new Metadata("docs", "fresh.txt") { ModifiedAt = DateTimeOffset.UtcNow, Size = 5 };
+        var future = new Metadata("docs", "future.txt") { ModifiedAt = DateTimeOffset.UtcNow.AddDays(1), Size = 5 };
+
+        await Task.WhenAll(
+            UploadAsync(driver, old, "first"u8.ToArray(), cancellationToken),
+            UploadAsync(driver, fresh, "first"u8.ToArray(), cancellationToken),
+            UploadAsync(driver, future, "first"u8.ToArray(), cancellationToken));
+
+        var recent = DateTime.UtcNow.AddSeconds(-60);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(File.GetLastWriteTimeUtc(OnServer("old.txt")), Is.EqualTo(new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc)), "the source's time, to the second");
+            Assert.That(old.ModifiedAt, Is.EqualTo(new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero)));
+            Assert.That(File.GetLastWriteTimeUtc(OnServer("fresh.txt")), Is.GreaterThan(recent), "a time within the window: the server's own");
+            Assert.That(File.GetLastWriteTimeUtc(OnServer("future.txt")), Is.GreaterThan(recent).And.LessThan(DateTime.UtcNow.AddHours(1)), "a time ahead: the server's own");
+            foreach (var metadata in new[] { old, fresh, future })
+                Assert.That(metadata.Revision, Is.EqualTo(RevisionOf(OnServer(metadata.Path))), $"the revision of {metadata.Path} is the file's on the server");
+        }
+
+        // A new version of the same size from a source time in the same second (or earlier): the rewrite must still
+        // change the revision, so it lands one second past the replaced file.
+        var firstRevision = old.Revision;
+        var rewrite = new Metadata("docs", "old.txt") { ModifiedAt = past.AddMilliseconds(200), Size = 5, Revision = firstRevision };
+        await UploadAsync(driver, rewrite, "again"u8.ToArray(), cancellationToken);
+        Assert.That(File.ReadAllText(OnServer("old.txt")), Is.EqualTo("again"));
+        Assert.That(rewrite.Revision, Is.Not.EqualTo(firstRevision).And.EqualTo(RevisionOf(OnServer("old.txt"))));
+        Assert.That(File.GetLastWriteTimeUtc(OnServer("old.txt")), Is.EqualTo(new DateTime(2024, 5, 6, 7, 8, 10, DateTimeKind.Utc)));
+    }
 }

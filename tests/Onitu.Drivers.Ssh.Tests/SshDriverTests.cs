@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Onitu.Drivers.Toolkit;
 using Onitu.Testing;
+using Onitu.Tests;
 
 namespace Onitu.Drivers.Ssh.Tests;
 
@@ -91,16 +92,19 @@ public class SshDriverTests
     }
 
     [Test]
-    public async Task A_written_file_keeps_the_time_the_server_gave_it_not_one_the_driver_stamped(CancellationToken cancellationToken)
+    public async Task A_written_file_without_a_past_source_time_keeps_the_time_the_server_gave_it_not_one_the_driver_stamped(CancellationToken cancellationToken)
     {
         // The server here is this machine, so its clock is ours; what shows the driver's hand is the sub-second part:
-        // a time the driver set travels as whole SFTP v3 seconds, the server's own stamp keeps its nanoseconds.
+        // a time the driver set travels as whole SFTP v3 seconds, the server's own stamp keeps its nanoseconds. No
+        // source time, one of now and one ahead: none is stamped (only a source time in the past is, see
+        // SshDriverPipelineTests), and never the engine's clock.
         await using var driver = CreateDriver();
         await driver.ScanAsync(cancellationToken);
         var before = DateTime.UtcNow;
+        DateTimeOffset?[] sourceTimes = [null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours(1)];
         for (var i = 0; i < 3; i++)
         {
-            var metadata = new Metadata("docs", $"stamped{i}.txt") { ModifiedAt = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero) };
+            var metadata = new Metadata("docs", $"stamped{i}.txt") { ModifiedAt = sourceTimes[i] };
             using var content = new MemoryStream("content"u8.ToArray());
             await driver.UploadFileAsync(metadata, content, cancellationToken);
 
@@ -247,57 +251,5 @@ public class SshDriverTests
         metadata.Revision = "other";
         Assert.That(await driver.ReadChunkAsync(metadata, 15, buffer.AsMemory(0, 10), cancellationToken), Is.EqualTo(10));
         Assert.That(buffer.AsSpan(0, 10).SequenceEqual(content.AsSpan(15, 10)), Is.True);
-    }
-
-    /// <summary>A plug whose update reports wait until <c>wanted</c> of them are in flight at once (a second at most).</summary>
-    private sealed class GatedPlug(ConformancePlug inner, int wanted) : IPlug
-    {
-        private readonly TaskCompletionSource _enough = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _inFlight;
-        private int _most;
-
-        public ConformancePlug Inner => inner;
-        public int MostInFlight => Volatile.Read(ref _most);
-        public string ServiceName => inner.ServiceName;
-        public IReadOnlyList<FolderMapping> Folders => inner.Folders;
-        public DriverOptions Options => inner.Options;
-        public string BaseDirectory => inner.BaseDirectory;
-        public Microsoft.Extensions.Logging.ILogger Logger => inner.Logger;
-        public IDriverStateStore State => inner.State;
-
-        public async ValueTask UpdateFileAsync(Metadata metadata, CancellationToken cancellationToken = default)
-        {
-            var now = Interlocked.Increment(ref _inFlight);
-            InterlockedMax(now);
-            if (now >= wanted)
-                _enough.TrySetResult();
-            try
-            {
-                await _enough.Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-            Interlocked.Decrement(ref _inFlight);
-            await inner.UpdateFileAsync(metadata, cancellationToken).ConfigureAwait(false);
-        }
-
-        private void InterlockedMax(int value)
-        {
-            int most;
-            while (value > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, value, most) != most)
-            {
-            }
-        }
-
-        public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken = default) => inner.DeleteFileAsync(metadata, cancellationToken);
-        public ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken = default) =>
-            inner.MoveFileAsync(source, destination, cancellationToken);
-        public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default) =>
-            inner.ReportSkippedAsync(folder, path, reason, cancellationToken);
-        public ValueTask<Metadata> GetMetadataAsync(string folder, string path, CancellationToken cancellationToken = default) =>
-            inner.GetMetadataAsync(folder, path, cancellationToken);
-        public IAsyncEnumerable<Metadata> ListFilesAsync(string folder, string? directory = null, CancellationToken cancellationToken = default) =>
-            inner.ListFilesAsync(folder, directory, cancellationToken);
     }
 }

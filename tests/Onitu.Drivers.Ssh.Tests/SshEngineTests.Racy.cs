@@ -79,4 +79,103 @@ public partial class SshEngineTests
             && e.Value("Path") == "notes.txt"), "the second sync compared the contents");
         Assert.That(report.Errors, Is.Empty);
     }
+
+    // ---- the engine's own uploads -----------------------------------------------------------------------------
+
+    /// <summary>Writes <paramref name="count"/> files of the same size into A, each with a time an hour ago.</summary>
+    private static List<(string Path, DateTime Time)> WriteOldFiles(EngineScene scene, int count)
+    {
+        var hourAgo = DateTime.UtcNow.AddHours(-1);
+        var files = new List<(string, DateTime)>();
+        for (var i = 0; i < count; i++)
+        {
+            var path = $"docs/d{i % 3}/f{i}.txt";
+            scene.Write("A", path, $"content {i:D4}");
+            var time = hourAgo.AddSeconds(i).AddMilliseconds(250);
+            File.SetLastWriteTimeUtc(scene.PathOf("A", path), time);
+            files.Add((path, time));
+        }
+        return files;
+    }
+
+    private static int ContentComparisons(EngineScene scene, string service) =>
+        scene.Logs.Entries.Count(e => e.EventId == 2009 && e.Value("Service") == service);
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task Files_uploaded_from_an_older_source_keep_its_time_and_the_next_sync_reads_none_of_them_again(CancellationToken cancellationToken)
+    {
+        // Before: every uploaded file kept the server's clock at its write, within the 2 s window, so the next sync
+        // read each of them back over SFTP and compared its content (the slow second run after an upload).
+        await using var scene = new EngineScene();
+        var files = WriteOldFiles(scene, 40);
+        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", SshdSetup.Sshd, scene.RemoteRoot);
+        await SyncOnceAsync(scene, services, clock: null, cancellationToken);
+        var comparedBefore = ContentComparisons(scene, "Remote");
+
+        var report = await SyncOnceAsync(scene, services, clock: null, cancellationToken);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(ContentComparisons(scene, "Remote") - comparedBefore, Is.Zero, "no uploaded file was read back and compared");
+            Assert.That(scene.Events<FileSynced>(), Has.Count.EqualTo(files.Count), "sent once, by the first sync only");
+            Assert.That(report.Errors, Is.Empty);
+            foreach (var (path, time) in files)
+            {
+                var remote = Path.Combine(scene.RemoteRoot, path);
+                Assert.That(File.ReadAllText(remote), Is.EqualTo(scene.ReadOrNull("A", path)));
+                Assert.That(File.GetLastWriteTimeUtc(remote), Is.EqualTo(time.AddTicks(-(time.Ticks % TimeSpan.TicksPerSecond))),
+                    $"{path} on the server has its source's time, to the second (as rsync -a keeps it)");
+            }
+        }
+    }
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task A_same_size_rewrite_on_the_server_right_after_an_upload_with_the_source_time_is_a_new_revision_and_sent(CancellationToken cancellationToken)
+    {
+        // The racy case without the content check: the upload gave the file a time in the server's past, so a rewrite
+        // in place in the same second as the upload (same size) stamps the server's clock and changes the revision.
+        await using var scene = new EngineScene();
+        var files = WriteOldFiles(scene, 3);
+        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", SshdSetup.Sshd, scene.RemoteRoot);
+        await SyncOnceAsync(scene, services, clock: null, cancellationToken);
+        var remote = Path.Combine(scene.RemoteRoot, files[1].Path);
+        var before = File.ReadAllText(remote);
+        var rewrite = "REWRITTEN" + before[9..];
+        Assert.That(rewrite, Has.Length.EqualTo(before.Length));
+
+        using (var inPlace = new FileStream(remote, FileMode.Open, FileAccess.Write))
+            inPlace.Write(System.Text.Encoding.UTF8.GetBytes(rewrite));
+        await SyncOnceAsync(scene, services, clock: null, cancellationToken);
+
+        Assert.That(scene.ReadOrNull("A", files[1].Path), Is.EqualTo(rewrite), "the rewrite reached A");
+        Assert.That(scene.Events<ConflictDetected>(), Is.Empty);
+    }
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task An_upload_whose_source_time_is_not_in_the_past_stays_racy_and_a_same_size_rewrite_in_its_second_is_found_by_content(CancellationToken cancellationToken)
+    {
+        // A source time not in the past (here a source clock ahead; a file saved just now alike) is not given to the
+        // file: the upload keeps the server's time, the engine marks it racily clean, and a same-size rewrite that
+        // keeps the second is found by its content at the next sync. The engine's clock is set behind the server's, so
+        // that the first sync judges the write recent however slow the machine.
+        await using var scene = new EngineScene();
+        scene.Write("A", "docs/fresh.txt", "first");
+        File.SetLastWriteTimeUtc(scene.PathOf("A", "docs/fresh.txt"), DateTime.UtcNow.AddHours(1));
+        var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", SshdSetup.Sshd, scene.RemoteRoot);
+        await SyncOnceAsync(scene, services, new ShiftedClock(DateTimeOffset.UtcNow.AddSeconds(-10)), cancellationToken);
+        var remote = Path.Combine(scene.RemoteRoot, "docs", "fresh.txt");
+        var written = File.GetLastWriteTimeUtc(remote);
+        Assert.That(written, Is.GreaterThan(DateTime.UtcNow.AddSeconds(-30)), "the server's own clock, not an old time");
+
+        using (var inPlace = new FileStream(remote, FileMode.Open, FileAccess.Write))
+            inPlace.Write("other"u8);
+        File.SetLastWriteTimeUtc(remote, written);
+        await SyncOnceAsync(scene, services, clock: null, cancellationToken);
+
+        Assert.That(scene.ReadOrNull("A", "docs/fresh.txt"), Is.EqualTo("other"), "the rewrite reached A");
+        Assert.That(scene.Events<ConflictDetected>(), Is.Empty);
+    }
 }
