@@ -91,8 +91,16 @@ internal sealed partial class ServiceHost : IAsyncDisposable
                 SetState(ServiceState.Scanning, null);
                 Log.ServiceScanning(_logger, Name);
                 var started = Stopwatch.GetTimestamp();
-                using (OnituTelemetry.StartScan(Name))
-                    await ScanAsync(Driver, restart.Token).ConfigureAwait(false);
+                Plug.BeginScan();
+                try
+                {
+                    using (OnituTelemetry.StartScan(Name))
+                        await ScanAsync(Driver, restart.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Plug.EndScan();
+                }
                 Log.ServiceScanned(_logger, Name, Stopwatch.GetElapsedTime(started));
                 attempt = 0;
                 Interlocked.Exchange(ref _consecutiveTransferFailures, 0);

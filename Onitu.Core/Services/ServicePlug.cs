@@ -36,6 +36,27 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
 
     private MetadataStore Store => _coordinator.Store;
 
+    // When the scan under way began (engine clock ticks), 0 between scans.
+    private long _scanStartedAt;
+
+    /// <summary>A scan of this service begins now: its reports are judged racily clean against this moment.</summary>
+    internal void BeginScan() => Volatile.Write(ref _scanStartedAt, _coordinator.Clock.GetUtcNow().UtcTicks);
+
+    internal void EndScan() => Volatile.Write(ref _scanStartedAt, 0);
+
+    /// <summary>
+    /// Whether a report is racily clean. A scan's report is judged against the scan's start: a driver lists first and
+    /// reports after (an ssh scan lists the whole tree, then keeps reports waiting for content checks in flight), so a
+    /// report may come seconds after the look at its file, and judged then, a file written just before that look and
+    /// rewritten in its second could pass for clean. The start is no later than any look of the scan: a report judged
+    /// against it is racy whenever it was at its look, and sometimes more (a file written during the scan).
+    /// </summary>
+    private bool IsRacy(Onitu.Metadata metadata)
+    {
+        var scanStartedAt = Volatile.Read(ref _scanStartedAt);
+        return _coordinator.IsRacy(ServiceName, metadata, scanStartedAt == 0 ? null : new DateTimeOffset(scanStartedAt, TimeSpan.Zero));
+    }
+
     public ValueTask UpdateFileAsync(Onitu.Metadata metadata, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(metadata);
@@ -43,8 +64,8 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
         if (FolderMarkers.IsMarker(metadata.Path))
             return ValueTask.CompletedTask; // the engine's own file, never synced
         _coordinator.Skips.Clear(ServiceName, metadata.Folder, metadata.Path);
-        // Judged now, before the report waits for the writer: the moment closest to the driver's look at the file.
-        var racy = _coordinator.IsRacy(ServiceName, metadata);
+        // Judged now, before the report waits for the writer (during a scan, at its start; see IsRacy).
+        var racy = IsRacy(metadata);
         return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyUpdate(tx, ServiceName, metadata), metadata, racy, cancellationToken);
     }
 
@@ -116,7 +137,7 @@ internal sealed class ServicePlug : IPlug, IDriverStateStore
             return DeleteFileAsync(source, cancellationToken);
         // A move onto a path the engine knows with other content may need a content comparison, like an update.
         return ApplyUpdateAsync(tx => _coordinator.Processor.ApplyMove(tx, ServiceName, source, destination), destination,
-            _coordinator.IsRacy(ServiceName, destination), cancellationToken);
+            IsRacy(destination), cancellationToken);
     }
 
     public ValueTask ReportSkippedAsync(string folder, string path, string reason, CancellationToken cancellationToken = default)

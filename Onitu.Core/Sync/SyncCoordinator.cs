@@ -63,10 +63,10 @@ internal sealed class SyncCoordinator
 
     /// <summary>
     /// Whether <paramref name="file"/>, reported or written by <paramref name="service"/>'s driver, is racily clean
-    /// when observed now (see <see cref="RacyClean"/>).
+    /// when observed at <paramref name="observedAt"/>, or now (see <see cref="RacyClean"/>).
     /// </summary>
-    public bool IsRacy(string service, Onitu.Metadata file) =>
-        RacyClean.IsRacy(Hosts.TryGetValue(service, out var host) ? host.Driver : null, file, Clock.GetUtcNow());
+    public bool IsRacy(string service, Onitu.Metadata file, DateTimeOffset? observedAt = null) =>
+        RacyClean.IsRacy(Hosts.TryGetValue(service, out var host) ? host.Driver : null, file, observedAt ?? Clock.GetUtcNow());
 
     /// <summary>Persists a change with the jobs it implies, then lets the scheduler and the subscribers know.</summary>
     public async ValueTask ApplyAsync(Func<StoreTransaction, ChangeOutcome> change, CancellationToken cancellationToken)

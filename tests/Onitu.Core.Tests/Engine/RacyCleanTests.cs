@@ -68,6 +68,63 @@ public class RacyCleanTests
     }
 
     [Test]
+    public async Task A_scan_report_that_comes_long_after_the_scan_began_is_judged_at_the_scans_start()
+    {
+        // A driver that lists first and reports seconds later (an ssh scan keeps reports waiting for content checks):
+        // judged when the report came, the file looked long settled; when the scan looked at it, it was not.
+        var clock = new ShiftedClock(Written.AddMilliseconds(500));
+        var late = new LateReportingStorageFactory(() => clock.Set(Written.AddSeconds(30)));
+        const string Setup = """
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: late_reporting_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }
+            """;
+        await using var h = new SyncHarness(Setup) { Clock = clock };
+        h.ExtraDrivers.Add(late);
+        h.Write("A", "docs/notes.txt", "first", Written);
+
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(RacyReplicas(h, "A"), Is.EqualTo(1), "A's report of notes.txt recorded racily clean");
+        // And so a same-size rewrite in its second, after the look, is found at the next scan.
+        RewriteInPlace(h.PathOf("A", "docs/notes.txt"), "other", Written);
+        await h.RestartAsync();
+        h.Clock = null;
+        await h.SyncExpectingSuccessAsync();
+        Assert.That(h.Read("B", "docs/notes.txt"), Is.EqualTo("other"), "the rewrite reached B");
+    }
+
+    /// <summary>The driver <c>late_reporting_storage</c>: local_storage whose scan starts reporting only after <c>beforeReports</c> ran.</summary>
+    private sealed class LateReportingStorageFactory(Action beforeReports) : IDriverFactory
+    {
+        private readonly Onitu.Drivers.LocalStorage.LocalStorageDriverFactory _inner = new();
+
+        public DriverManifest Manifest { get; } = LocalStorageManifest.Renamed("late_reporting_storage", typeof(LateReportingStorageFactory));
+
+        public IDriver Create(IPlug plug) => new LateDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), beforeReports);
+
+        private sealed class LateDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, Action beforeReports) : IDriver, IFileStat, ITimestampResolution
+        {
+            public Task ScanAsync(CancellationToken cancellationToken)
+            {
+                beforeReports();
+                return inner.ScanAsync(cancellationToken);
+            }
+
+            public TimeSpan GetTimestampResolution(Metadata file) => inner.GetTimestampResolution(file);
+            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+            public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
+            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task An_unchanged_racy_file_is_read_again_but_not_sent_again()
     {
         await using var h = new SyncHarness(SyncHarness.TwoLocalServices());

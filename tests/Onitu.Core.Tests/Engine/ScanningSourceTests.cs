@@ -83,16 +83,7 @@ public class ScanningSourceTests
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Action? AfterReports { get; set; }
 
-        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson()
-            .Replace("\"local_storage\"", "\"held_storage\"", StringComparison.Ordinal)
-            .Replace("\"entryType\": \"Onitu.Drivers.LocalStorage.LocalStorageDriverFactory\"", $"\"entryType\": \"{typeof(HeldScanFactory).FullName}\"", StringComparison.Ordinal));
-
-        private static string LocalManifestJson()
-        {
-            using var stream = typeof(LocalStorageDriverFactory).Assembly.GetManifestResourceStream(LocalStorageDriverFactory.ManifestResourceName)!;
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
+        public DriverManifest Manifest { get; } = LocalStorageManifest.Renamed("held_storage", typeof(HeldScanFactory));
 
         public IDriver Create(IPlug plug) => new HeldDriver((LocalStorageDriver)_inner.Create(plug), this);
 

@@ -159,16 +159,7 @@ public class TransferConcurrencyTests
         public Gauge WholeFiles { get; } = new();
         public Gauge Chunked { get; } = new();
 
-        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson()
-            .Replace("\"local_storage\"", $"\"{id}\"", StringComparison.Ordinal)
-            .Replace("\"entryType\": \"Onitu.Drivers.LocalStorage.LocalStorageDriverFactory\"", $"\"entryType\": \"{typeof(GaugedStorageFactory).FullName}\"", StringComparison.Ordinal));
-
-        private static string LocalManifestJson()
-        {
-            using var stream = typeof(LocalStorageDriverFactory).Assembly.GetManifestResourceStream(LocalStorageDriverFactory.ManifestResourceName)!;
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
+        public DriverManifest Manifest { get; } = LocalStorageManifest.Renamed(id, typeof(GaugedStorageFactory));
 
         public IDriver Create(IPlug plug) => new GaugedDriver((LocalStorageDriver)_inner.Create(plug), this);
 
