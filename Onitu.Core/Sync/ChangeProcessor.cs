@@ -504,18 +504,24 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         tx.DeleteJob(job.Id, job.Version);
     }
 
-    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
+    /// <summary>
+    /// Records <paramref name="job"/>'s move on its target; <paramref name="oldKept"/> when it was made by a copy (a
+    /// driver without a native move), which left the old name there to be deleted in turn.
+    /// </summary>
+    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo, bool oldKept = false)
     {
         var old = tx.GetReplica(movedFrom.Fid, job.Target);
         var oldFile = tx.GetFile(movedFrom.Fid);
         // A move whose content no service held under the new name yet is a rename aside (an ordinary move was made
         // first by the service that reported it): its first holder's rename is when the conflict copy exists.
         var firstHolder = !tx.GetReplicas(job.Fid).Exists(r => r.Service != job.Target && r.Holds && r.Version == job.Version);
-        if (old is not null)
+        if (old is not null && !oldKept)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
         tx.DeleteJob(job.Id, job.Version);
         var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
+        if (oldKept && old is { Holds: true } && old.Revision == movedFrom.Revision)
+            outcome.Merge(FollowUpDeletion(tx, movedFrom.Fid, job.Target, old.Version));
         if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
         {
             if (firstHolder)
