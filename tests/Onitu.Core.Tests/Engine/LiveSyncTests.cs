@@ -114,8 +114,10 @@ public class LiveSyncTests
 
         Directory.Move(h.PathOf("A", "docs/photos"), h.PathOf("A", "docs/pictures"));
 
-        await SyncHarness.EventuallyAsync(() => h.Tree("B", "docs").Keys.All(k => k.StartsWith("pictures/", StringComparison.Ordinal))
-                                              && h.Tree("B", "docs").Count == 5, "directory renamed on B");
+        await Eventually.HoldsAsync(() => h.Tree("B", "docs").Keys.All(k => k.StartsWith("pictures/", StringComparison.Ordinal))
+                                        && h.Tree("B", "docs").Count == 5, "directory renamed on B", SyncHarness.Timeout(),
+            () => $"A: {string.Join(", ", h.Tree("A", "docs").Keys)}; B: {string.Join(", ", h.Tree("B", "docs").Keys)}; "
+                  + $"{h.Engine.GetProgress().PendingJobs} jobs pending");
         Assert.That(h.Tree("B", "docs"), Is.EqualTo(h.Tree("A", "docs")));
     }
 
