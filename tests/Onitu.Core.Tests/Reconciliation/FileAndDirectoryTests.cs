@@ -372,6 +372,42 @@ public class FileAndDirectoryTests
         Assert.That(second.FilesSynced, Is.Zero, "settled");
     }
 
+    [Test]
+    public async Task A_losing_content_whose_conflict_name_turned_up_on_its_holder_is_kept_under_the_next_name()
+    {
+        // B's losing edit is to be kept as a.conflict-B-<time>.txt, and a file of that name appeared on B after its scan
+        // (in the model test: left by a killed pass whose database was then lost). The move aside was refused, the
+        // name being taken on B, at every attempt: "Refused to move docs:a.conflict-B-…: it changed on disk".
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        var losingTime = new DateTime(2026, 11, 20, 10, 0, 0, DateTimeKind.Utc);
+        h.Write("B", "docs/a.txt", "B's edit, older", losingTime);
+        h.Write("A", "docs/a.txt", "A's edit, later", losingTime.AddMinutes(5));
+        var conflictName = "a.conflict-B-20261120-100000.txt";
+        b.AfterScan = () =>
+        {
+            h.Write("B", "docs/" + conflictName, "a file that happens to have the conflict's name");
+            b.AfterScan = null;
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(b.AfterScan, Is.Null, "the file turned up on B after its scan");
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
+        Assert.That(contents, Is.SupersetOf(new[] { "A's edit, later", "B's edit, older", "a file that happens to have the conflict's name" }));
+        Assert.That(h.Read("B", "docs/a.txt"), Is.EqualTo("A's edit, later"));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
     private static SyncHarness RenameAsideOnB(ShapedLocalFactory b)
     {
         var h = new SyncHarness("""
