@@ -161,6 +161,12 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
                 tx.SetFileHash(file.Fid, file.Version, hash);
             if (check.Same)
             {
+                if (PlannedMoveHere(tx, file, service) is var (move, movedFrom))
+                {
+                    // The content a move planned on this service was to bring here is here already (a killed pass's own
+                    // rename, whose record was lost): the move is done, and the old name, still there, goes in turn.
+                    return CompleteMove(tx, move, movedFrom, metadata, oldKept: true);
+                }
                 tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, file.Version, metadata.Revision, extra));
                 var same = new ChangeOutcome();
                 DropJobsOf(tx, metadata.Fid, service, same);
@@ -621,6 +627,17 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             tx.UpsertFile(moved with { Version = moved.Version + 1, Deleted = true });
             DropStaleUploads(tx, move.Fid, outcome);
         }
+    }
+
+    /// <summary>The move of the current version onto <paramref name="file"/>'s path still planned on <paramref name="service"/>, if any, and its source there.</summary>
+    private static (JobRecord Move, Onitu.Metadata From)? PlannedMoveHere(StoreTransaction tx, FileRecord file, string service)
+    {
+        if (tx.GetJob(file.Fid, service) is not { Kind: JobKind.Move, MoveFrom: { } from } move || move.Version != file.Version
+            || tx.GetFile(from) is not { } source || tx.GetReplica(from, service) is not { Holds: true } held)
+        {
+            return null;
+        }
+        return (move, new Onitu.Metadata(source.Folder, source.Path) { Revision = held.Revision });
     }
 
     /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>

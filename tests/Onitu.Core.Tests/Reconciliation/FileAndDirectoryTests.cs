@@ -408,6 +408,46 @@ public class FileAndDirectoryTests
         Assert.That(second.FilesSynced, Is.Zero, "settled");
     }
 
+    [Test]
+    public async Task A_file_renamed_aside_onto_a_name_where_its_holder_has_it_already_converges()
+    {
+        // As above for a rename aside: B's a.txt is to be renamed aside for A's directory a.txt/, and the same content
+        // turned up on B under the conflict name after its scan (a killed pass's own rename, whose record was lost).
+        // B's refused move, reported, was dropped as done, and B's a.txt stayed in the way of a.txt/ ("Not a
+        // directory" at every attempt), with A never sent the conflict copy.
+        const string leftover = "a file first";
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        var written = File.GetLastWriteTimeUtc(h.PathOf("A", "docs/a.txt"));
+        var conflictName = ConflictNamingFor("a.txt", "A", written);
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        b.AfterScan = () =>
+        {
+            h.Write("B", "docs/" + conflictName, leftover);
+            b.AfterScan = null;
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(b.AfterScan, Is.Null, "the file turned up on B after its scan");
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
+        Assert.That(contents, Is.EquivalentTo(new[] { "now a directory", leftover, "another file" }));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    private static string ConflictNamingFor(string path, string service, DateTime written) =>
+        Onitu.Transfers.ConflictNaming.Create(path, service, new DateTimeOffset(written, TimeSpan.Zero));
+
     private static SyncHarness RenameAsideOnB(ShapedLocalFactory b)
     {
         var h = new SyncHarness("""
