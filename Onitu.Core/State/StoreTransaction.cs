@@ -239,6 +239,10 @@ internal sealed class StoreTransaction : IDisposable
     public bool ClearPreserve(long id, string conflictPath) =>
         NonQuery("UPDATE jobs SET preserve_as = NULL WHERE id = $0 AND preserve_as = $1", id, conflictPath) == 1;
 
+    /// <summary>Plans to keep a content under <paramref name="to"/> instead of <paramref name="from"/>, taken since it was planned.</summary>
+    public bool RenamePreserve(long id, string from, string to) =>
+        NonQuery("UPDATE jobs SET preserve_as = $2 WHERE id = $0 AND preserve_as = $1", id, from, to) == 1;
+
     public void ConvertJob(long id, JobKind kind) =>
         NonQuery("UPDATE jobs SET kind = $1, move_from = NULL, offset = 0, started = 0 WHERE id = $0", id, (int)kind);
 

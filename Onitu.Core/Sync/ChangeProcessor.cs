@@ -161,6 +161,12 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
                 tx.SetFileHash(file.Fid, file.Version, hash);
             if (check.Same)
             {
+                if (PlannedMoveHere(tx, file, service) is var (move, movedFrom))
+                {
+                    // The content a move planned on this service was to bring here is here already (a killed pass's own
+                    // rename, whose record was lost): the move is done, and the old name, still there, goes in turn.
+                    return CompleteMove(tx, move, movedFrom, metadata, oldKept: true);
+                }
                 tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, file.Version, metadata.Revision, extra));
                 var same = new ChangeOutcome();
                 DropJobsOf(tx, metadata.Fid, service, same);
@@ -505,18 +511,24 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         tx.DeleteJob(job.Id, job.Version);
     }
 
-    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo)
+    /// <summary>
+    /// Records <paramref name="job"/>'s move on its target; <paramref name="oldKept"/> when it was made by a copy (a
+    /// driver without a native move), which left the old name there to be deleted in turn.
+    /// </summary>
+    public ChangeOutcome CompleteMove(StoreTransaction tx, JobRecord job, Onitu.Metadata movedFrom, Onitu.Metadata movedTo, bool oldKept = false)
     {
         var old = tx.GetReplica(movedFrom.Fid, job.Target);
         var oldFile = tx.GetFile(movedFrom.Fid);
         // A move whose content no service held under the new name yet is a rename aside (an ordinary move was made
         // first by the service that reported it): its first holder's rename is when the conflict copy exists.
         var firstHolder = !tx.GetReplicas(job.Fid).Exists(r => r.Service != job.Target && r.Holds && r.Version == job.Version);
-        if (old is not null)
+        if (old is not null && !oldKept)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
         tx.DeleteJob(job.Id, job.Version);
         var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
+        if (oldKept && old is { Holds: true } && old.Revision == movedFrom.Revision)
+            outcome.Merge(FollowUpDeletion(tx, movedFrom.Fid, job.Target, old.Version));
         if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
         {
             if (firstHolder)
@@ -616,6 +628,17 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             tx.UpsertFile(moved with { Version = moved.Version + 1, Deleted = true });
             DropStaleUploads(tx, move.Fid, outcome);
         }
+    }
+
+    /// <summary>The move of the current version onto <paramref name="file"/>'s path still planned on <paramref name="service"/>, if any, and its source there.</summary>
+    private static (JobRecord Move, Onitu.Metadata From)? PlannedMoveHere(StoreTransaction tx, FileRecord file, string service)
+    {
+        if (tx.GetJob(file.Fid, service) is not { Kind: JobKind.Move, MoveFrom: { } from } move || move.Version != file.Version
+            || tx.GetFile(from) is not { } source || tx.GetReplica(from, service) is not { Holds: true } held)
+        {
+            return null;
+        }
+        return (move, new Onitu.Metadata(source.Folder, source.Path) { Revision = held.Revision });
     }
 
     /// <summary>Drops jobs targeting the service that now holds the newest content itself.</summary>

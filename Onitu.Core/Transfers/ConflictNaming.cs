@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace Onitu.Transfers;
 
@@ -10,7 +11,7 @@ namespace Onitu.Transfers;
 /// A conflict on a conflict copy names its loser after the original file, never by nesting
 /// (<c>report.conflict-phone-….txt</c>, not <c>report.conflict-laptop-….conflict-phone-….txt</c>).
 /// </summary>
-internal static class ConflictNaming
+internal static partial class ConflictNaming
 {
     /// <summary>The marker every conflict copy carries in its name.</summary>
     public const string Marker = ".conflict-";
@@ -43,13 +44,37 @@ internal static class ConflictNaming
         var stamp = writtenAt.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var service = string.Concat(losingService.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
 
-        for (var attempt = 1; ; attempt++)
+        return FirstFree(directory, $"{stem}{Marker}{service}-{stamp}", extension, first: 1, isTaken);
+    }
+
+    /// <summary>
+    /// The next free name after <paramref name="conflictPath"/>, a name <see cref="Create"/> gave that was taken since
+    /// (a file of that name turned up on a service after it was planned): the same name with the next <c>-N</c>.
+    /// </summary>
+    public static string Next(string conflictPath, Func<string, bool> isTaken)
+    {
+        ArgumentNullException.ThrowIfNull(conflictPath);
+        var directory = FilePath.GetDirectory(conflictPath);
+        var match = Planned().Match(FilePath.GetFileName(conflictPath));
+        if (!match.Success)
+            throw new ArgumentException($"'{conflictPath}' is not a conflict copy's name.", nameof(conflictPath));
+        var taken = match.Groups["n"].Success ? int.Parse(match.Groups["n"].Value, CultureInfo.InvariantCulture) : 1;
+        return FirstFree(directory, match.Groups["head"].Value, match.Groups["ext"].Value, taken + 1, isTaken);
+    }
+
+    private static string FirstFree(string directory, string head, string extension, int first, Func<string, bool>? isTaken)
+    {
+        for (var attempt = first; ; attempt++)
         {
             var suffix = attempt == 1 ? string.Empty : "-" + attempt.ToString(CultureInfo.InvariantCulture);
-            var candidateName = $"{stem}{Marker}{service}-{stamp}{suffix}{extension}";
+            var candidateName = $"{head}{suffix}{extension}";
             var candidate = directory.Length == 0 ? candidateName : directory + "/" + candidateName;
             if (isTaken is null || !isTaken(candidate))
                 return candidate;
         }
     }
+
+    // <stem>.conflict-<service>-<yyyyMMdd-HHmmss>[-N][.ext], as Create writes it.
+    [GeneratedRegex(@"^(?<head>.+\.conflict-.+-\d{8}-\d{6})(?:-(?<n>\d+))?(?<ext>\.[^.]*)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Planned();
 }

@@ -15,8 +15,10 @@ internal sealed partial class TransferExecutor
     {
         var token = flight.Token;
         var driver = target.Driver!;
-        var copy = new Onitu.Metadata(file.Folder, conflictPath);
         var moved = false;
+        if (expected is not null)
+            conflictPath = await FreeConflictPathAsync(job, file, conflictPath).ConfigureAwait(false);
+        var copy = new Onitu.Metadata(file.Folder, conflictPath);
         if (expected is not null)
         {
             var original = ToMetadata(file, expected, null);
@@ -55,6 +57,22 @@ internal sealed partial class TransferExecutor
         }
         return moved;
     }
+
+    /// <summary>
+    /// The planned conflict name, or the next free one when a file of that name turned up since it was planned (on this
+    /// target, reported after the plan: a leftover of a killed pass whose database was then lost, say). The content is
+    /// never moved over it: the move would be refused, and was, at every attempt ("it changed on disk").
+    /// </summary>
+    private async Task<string> FreeConflictPathAsync(JobRecord job, FileRecord file, string conflictPath) =>
+        await Store.WriteAsync(tx =>
+        {
+            bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false }
+                || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid);
+            if (tx.GetFile(FileId.Compute(file.Folder, conflictPath)) is not { Deleted: false })
+                return conflictPath;
+            var next = ConflictNaming.Next(conflictPath, IsTaken);
+            return tx.RenamePreserve(job.Id, conflictPath, next) ? next : conflictPath;
+        }).ConfigureAwait(false);
 
     /// <summary>Drops the partial file an upload no longer wanted left on its target.</summary>
     private static async Task AbortPartialAsync(FileRecord file, ServiceHost target)

@@ -34,15 +34,16 @@ internal sealed partial class TransferExecutor
     private async Task MoveAsync(InFlightJob flight, JobRecord job, FileRecord file, ServiceHost target)
     {
         var moveFrom = job.MoveFrom!.Value;
-        var (fromFile, fromReplica, toReplica) = await Store.WriteAsync(tx =>
-            (tx.GetFile(moveFrom), tx.GetReplica(moveFrom, target.Name), tx.GetReplica(job.Fid, target.Name))).ConfigureAwait(false);
+        var (fromFile, fromReplica, toReplica, heldElsewhere) = await Store.WriteAsync(tx =>
+            (tx.GetFile(moveFrom), tx.GetReplica(moveFrom, target.Name), tx.GetReplica(job.Fid, target.Name),
+             tx.GetReplicas(job.Fid).Exists(r => r.Service != target.Name && r.Holds && r.Version == job.Version))).ConfigureAwait(false);
 
         if (file.Version != job.Version || file.Deleted)
         {
             await Store.WriteAsync(tx => tx.DeleteJob(job.Id, job.Version)).ConfigureAwait(false);
             return;
         }
-        if (target.Driver is not INativeMove mover || fromFile is null || fromReplica is not { Holds: true })
+        if (fromFile is null || fromReplica is not { Holds: true })
         {
             await FallBackToCopyAsync(job, fromFile, fromReplica).ConfigureAwait(false);
             return;
@@ -50,6 +51,15 @@ internal sealed partial class TransferExecutor
 
         var source = ToMetadata(fromFile, fromReplica.Revision, fromReplica.Extra);
         var destination = ToMetadata(file, toReplica?.Revision, null);
+        if (target.Driver is not INativeMove mover)
+        {
+            // No other service holds the moved file yet (a rename aside): the target's old copy is its only source.
+            if (heldElsewhere)
+                await FallBackToCopyAsync(job, fromFile, fromReplica).ConfigureAwait(false);
+            else
+                await CopyAsideAsync(flight, job, fromFile, fromReplica, source, file, destination, target).ConfigureAwait(false);
+            return;
+        }
         try
         {
             await Call(target, () => DriverResults.RequireRevisionAsync(mover.MoveFileAsync(source, destination, flight.Token), destination, "MoveFileAsync")).ConfigureAwait(false);
@@ -65,6 +75,64 @@ internal sealed partial class TransferExecutor
         await coordinator.ApplyAsync(tx =>
         {
             var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination));
+            if (racy)
+                tx.MarkRacy(job.Fid, job.Target, destination.Revision);
+            outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
+            return outcome;
+        }, CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Increment(ref _jobsCompleted);
+    }
+
+    /// <summary>
+    /// A move on a target without a native move, of a file no other service holds under its new name yet (a rename
+    /// aside, whose content may be on this target only): the target copies its own file to the new name, checked against
+    /// the revision it was read at, and the old name is then deleted there by a job of its own (compare-and-swap: an
+    /// edit made there meanwhile is kept). Falling back to an upload instead asked for a copy no service could be the
+    /// source of, failing at every attempt.
+    /// </summary>
+    private async Task CopyAsideAsync(InFlightJob flight, JobRecord job, FileRecord fromFile, ReplicaRecord fromReplica,
+        Onitu.Metadata source, FileRecord file, Onitu.Metadata destination, ServiceHost target)
+    {
+        var driver = target.Driver!;
+        var expected = destination.Revision;
+        Stream content;
+        try
+        {
+            content = await Call(target, () => driver.OpenReadAsync(source, flight.Token)).ConfigureAwait(false);
+        }
+        catch (ServiceCallException e) when (e.InnerException is RemoteFileNotFoundException)
+        {
+            await MoveSourceGoneAsync(job, source, file, target).ConfigureAwait(false);
+            return;
+        }
+        var verified = new SourceVerification(this, target, driver, source);
+        try
+        {
+            await using (content.ConfigureAwait(false))
+            {
+                var checkedAtEnd = new VerifyAtEndStream(content, verified, flight.Token);
+                await Call(target, () => DriverResults.RequireRevisionAsync(driver.UploadFileAsync(destination, checkedAtEnd, flight.Token), destination, "UploadFileAsync")).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (verified.Changed)
+        {
+            // The old copy changed while it was read, and that change, reported, dropped this move (the target's own
+            // change of the file); nothing was written under the new name.
+            return;
+        }
+        if (!verified.Checked && !await verified.SourceUnchangedAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            // Checked after the write (a driver that read the stream to its size only): what landed under the new name
+            // is of no known version, recorded so and deleted in turn.
+            await coordinator.ApplyAsync(tx => coordinator.Processor.RecordUnverifiedCopy(tx, job, expected, destination),
+                CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+        Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
+        var racy = fromReplica.Racy || coordinator.IsRacy(target.Name, destination);
+        await coordinator.ApplyAsync(tx =>
+        {
+            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination, oldKept: true));
             if (racy)
                 tx.MarkRacy(job.Fid, job.Target, destination.Revision);
             outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));

@@ -59,7 +59,12 @@ public class ConvergenceModelTests
             new Sync()];
 
     /// <summary>Scenarios that once failed (each fixed since): replayed first by every default run.</summary>
-    private static readonly ulong[] FoundSeeds = [2761561864842432222, 7347755886703488857, 3063171887238882921];
+    /// <remarks>
+    /// 2853982613448279312 failed once under load ("Refused to move …conflict-A-…-2.txt: it changed on disk", after a kill
+    /// and a lost database) and passed its replays; the refusals it showed are fixed (FileAndDirectoryTests: a conflict
+    /// name that turned up on its holder).
+    /// </remarks>
+    private static readonly ulong[] FoundSeeds = [2761561864842432222, 7347755886703488857, 3063171887238882921, 2853982613448279312];
 
     [Test]
     public async Task Three_services_converge_and_lose_no_new_content_under_random_edits_kills_and_lost_databases()

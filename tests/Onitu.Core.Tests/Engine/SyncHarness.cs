@@ -12,6 +12,7 @@ namespace Onitu.Core.Tests.Engine;
 internal sealed class SyncHarness : IAsyncDisposable
 {
     private SyncEngine? _engine;
+    private int _engines;
 
     public SyncHarness(string yaml, Action<SyncEngineOptions>? configure = null)
     {
@@ -51,7 +52,11 @@ internal sealed class SyncHarness : IAsyncDisposable
             MaxRetryDelay = TimeSpan.FromSeconds(1),
         };
         Configure?.Invoke(options);
-        var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), .. ExtraDrivers], LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddProvider(new TestContextLoggerProvider())), Clock);
+        // Warnings as the test runs; everything, printed if the test fails ([assembly: PrintRecordedLogOnFailure]).
+        var logging = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug)
+            .AddProvider(new TestContextLoggerProvider(LogLevel.Warning))
+            .AddProvider(new RecordedLogProvider($"engine {++_engines} of {Path.GetFileName(Root)}")));
+        var engine = SyncEngine.Create(options, [new LocalStorageDriverFactory(), .. ExtraDrivers], logging, Clock);
         engine.EventRaised += (_, e) => { lock (Events) Events.Add(e); };
         return engine;
     }

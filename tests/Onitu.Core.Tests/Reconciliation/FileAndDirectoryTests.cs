@@ -305,6 +305,165 @@ public class FileAndDirectoryTests
             Assert.That(h.Events.OfType<TransferFailed>(), Is.Empty);
     }
 
+    [Test]
+    public async Task A_rename_aside_on_a_driver_without_native_move_keeps_the_file_under_its_conflict_name()
+    {
+        // B, a driver without INativeMove, is the last holder of a.txt when a.txt is renamed aside for A's directory
+        // a.txt/ (A deleted its a.txt after its scan reported the directory). The move fell back to an upload of the
+        // conflict copy, which no service held: "No available service holds version 1 of docs:a.conflict-…" at every
+        // attempt. The rename is a copy within B, then the deletion of the old name there.
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero, NativeMove = false };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        var report = await h.SyncAsync();
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var kept = tree.Keys.Single(k => k.StartsWith("a.conflict-A-", StringComparison.Ordinal));
+        Assert.That(tree.Keys, Is.EquivalentTo(new[] { "a.txt/swapped.txt", kept, "other.txt" }));
+        Assert.That(h.Read("B", "docs/" + kept), Is.EqualTo("a file first"), "the content renamed aside is kept");
+        Assert.That(h.Events.OfType<ConflictDetected>().Select(c => c.ConflictPath), Is.EqualTo(new[] { kept }));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    [Test]
+    public async Task A_rename_aside_whose_file_is_gone_from_a_holder_without_native_move_is_that_holders_deletion()
+    {
+        // As A_rename_aside_whose_file_is_gone_from_its_holder_is_that_holders_deletion, on a driver without INativeMove:
+        // its move fell back to an upload of the conflict copy, which no service held, failing at every attempt (and
+        // in watch mode for ever).
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero, NativeMove = false };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        b.AfterScan = () =>
+        {
+            // Once A's scan is over (B's rename then the last one planned), and after B's scan, B's a.txt goes.
+            SpinWait.SpinUntil(() => h.Engine.GetServiceStatuses().Single(s => s.Name == "A").State == ServiceState.Running,
+                SyncHarness.Timeout(5));
+            File.Delete(h.PathOf("B", "docs/a.txt"));
+            b.AfterScan = null;
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(b.AfterScan, Is.Null, "B's a.txt was deleted after its scan");
+
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        Assert.That(tree.Keys, Is.EquivalentTo(new[] { "a.txt/swapped.txt", "other.txt" }), "deleted on both, kept nowhere");
+        Assert.That(h.Events.OfType<ConflictDetected>(), Is.Empty, "no conflict copy was made");
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    [Test]
+    public async Task A_losing_content_whose_conflict_name_turned_up_on_its_holder_is_kept_under_the_next_name()
+    {
+        // B's losing edit is to be kept as a.conflict-B-<time>.txt, and a file of that name appeared on B after its scan
+        // (in the model test: left by a killed pass whose database was then lost). The move aside was refused, the
+        // name being taken on B, at every attempt: "Refused to move docs:a.conflict-B-…: it changed on disk".
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        var losingTime = new DateTime(2026, 11, 20, 10, 0, 0, DateTimeKind.Utc);
+        h.Write("B", "docs/a.txt", "B's edit, older", losingTime);
+        h.Write("A", "docs/a.txt", "A's edit, later", losingTime.AddMinutes(5));
+        var conflictName = "a.conflict-B-20261120-100000.txt";
+        b.AfterScan = () =>
+        {
+            h.Write("B", "docs/" + conflictName, "a file that happens to have the conflict's name");
+            b.AfterScan = null;
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(b.AfterScan, Is.Null, "the file turned up on B after its scan");
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
+        Assert.That(contents, Is.SupersetOf(new[] { "A's edit, later", "B's edit, older", "a file that happens to have the conflict's name" }));
+        Assert.That(h.Read("B", "docs/a.txt"), Is.EqualTo("A's edit, later"));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    [Test]
+    public async Task A_file_renamed_aside_onto_a_name_where_its_holder_has_it_already_converges()
+    {
+        // As above for a rename aside: B's a.txt is to be renamed aside for A's directory a.txt/, and the same content
+        // turned up on B under the conflict name after its scan (a killed pass's own rename, whose record was lost).
+        // B's refused move, reported, was dropped as done, and B's a.txt stayed in the way of a.txt/ ("Not a
+        // directory" at every attempt), with A never sent the conflict copy.
+        const string leftover = "a file first";
+        var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
+        await using var h = RenameAsideOnB(b);
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+
+        var written = File.GetLastWriteTimeUtc(h.PathOf("A", "docs/a.txt"));
+        var conflictName = ConflictNamingFor("a.txt", "A", written);
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        b.AfterScan = () =>
+        {
+            h.Write("B", "docs/" + conflictName, leftover);
+            b.AfterScan = null;
+        };
+        var report = await h.SyncAsync();
+
+        Assert.That(b.AfterScan, Is.Null, "the file turned up on B after its scan");
+        Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
+        Assert.That(report.PendingJobs, Is.Zero, "jobs left after the sync pass");
+        var tree = h.Tree("A", "docs");
+        Assert.That(h.Tree("B", "docs"), Is.EqualTo(tree));
+        var contents = tree.Keys.Select(k => h.Read("A", "docs/" + k)).ToList();
+        Assert.That(contents, Is.EquivalentTo(new[] { "now a directory", leftover, "another file" }));
+
+        var second = await h.SyncAsync();
+        Assert.That(second.Errors, Is.Empty);
+        Assert.That(second.FilesSynced, Is.Zero, "settled");
+    }
+
+    private static string ConflictNamingFor(string path, string service, DateTime written) =>
+        Onitu.Transfers.ConflictNaming.Create(path, service, new DateTimeOffset(written, TimeSpan.Zero));
+
+    private static SyncHarness RenameAsideOnB(ShapedLocalFactory b)
+    {
+        var h = new SyncHarness("""
+            name: test
+            folders:
+              docs: {}
+            services:
+              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
+              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
+            """);
+        h.ExtraDrivers.Add(b);
+        h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
+        h.Write("A", "docs/other.txt", "another file");
+        return h;
+    }
+
     /// <summary>
     /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
     /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
@@ -338,6 +497,12 @@ public class FileAndDirectoryTests
 
         /// <summary>Runs before each move, as a user acting on the store just before it would.</summary>
         public Action<Metadata>? BeforeMove { get; set; }
+
+        /// <summary>Runs once the scan is done, before the service is ready, as a user acting just after the scan.</summary>
+        public Action? AfterScan { get; set; }
+
+        /// <summary>Whether the driver moves natively (<see cref="INativeMove"/>); a third-party driver may not.</summary>
+        public bool NativeMove { get; init; } = true;
         public int BlockedTries => Volatile.Read(ref _blockedTries);
 
         public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"shaped_local\"", StringComparison.Ordinal));
@@ -352,7 +517,11 @@ public class FileAndDirectoryTests
             return reader.ReadToEnd();
         }
 
-        public IDriver Create(IPlug plug) => new ShapedDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), this);
+        public IDriver Create(IPlug plug)
+        {
+            var shaped = new ShapedDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), this);
+            return NativeMove ? shaped : new MovelessDriver(shaped);
+        }
 
         private async Task WaitIfHeldAsync(Metadata metadata)
         {
@@ -382,6 +551,7 @@ public class FileAndDirectoryTests
                 if (factory.ScanGate is { } gate)
                     await gate.Task.WaitAsync(cancellationToken);
                 await inner.ScanAsync(cancellationToken);
+                factory.AfterScan?.Invoke();
             }
 
             public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
@@ -414,6 +584,19 @@ public class FileAndDirectoryTests
                 factory.BeforeMove?.Invoke(source);
                 await inner.MoveFileAsync(source, destination, cancellationToken);
             }
+        }
+
+        /// <summary><c>shaped_local</c> without its <see cref="INativeMove"/>, as a third-party driver may be.</summary>
+        private sealed class MovelessDriver(ShapedDriver inner) : IDriver, IFileStat, ITimestampResolution
+        {
+            public Task ScanAsync(CancellationToken cancellationToken) => inner.ScanAsync(cancellationToken);
+            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
+            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
+            public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
+            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
+            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
+            public TimeSpan GetTimestampResolution(Metadata file) => inner.GetTimestampResolution(file);
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 }
