@@ -159,6 +159,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         }, cancellationToken);
     }
 
+    /// <summary>The copier that writes into <paramref name="folder"/> (tests).</summary>
+    internal FileCopy CopierFor(string folder) => _copies[_layout.GetFolder(folder).Name];
+
     /// <inheritdoc />
     /// <remarks>Any other local storage service: the kernel copies the file (a reflink, or copy_file_range, where it can; see <see cref="FileCopy"/>).</remarks>
     public bool CanCopyFrom(IDriver source) => source is LocalStorageDriver;
