@@ -5,7 +5,8 @@ namespace Onitu.Drivers.LocalStorage.Tests;
 /// <summary>
 /// <see cref="FileCopy"/> on large files: a file with holes is copied data range by data range at the same offsets
 /// (the holes stay holes, as cp keeps them, instead of every zero being written), in pieces between which cancellation
-/// is looked at, with <c>pread</c>/<c>pwrite</c> where the kernel will not copy between two file systems; sizes that
+/// is looked at, with <c>sendfile</c> where <c>copy_file_range</c> will not copy between two file systems and
+/// <c>pread</c>/<c>pwrite</c> where neither will; sizes that
 /// are no multiple of a piece or of a block, holes at the start and at the end, and a cancelled copy leaving nothing.
 /// </summary>
 [Platform(Include = "Linux", Reason = "copy_file_range, SEEK_DATA and SEEK_HOLE.")]
@@ -34,11 +35,12 @@ public class RangeCopyTests : DriverTestBase
     // (start, length) of the data written into a file of the given size; the rest is holes.
     private static readonly (long Start, int Length)[] HoleFirst = [(1_048_576 + 5, 200_000), (3_000_000, 70_001)];
 
-    [TestCase("disk", "disk", 4_194_304 + 1_234, TestName = "Holes in the middle and at the end, on the disk")]
-    [TestCase("disk", "disk", 3_070_001, TestName = "A hole at the start, data up to an odd end, on the disk")]
-    [TestCase("shm", "shm", 4_194_304 + 1_234, TestName = "Holes in the middle and at the end, on tmpfs")]
-    [TestCase("shm", "disk", 4_194_304 + 1_234, TestName = "From tmpfs to the disk (no copy_file_range across file systems)")]
-    public void A_file_with_holes_is_copied_whole_and_its_holes_stay_holes(string from, string to, long size)
+    [TestCase("disk", "disk", 4_194_304 + 1_234, true, TestName = "Holes in the middle and at the end, on the disk")]
+    [TestCase("disk", "disk", 3_070_001, true, TestName = "A hole at the start, data up to an odd end, on the disk")]
+    [TestCase("shm", "shm", 4_194_304 + 1_234, true, TestName = "Holes in the middle and at the end, on tmpfs")]
+    [TestCase("shm", "disk", 4_194_304 + 1_234, true, TestName = "From tmpfs to the disk (sendfile: no copy_file_range across file systems)")]
+    [TestCase("disk", "disk", 4_194_304 + 1_234, false, TestName = "Holes kept by reads and writes")]
+    public void A_file_with_holes_is_copied_whole_and_its_holes_stay_holes(string from, string to, long size, bool inKernel)
     {
         var source = Path.Combine(Place(from), "sparse.bin");
         var temp = Path.Combine(Place(to), "copy.bin");
@@ -46,7 +48,7 @@ public class RangeCopyTests : DriverTestBase
         var allocated = Allocated(source);
         Assume.That(allocated, Is.LessThan(size / 2), "this file system keeps holes");
 
-        var state = new FileCopy { Piece = Piece }.Copy(source, temp, flushToDisk: false, Token);
+        var state = new FileCopy { Piece = Piece, InKernel = inKernel }.Copy(source, temp, flushToDisk: false, Token);
 
         Assert.Multiple(() =>
         {
@@ -56,17 +58,18 @@ public class RangeCopyTests : DriverTestBase
         });
     }
 
-    [TestCase("disk", "disk", 5L * Piece + 4_097, TestName = "A dense file of several pieces and an odd tail, on the disk")]
-    [TestCase("shm", "disk", 5L * Piece + 4_097, TestName = "A dense file from tmpfs to the disk, by reads and writes")]
-    [TestCase("disk", "disk", Piece, TestName = "A dense file of exactly one piece")]
-    public void A_dense_file_of_several_pieces_is_copied_whole(string from, string to, long size)
+    [TestCase("disk", "disk", 5L * Piece + 4_097, true, TestName = "A dense file of several pieces and an odd tail, on the disk")]
+    [TestCase("shm", "disk", 5L * Piece + 4_097, true, TestName = "A dense file from tmpfs to the disk, by sendfile")]
+    [TestCase("disk", "disk", 5L * Piece + 4_097, false, TestName = "A dense file of several pieces by reads and writes")]
+    [TestCase("disk", "disk", Piece, true, TestName = "A dense file of exactly one piece")]
+    public void A_dense_file_of_several_pieces_is_copied_whole(string from, string to, long size, bool inKernel)
     {
         var source = Path.Combine(Place(from), "dense.bin");
         var temp = Path.Combine(Place(to), "copy.bin");
         File.WriteAllBytes(source, RandomBytes((int)size, 11));
         var offsets = new List<long>();
 
-        new FileCopy { Piece = Piece, PieceCopied = offsets.Add }.Copy(source, temp, flushToDisk: false, Token);
+        new FileCopy { Piece = Piece, InKernel = inKernel, PieceCopied = offsets.Add }.Copy(source, temp, flushToDisk: false, Token);
 
         Assert.Multiple(() =>
         {
