@@ -17,7 +17,10 @@ namespace Onitu.Drivers.LocalStorage;
 /// </remarks>
 public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunkedWriter, INativeMove, INativeCopy, IFileStat, ITimestampResolution
 {
-    private const int CopyBufferSize = 1024 * 1024;
+    // cp's size. Writing 1 GiB to ext4 (Linux 6.18) in 1 MiB writes took 1.5-2.0 s of system time, 6-11 s wall, against
+    // 0.4-0.5 s and 1.9-2.6 s in 128 KiB writes, nearly all of it in the kernel's copy from the buffer (perf:
+    // copy_folio_from_iter_atomic); tmpfs takes the same for both.
+    private const int CopyBufferSize = 128 * 1024;
 
     /// <summary>
     /// Files up to this size are read and written with plain blocking calls: on Unix, asynchronous file I/O is
