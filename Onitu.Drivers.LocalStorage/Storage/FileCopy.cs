@@ -13,6 +13,8 @@ namespace Onitu.Drivers.LocalStorage;
 /// cp keeps them), no advisory lock is taken (the staged temporary file is the driver's
 /// own, and a source changed meanwhile is caught by the engine's revision check), and the state of what was written
 /// is read from the open descriptor rather than by path again. Elsewhere <see cref="File.Copy(string, string, bool)"/>.
+/// One stream per file: several threads copying ranges of one file (as rclone does to network stores) gained nothing on
+/// tmpfs or ext4, whose writes to one file take its inode lock (the threads waited in <c>rwsem_down_write_slowpath</c>).
 /// </summary>
 internal sealed partial class FileCopy
 {
