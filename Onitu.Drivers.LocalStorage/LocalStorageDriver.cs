@@ -280,7 +280,12 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         try
         {
             var handle = _uploads.Get(metadata.Fid, temp);
-            await RandomAccess.WriteAsync(handle, chunk, offset, cancellationToken).ConfigureAwait(false);
+            // In writes of CopyBufferSize, not one of the whole chunk (4 MiB by default): see CopyBufferSize.
+            for (var written = 0; written < chunk.Length; written += CopyBufferSize)
+            {
+                var piece = chunk.Slice(written, Math.Min(CopyBufferSize, chunk.Length - written));
+                await RandomAccess.WriteAsync(handle, piece, offset + written, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (ObjectDisposedException e) when (Volatile.Read(ref _disposed) == 0)
         {
