@@ -136,6 +136,29 @@ rm -f "$work"/big.state.db*; sync
 t_pair=$(timed big-pairing "${onitu[@]}" sync "$work/big.yml" --quiet)
 row "first pairing of one $big_mib MiB file, both sides (s)" "$t_pair" "-" "-" "(report: reads $((2 * big_mib)) MiB)"
 rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
+
+# 3b. One sparse file of the same size with 1/16 of it data (a disk image): cp copies the data and keeps the holes.
+mkdir -p "$work/sparse"
+python3 - "$work/sparse/vm.img" "$big_mib" <<'PY'
+import os, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+with open(path, "wb") as f:
+    f.truncate(mib << 20)
+    for i in range(16):  # 16 extents of 1/256 of the file each, evenly spread
+        f.seek(i * (mib << 16)); f.write(os.urandom(mib << 12))
+PY
+setup_for "$work/sparse" "$work/sparse-onitu" sparse >/dev/null
+r_cp=(); r_onitu=()
+for _ in $(seq "$reps"); do
+  rm -f "$work/sparse-cp.img"; sync; r_cp+=("$(elapsed cp "$work/sparse/vm.img" "$work/sparse-cp.img")")
+  rm -rf "$work/sparse-onitu" "$work"/sparse.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/sparse.yml" --quiet)")
+done
+cmp "$work/sparse/vm.img" "$work/sparse-onitu/vm.img" || echo "WARNING: sparse file differs" >&2
+t_cp=$(echo "${r_cp[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
+echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
+row "one $big_mib MiB sparse file, 1/16 data (s) vs cp" "$t_onitu" "$t_cp" "$(ratio "$t_onitu" "$t_cp")" \
+  "(report: on disk onitu $(du -k "$work/sparse-onitu/vm.img" | cut -f1) KiB, cp $(du -k "$work/sparse-cp.img" | cut -f1) KiB)"
+rm -rf "$work/sparse" "$work/sparse-cp.img" "$work/sparse-onitu"
 fi
 
 # 4. Many files: 100,000 x 1 KiB in 1,000 directories, initial and unchanged, against rsync; the peak memory per
