@@ -12,8 +12,10 @@ install_if_missing() {
   fi
 }
 
-# Builds the onitu command once into $work/onitu-bin and sets `onitu` to the command line that runs it.
+# Builds the onitu command once into $work/onitu-bin and sets `onitu` to the command line that runs it; ONITU_BIN=<path>
+# uses that already built onitu instead (repeated runs while measuring).
 publish_onitu() {
+  if [ -n "${ONITU_BIN:-}" ]; then onitu=("$ONITU_BIN"); return 0; fi
   echo "building onitu (Release)..." >&2
   publish_cli "$repo" "$work/onitu-bin" > "$work/publish.log" 2>&1 \
     || { cat "$work/publish.log" >&2; echo "error: building onitu failed" >&2; exit 1; }

@@ -8,6 +8,7 @@
 #   MANY=0 bash bench/local-sync.sh     # without the 100,000-file case (about a minute per repetition)
 #   BASELINE_REF=<commit> bash bench/local-sync.sh   # also times that commit's onitu on the same data (regressions)
 #   BENCH_DIR=/dev/shm/bench bash bench/local-sync.sh  # on tmpfs: the engine's costs without the disk's
+#   ONLY=big bash bench/local-sync.sh   # only the one big file (section 3); ONLY=small, many or latency likewise
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench.XXXXXX)}
@@ -51,11 +52,15 @@ YAML
   echo "$work/$3.yml"
 }
 
+# ONLY=<part> runs one part: small (sections 1-2b), big (3), many (4) or latency (5).
+part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+
 header
 
 # Shared disks are noisy: every timing is repeated $reps times, onitu and its peer alternating, and the medians
 # are compared.
 
+if part small; then
 # 1. Initial sync of N small files (fresh destinations each time).
 make_small_files "$work/small" "$files"
 setup_for "$work/small" "$work/small-onitu" small >/dev/null
@@ -109,6 +114,9 @@ t_noop=$(echo "${r_noop[*]}" | median)
 echo "  runs: ${r_noop[*]}" >&2
 row "quickstart onitu sync, nothing to do (s)" "$t_noop" "-" "-" "<= 0.15"
 
+fi
+
+if part big; then
 # 3. One big file.
 mkdir -p "$work/big"
 head -c "$((big_mib * 1024 * 1024))" /dev/urandom > "$work/big/big.bin"
@@ -129,9 +137,33 @@ t_pair=$(timed big-pairing "${onitu[@]}" sync "$work/big.yml" --quiet)
 row "first pairing of one $big_mib MiB file, both sides (s)" "$t_pair" "-" "-" "(report: reads $((2 * big_mib)) MiB)"
 rm -rf "$work/big" "$work/big-cp.bin" "$work/big-onitu"
 
+# 3b. One sparse file of the same size with 1/16 of it data (a disk image): cp copies the data and keeps the holes.
+mkdir -p "$work/sparse"
+python3 - "$work/sparse/vm.img" "$big_mib" <<'PY'
+import os, sys
+path, mib = sys.argv[1], int(sys.argv[2])
+with open(path, "wb") as f:
+    f.truncate(mib << 20)
+    for i in range(16):  # 16 extents of 1/256 of the file each, evenly spread
+        f.seek(i * (mib << 16)); f.write(os.urandom(mib << 12))
+PY
+setup_for "$work/sparse" "$work/sparse-onitu" sparse >/dev/null
+r_cp=(); r_onitu=()
+for _ in $(seq "$reps"); do
+  rm -f "$work/sparse-cp.img"; sync; r_cp+=("$(elapsed cp "$work/sparse/vm.img" "$work/sparse-cp.img")")
+  rm -rf "$work/sparse-onitu" "$work"/sparse.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/sparse.yml" --quiet)")
+done
+cmp "$work/sparse/vm.img" "$work/sparse-onitu/vm.img" || echo "WARNING: sparse file differs" >&2
+t_cp=$(echo "${r_cp[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
+echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
+row "one $big_mib MiB sparse file, 1/16 data (s) vs cp" "$t_onitu" "$t_cp" "$(ratio "$t_onitu" "$t_cp")" \
+  "(report: on disk onitu $(du -k "$work/sparse-onitu/vm.img" | cut -f1) KiB, cp $(du -k "$work/sparse-cp.img" | cut -f1) KiB)"
+rm -rf "$work/sparse" "$work/sparse-cp.img" "$work/sparse-onitu"
+fi
+
 # 4. Many files: 100,000 x 1 KiB in 1,000 directories, initial and unchanged, against rsync; the peak memory per
 # tracked file, and the memory an unchanged pass needs beyond the small case's (it must not grow with the files).
-if [ "$many" -gt 0 ]; then
+if [ "$many" -gt 0 ] && part many; then
   mkdir -p "$work/many"
   make_files "$work/many" "$many" 1000 1024
   setup_for "$work/many" "$work/many-onitu" many >/dev/null
@@ -160,6 +192,7 @@ if [ "$many" -gt 0 ]; then
 fi
 
 # 5. Latency under `onitu run`: a 4 KiB file written in one folder is complete in the other.
+if part latency; then
 mkdir -p "$work/live-a" "$work/live-b"
 setup=$(setup_for "$work/live-a" "$work/live-b" live)
 "${onitu[@]}" run "$setup" --quiet > "$work/run.log" 2>&1 &
@@ -193,6 +226,7 @@ PY
 # SIGTERM: a background job of a script ignores SIGINT. onitu stops gracefully on either.
 kill -TERM "$run_pid"; wait "$run_pid" || true
 row "onitu run: 4 KiB file complete on the other side (ms)" "$median_ms" "-" "-" "median <= 30"
+fi
 
 echo
 echo "data and logs in $work"

@@ -15,6 +15,7 @@
 #   SMALL=1 bash bench/ssh-sync.sh      # a quick run: 128 MiB, 1,000 files, one repetition
 #   BENCH_DIR=/mnt/ram/bench-ssh REPS=5 bash bench/ssh-sync.sh
 #   BASELINE_REF=main bash bench/ssh-sync.sh   # also times that commit's onitu on the small files, in the same run
+#   ONLY=big bash bench/ssh-sync.sh     # only the big file (sections 1-2b); ONLY=small only the small files (3-4)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$(mktemp -d /tmp/onitu-bench-ssh.XXXXXX)}
@@ -127,6 +128,7 @@ header
 
 # Every timing is repeated $reps times, onitu and its peers alternating, and the medians are compared.
 
+if [ "${ONLY:-big}" = big ]; then
 # 1. One big file uploaded: onitu vs sftp put (which onitu's pipelining is designed to match) and rclone. rclone
 # by default also checks the copy by running `md5sum` on the server through an ssh exec channel (the whole copy read
 # back and hashed: seconds per GiB); its row without that check shows the transfer alone.
@@ -200,7 +202,9 @@ runs "renamed ${r_renamed[*]} | unchanged ${r_unchanged[*]}"
 row "sync after a server-side rename of it (s) vs unchanged" "$t_renamed" "$t_unchanged" \
   "$(rat "$t_renamed" "$t_unchanged")" "no transfer"
 rm -rf "$big_dir/src" "$big_dir/remote" "$big_dir/down-onitu"
+fi
 
+if [ "${ONLY:-small}" = small ]; then
 # 3. Many small files uploaded: per-file round trips dominate; rsync's single pipelined stream is the reference.
 # rclone runs without its hash check here: by default it checks every file with its own `md5sum` exec channel,
 # a shell started by sshd per file (about 0.13 s each on this machine, over 20 minutes for 10,000 files).
@@ -267,6 +271,7 @@ check_same "onitu second sync" "$work/small" "$work/remote/onitu"
 t_onitu=$(med "${r_onitu[*]}"); t_rsync=$(med "${r_rsync[*]}")
 runs "onitu ${r_onitu[*]} | rsync ${r_rsync[*]}"
 row "unchanged second sync (s) vs rsync -a over ssh" "$t_onitu" "$t_rsync" "$(rat "$t_onitu" "$t_rsync")" "<= 1.5"
+fi
 
 echo
 echo "data and logs in $work (sshd stopped)"
