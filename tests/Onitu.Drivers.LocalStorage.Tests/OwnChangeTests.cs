@@ -20,6 +20,21 @@ public class OwnChangeTests : DriverTestBase
     }
 
     [Test]
+    public async Task A_single_pass_records_its_own_changes_only_until_its_scan_is_done()
+    {
+        Plug.SinglePass = true;
+        var driver = CreateDriver();
+        Assert.That(driver.RecordsOwnChanges, Is.True, "before the scan, which may meet the driver's writes");
+
+        await driver.ScanAsync(Token);
+
+        // An initial sync of 100,000 files would otherwise hold an entry for each to the end of the pass.
+        Assert.That(driver.RecordsOwnChanges, Is.False, "nothing looks at the disk again in a single pass");
+        Plug.SinglePass = false;
+        Assert.That(driver.RecordsOwnChanges, Is.True, "a run watches");
+    }
+
+    [Test]
     public async Task EndUpload_is_not_echoed()
     {
         var driver = await StartWatchingAsync();

@@ -60,6 +60,7 @@ public sealed class RecordingPlug : IPlug
     public ILogger Logger => TestLogger;
     public IDriverStateStore State { get; } = new Onitu.Testing.MemoryDriverStateStore();
     public bool DryRun { get; set; }
+    public bool SinglePass { get; set; }
 
     public int GetMetadataCalls => Volatile.Read(ref _getMetadataCalls);
     public int ListFilesCalls => Volatile.Read(ref _listFilesCalls);
