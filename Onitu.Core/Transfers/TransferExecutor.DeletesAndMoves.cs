@@ -69,12 +69,22 @@ internal sealed partial class TransferExecutor
             await MoveSourceGoneAsync(job, source, file, target).ConfigureAwait(false);
             return;
         }
+        await RecordMoveAsync(job, fromFile, fromReplica, source, file, destination, target, oldKept: false).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Records a move done on <paramref name="target"/>: by its driver (the old name is gone), or as a copy whose old
+    /// name is deleted by a job of its own (<paramref name="oldKept"/>).
+    /// </summary>
+    private async Task RecordMoveAsync(JobRecord job, FileRecord fromFile, ReplicaRecord fromReplica, Onitu.Metadata source,
+        FileRecord file, Onitu.Metadata destination, ServiceHost target, bool oldKept)
+    {
         Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
         // A move keeps the content and its time: what was racily clean before still is.
         var racy = fromReplica.Racy || coordinator.IsRacy(target.Name, destination);
         await coordinator.ApplyAsync(tx =>
         {
-            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination));
+            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination, oldKept));
             if (racy)
                 tx.MarkRacy(job.Fid, job.Target, destination.Revision);
             outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
@@ -128,17 +138,7 @@ internal sealed partial class TransferExecutor
                 CancellationToken.None).ConfigureAwait(false);
             return;
         }
-        Log.FileMoved(coordinator.Logger, fromFile.Folder, fromFile.Path, file.Folder, file.Path, target.Name);
-        var racy = fromReplica.Racy || coordinator.IsRacy(target.Name, destination);
-        await coordinator.ApplyAsync(tx =>
-        {
-            var outcome = new ChangeOutcome().Merge(coordinator.Processor.CompleteMove(tx, job, source, destination, oldKept: true));
-            if (racy)
-                tx.MarkRacy(job.Fid, job.Target, destination.Revision);
-            outcome.Events.Add(new FileMoved(coordinator.Clock.GetUtcNow(), target.Name, fromFile.Folder, fromFile.Path, file.Folder, file.Path));
-            return outcome;
-        }, CancellationToken.None).ConfigureAwait(false);
-        Interlocked.Increment(ref _jobsCompleted);
+        await RecordMoveAsync(job, fromFile, fromReplica, source, file, destination, target, oldKept: true).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -106,21 +106,13 @@ public class RacyCleanTests
 
         public IDriver Create(IPlug plug) => new LateDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), beforeReports);
 
-        private sealed class LateDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, Action beforeReports) : IDriver, IFileStat, ITimestampResolution
+        private sealed class LateDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, Action beforeReports) : WrappedLocalDriver(inner)
         {
-            public Task ScanAsync(CancellationToken cancellationToken)
+            public override Task ScanAsync(CancellationToken cancellationToken)
             {
                 beforeReports();
-                return inner.ScanAsync(cancellationToken);
+                return Inner.ScanAsync(cancellationToken);
             }
-
-            public TimeSpan GetTimestampResolution(Metadata file) => inner.GetTimestampResolution(file);
-            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
-            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
-            public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
-            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
-            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 

@@ -87,24 +87,17 @@ public class ScanningSourceTests
 
         public IDriver Create(IPlug plug) => new HeldDriver((LocalStorageDriver)_inner.Create(plug), this);
 
-        private sealed class HeldDriver(LocalStorageDriver inner, HeldScanFactory factory) : IDriver, IFileStat
+        private sealed class HeldDriver(LocalStorageDriver inner, HeldScanFactory factory) : WrappedLocalDriver(inner)
         {
-            public async Task ScanAsync(CancellationToken cancellationToken)
+            public override async Task ScanAsync(CancellationToken cancellationToken)
             {
-                await inner.ScanAsync(cancellationToken);
+                await Inner.ScanAsync(cancellationToken);
                 if (factory.ScanHeld.Task.IsCompleted)
                     return; // only the first scan is held
                 factory.AfterReports?.Invoke();
                 factory.ScanHeld.TrySetResult();
                 await factory.Release.Task.WaitAsync(cancellationToken);
             }
-
-            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
-            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
-            public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
-            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
-            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 }
