@@ -86,6 +86,18 @@ internal sealed class StoreTransaction : IDisposable
         return reader.Read();
     }
 
+    /// <summary>Whether a live (not deleted) file has <paramref name="path"/> in <paramref name="folder"/>.</summary>
+    public bool HasLiveFile(string folder, string path) => GetFile(FileId.Compute(folder, path)) is { Deleted: false };
+
+    /// <summary>
+    /// Whether a conflict copy of <paramref name="except"/>'s content may not be named <paramref name="path"/>: a live
+    /// file has it, or another file's job plans to keep its losing content there (a conflict on a conflict copy names
+    /// its loser after the original, so two can pick the same name in one pass; found by the model test, seed
+    /// 7347755886703488857).
+    /// </summary>
+    public bool IsConflictNameTaken(string folder, string path, Guid except) =>
+        HasLiveFile(folder, path) || IsPlannedConflictCopy(folder, path, except);
+
     /// <summary>
     /// Whether a job of another file than <paramref name="except"/> plans to keep a conflict's losing content at
     /// <paramref name="path"/> of <paramref name="folder"/>: that path is no file yet, but it is taken.

@@ -253,7 +253,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
         var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now,
-            path => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false } || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid));
+            path => tx.IsConflictNameTaken(file.Folder, path, file.Fid));
         var copyFid = FileId.Compute(file.Folder, conflictPath);
         var copy = file with { Fid = copyFid, Path = conflictPath, Version = (tx.GetFile(copyFid)?.Version ?? 0) + 1, Deleted = false };
         var gone = file with { Version = file.Version + 1, Deleted = true };
@@ -300,11 +300,7 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             // A service that cannot be written to can never receive the other content; its own write must win.
             || !referee.CanWrite(service, metadata.Folder);
 
-        // A name planned for another file's losing content is taken too: a conflict on a conflict copy names its loser
-        // after the original, so both can pick the same name in one pass, and the second move there is then refused
-        // at every attempt (found by the model test, seed 7347755886703488857).
-        bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false }
-            || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid);
+        bool IsTaken(string path) => tx.IsConflictNameTaken(file.Folder, path, file.Fid);
 
         if (newcomerWins)
         {

@@ -66,11 +66,9 @@ internal sealed partial class TransferExecutor
     private async Task<string> FreeConflictPathAsync(JobRecord job, FileRecord file, string conflictPath) =>
         await Store.WriteAsync(tx =>
         {
-            bool IsTaken(string path) => tx.GetFile(FileId.Compute(file.Folder, path)) is { Deleted: false }
-                || tx.IsPlannedConflictCopy(file.Folder, path, file.Fid);
-            if (tx.GetFile(FileId.Compute(file.Folder, conflictPath)) is not { Deleted: false })
+            if (!tx.HasLiveFile(file.Folder, conflictPath))
                 return conflictPath;
-            var next = ConflictNaming.Next(conflictPath, IsTaken);
+            var next = ConflictNaming.Next(conflictPath, path => tx.IsConflictNameTaken(file.Folder, path, file.Fid));
             return tx.RenamePreserve(job.Id, conflictPath, next) ? next : conflictPath;
         }).ConfigureAwait(false);
 
