@@ -262,24 +262,30 @@ public sealed partial class SyncEngine : IAsyncDisposable
         // The poll starts fast and slows down while work goes on: a pass with nothing to do ends within a few
         // milliseconds instead of after two fixed 25 ms naps (a fifth of a no-op `onitu sync` of a small setup).
         // The last transfer landing wakes it early: a pass ends as its work does, not up to a poll later.
+        // The confirming look comes a short pause after the first, whatever the busy poll has grown to.
         var idleObservations = 0;
-        var pause = TimeSpan.FromMilliseconds(1);
+        var busyPause = MinIdlePoll;
         while (true)
         {
             var landed = _scheduler.AllLanded; // taken before looking: a landing after the look still wakes the wait
             var scanning = _coordinator.Hosts.Values.Any(h => h.Status.State == ServiceState.Scanning);
-            idleObservations = !scanning && !_scheduler.HasWorkLeft() ? idleObservations + 1 : 0;
-            if (idleObservations == 2)
-                break;
-            if (idleObservations > 0)
-                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            if (scanning || _scheduler.HasWorkLeft())
+            {
+                idleObservations = 0;
+                await Task.WhenAny(landed, Task.Delay(busyPause, cancellationToken)).ConfigureAwait(false);
+                busyPause = TimeSpan.FromTicks(Math.Min(busyPause.Ticks * 2, MaxIdlePoll.Ticks));
+            }
             else
-                await Task.WhenAny(landed, Task.Delay(pause, cancellationToken)).ConfigureAwait(false);
+            {
+                if (++idleObservations == 2)
+                    break;
+                await Task.Delay(MinIdlePoll, cancellationToken).ConfigureAwait(false);
+            }
             cancellationToken.ThrowIfCancellationRequested();
-            pause = idleObservations > 0 ? TimeSpan.FromMilliseconds(1) : TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxIdlePoll.Ticks));
         }
     }
 
+    private static readonly TimeSpan MinIdlePoll = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan MaxIdlePoll = TimeSpan.FromMilliseconds(25);
 
     /// <summary>Each service's current state.</summary>
