@@ -21,6 +21,7 @@ internal sealed class MetadataStore : IAsyncDisposable
 {
     private const int MaxWritesPerTransaction = 512;
     private const int MinQueuedToWait = 3;
+    private const int EnoughToShare = 16;
     private static readonly TimeSpan BusyWindow = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan GroupCommitDelay = TimeSpan.FromMilliseconds(1);
 
@@ -180,7 +181,7 @@ internal sealed class MetadataStore : IAsyncDisposable
             batch.Clear();
             while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var write))
                 batch.Add(write);
-            if (batch.Count is >= MinQueuedToWait and < MaxWritesPerTransaction && Stopwatch.GetElapsedTime(lastCommit) < BusyWindow)
+            if (batch.Count is >= MinQueuedToWait and < EnoughToShare && Stopwatch.GetElapsedTime(lastCommit) < BusyWindow)
             {
                 // Writes are streaming in from callers with many in flight (a scan's window of reports, a run of
                 // transfers): wait a moment for more to share the transaction. Each transaction writes every page it
@@ -190,6 +191,11 @@ internal sealed class MetadataStore : IAsyncDisposable
                 // flight and a transfer gives its slot back before its record commits. A caller that waits for each
                 // write before the next (a watcher's stream of events) finds at most one or two writes queued and is
                 // never held up, nor is a write after a quiet spell.
+                // A batch that is already large does not wait: the writer is then what the callers wait for (a scan
+                // whose window is full waits on its oldest report, which is in this batch), and the "1 ms" wait is
+                // 2-3 ms of an idle writer. Measured on the same sync: the writer sat 150-180 ms of a 0.65 s pass in
+                // these waits with batches up to the window's 256, 85-120 ms with batches under 16; the pass took 25-30 ms
+                // less.
                 await Task.Delay(GroupCommitDelay).ConfigureAwait(false);
                 while (batch.Count < MaxWritesPerTransaction && _writes.Reader.TryRead(out var write))
                     batch.Add(write);
