@@ -77,6 +77,12 @@ internal sealed class StoreTransaction : IDisposable
         Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
         file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash);
 
+    /// <summary>Inserts <paramref name="file"/>'s row unless a row has its fid; whether it was inserted.</summary>
+    public bool InsertFileIfNew(FileRecord file) => NonQuery(
+        $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (fid) DO NOTHING",
+        Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
+        file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash) == 1;
+
     /// <summary>Whether a live file lies under <paramref name="path"/> taken as a directory (some service has <c>path/…</c>).</summary>
     public bool HasLiveFileUnder(string folder, string path)
     {
@@ -85,6 +91,44 @@ internal sealed class StoreTransaction : IDisposable
             folder, path + "/", path + "0").ExecuteReader();
         return reader.Read();
     }
+
+    /// <summary>
+    /// What stands in the way of a file at <paramref name="path"/>: whether a live file lies under it taken as a
+    /// directory (<see cref="HasLiveFileUnder"/>), and which of its parent directories are live files, nearest first.
+    /// </summary>
+    public (bool Under, List<string> Parents) FindLiveFilesInTheWay(string folder, string path)
+    {
+        var parents = new List<string>();
+        for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+            parents.Add(directory);
+        if (parents.Count > MaxParentsAsked)
+        {
+            var under = HasLiveFileUnder(folder, path);
+            return (under, under ? [] : parents.FindAll(p => HasLiveFile(folder, p)));
+        }
+        // One statement for the whole question (a first sighting asks it of every new file): the parents are looked up
+        // in the (folder, path) index, and the files under the path by a range of it, one row at most.
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        var anyUnder = false;
+        using (var reader = Command(
+            "SELECT path FROM files WHERE folder = $0 AND path IN ($1, $2, $3, $4) AND deleted = 0 " +
+            "UNION ALL SELECT * FROM (SELECT path FROM files WHERE folder = $0 AND path >= $5 AND path < $6 AND deleted = 0 LIMIT 1)",
+            folder, parents.ElementAtOrDefault(0), parents.ElementAtOrDefault(1), parents.ElementAtOrDefault(2), parents.ElementAtOrDefault(3),
+            path + "/", path + "0").ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var live = reader.GetString(0);
+                if (live.Length > path.Length)
+                    anyUnder = true;
+                else
+                    found.Add(live);
+            }
+        }
+        return (anyUnder, anyUnder ? [] : parents.FindAll(found.Contains));
+    }
+
+    private const int MaxParentsAsked = 4;
 
     /// <summary>Whether a live (not deleted) file has <paramref name="path"/> in <paramref name="folder"/>.</summary>
     public bool HasLiveFile(string folder, string path) => GetFile(FileId.Compute(folder, path)) is { Deleted: false };
@@ -127,6 +171,23 @@ internal sealed class StoreTransaction : IDisposable
         using var reader = Command($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0 AND r.service = $1",
             Key(fid), service).ExecuteReader();
         return reader.Read() ? ReadReplica(reader) : null;
+    }
+
+    /// <summary>
+    /// The file's row and <paramref name="service"/>'s replica of it, read together (a completed transfer needs both).
+    /// </summary>
+    public (FileRecord? File, ReplicaRecord? Replica) GetFileAndReplica(Guid fid, string service)
+    {
+        using var reader = Command(
+            "SELECT f.fid, f.folder, f.path, f.size, f.mime, f.version, f.origin, f.modified_at, f.deleted, f.hash, " +
+            "r.service, r.version, r.revision, r.extra, r.racy FROM files f LEFT JOIN replicas r ON r.file = f.id AND r.service = $1 WHERE f.fid = $0",
+            Key(fid), service).ExecuteReader();
+        if (!reader.Read())
+            return (null, null);
+        var file = ReadFile(reader);
+        var replica = reader.IsDBNull(10) ? null : new ReplicaRecord(file.Fid, reader.GetString(10), reader.GetInt64(11),
+            reader.IsDBNull(12) ? null : reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt64(14) != 0);
+        return (file, replica);
     }
 
     public List<ReplicaRecord> GetReplicas(Guid fid)

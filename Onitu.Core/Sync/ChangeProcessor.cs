@@ -64,9 +64,12 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// </summary>
     public ChangeOutcome ApplyUpdate(StoreTransaction tx, string service, Onitu.Metadata metadata, ContentCheck? check = null)
     {
-        var file = tx.GetFile(metadata.Fid);
-        if (file is null)
-            return ApplyFirstSighting(tx, service, metadata); // the common case of a first scan, kept lean
+        // The common case of a first scan, kept lean: the file's row is inserted unless it exists, which answers
+        // whether it is new without looking it up first (one statement fewer per file).
+        var created = NewVersion(metadata, 1, service);
+        if (tx.InsertFileIfNew(created))
+            return ApplyFirstSighting(tx, service, metadata, created);
+        var file = tx.GetFile(metadata.Fid)!;
         var replica = tx.GetReplica(metadata.Fid, service);
         if (metadata.Revision is not null && replica?.Revision == metadata.Revision
             && (replica is not { Racy: true } || file.Deleted || replica.Version != file.Version))
@@ -212,10 +215,9 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     }
 
     /// <summary>A file Onitu never saw: no replica, no job can exist for it yet.</summary>
-    private ChangeOutcome ApplyFirstSighting(StoreTransaction tx, string service, Onitu.Metadata metadata)
+    /// <summary>The part of <see cref="ApplyUpdate"/> for a file the engine did not know, whose row was just inserted.</summary>
+    private ChangeOutcome ApplyFirstSighting(StoreTransaction tx, string service, Onitu.Metadata metadata, FileRecord created)
     {
-        var created = NewVersion(metadata, 1, service);
-        tx.UpsertFile(created);
         tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, SerializeExtra(metadata.Extra)));
         var outcome = new ChangeOutcome();
         if (referee.CanRead(service, metadata.Folder) && referee.Accepts(service, metadata.Folder, metadata.Path, metadata.Size, metadata.MimeType))
@@ -237,14 +239,15 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// </summary>
     private void SeparateFileFromDirectory(StoreTransaction tx, FileRecord created, ChangeOutcome outcome)
     {
-        if (tx.HasLiveFileUnder(created.Folder, created.Path))
+        var (under, blockingParents) = tx.FindLiveFilesInTheWay(created.Folder, created.Path);
+        if (under)
         {
             RenameAside(tx, created, outcome);
             return;
         }
-        for (var directory = FilePath.GetDirectory(created.Path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+        foreach (var parent in blockingParents)
         {
-            if (tx.GetFile(FileId.Compute(created.Folder, directory)) is { Deleted: false } blocking)
+            if (tx.GetFile(FileId.Compute(created.Folder, parent)) is { Deleted: false } blocking)
                 RenameAside(tx, blocking, outcome);
         }
     }
@@ -450,18 +453,21 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// </summary>
     public ChangeOutcome CompleteUpload(StoreTransaction tx, JobRecord job, string? expectedRevision, Onitu.Metadata written, bool racy = false)
     {
-        var replica = tx.GetReplica(job.Fid, job.Target);
+        var (file, replica) = tx.GetFileAndReplica(job.Fid, job.Target);
         var outcome = new ChangeOutcome();
         if (replica is null || replica.Revision == expectedRevision)
         {
             // The target's previous content was overwritten: a move of it still planned there (the file was renamed
             // elsewhere, then written anew, while the target was away) has nothing left to move.
-            if (replica is { Holds: true } && replica.Version < job.Version - 1 && tx.GetFile(job.Fid) is { } file)
+            if (replica is { Holds: true } && replica.Version < job.Version - 1 && file is not null)
+            {
                 ForgetMoveAway(tx, file, replica, outcome);
+                file = tx.GetFile(job.Fid); // what forgetting the move rewrote is read again (rare)
+            }
             tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, written.Revision, SerializeExtra(written.Extra), racy));
         }
         tx.DeleteJob(job.Id, job.Version);
-        var followUp = FollowUpDeletion(tx, job.Fid, job.Target, job.Version);
+        var followUp = FollowUpDeletion(tx, file, job.Target, job.Version);
         return outcome.HasWork ? outcome.Merge(followUp) : followUp;
     }
 
@@ -478,24 +484,24 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         if (tx.GetReplica(job.Fid, job.Target) is { } replica && replica.Revision != expectedRevision)
             return ChangeOutcome.None; // the target reported a change of its own meanwhile: that report is the truth
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, 0, written.Revision, SerializeExtra(written.Extra)));
-        return FollowUpDeletion(tx, job.Fid, job.Target, landedVersion: 0);
+        return FollowUpDeletion(tx, tx.GetFile(job.Fid), job.Target, landedVersion: 0);
     }
 
     /// <summary>
     /// A copy that landed after its file was deleted or moved away (the deletion was decided while the copy was in
-    /// flight, when the target did not hold it yet) must not linger: it is deleted in turn.
+    /// flight, when the target did not hold it yet) must not linger: it is deleted in turn. <paramref name="file"/> is
+    /// the file's row as it is now.
     /// </summary>
-    private ChangeOutcome FollowUpDeletion(StoreTransaction tx, Guid fid, string target, long landedVersion)
+    private ChangeOutcome FollowUpDeletion(StoreTransaction tx, FileRecord? file, string target, long landedVersion)
     {
-        var file = tx.GetFile(fid);
         if (file is not { Deleted: true } || file.Version <= landedVersion || !referee.CanWrite(target, file.Folder)
-            || tx.GetJob(fid, target) is not null)
+            || tx.GetJob(file.Fid, target) is not null)
         {
             return ChangeOutcome.None;
         }
-        tx.PutJob(fid, target, JobKind.Delete, file.Version);
+        tx.PutJob(file.Fid, target, JobKind.Delete, file.Version);
         var outcome = new ChangeOutcome();
-        outcome.TouchedJobs.Add((fid, target));
+        outcome.TouchedJobs.Add((file.Fid, target));
         return outcome;
     }
 
@@ -522,9 +528,9 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
             tx.UpsertReplica(old with { Version = oldFile?.Version ?? old.Version, Revision = null, Extra = null });
         tx.UpsertReplica(new ReplicaRecord(job.Fid, job.Target, job.Version, movedTo.Revision, SerializeExtra(movedTo.Extra)));
         tx.DeleteJob(job.Id, job.Version);
-        var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, job.Fid, job.Target, job.Version));
+        var outcome = new ChangeOutcome().Merge(FollowUpDeletion(tx, tx.GetFile(job.Fid), job.Target, job.Version));
         if (oldKept && old is { Holds: true } && old.Revision == movedFrom.Revision)
-            outcome.Merge(FollowUpDeletion(tx, movedFrom.Fid, job.Target, old.Version));
+            outcome.Merge(FollowUpDeletion(tx, tx.GetFile(movedFrom.Fid), job.Target, old.Version));
         if (tx.GetFile(job.Fid) is { Deleted: false } file && file.Version == job.Version)
         {
             if (firstHolder)
