@@ -9,7 +9,7 @@
 # compared is each tool's pipelining and its CPU, which ssh, sshd and the tool itself share. The "remote"
 # directories are on this machine, under the bench directory, so the copies are checked with cmp and diff directly.
 # Every timing is of a whole command, process start included (for onitu: the .NET runtime, JIT, plugin loading and
-# its state database, about a second here), as a user would run it.
+# its state database, about 0.1 s here), as a user would run it.
 #
 #   bash bench/ssh-sync.sh              # full sizes: one 1 GiB file, 10,000 x 4 KiB in 100 directories
 #   SMALL=1 bash bench/ssh-sync.sh      # a quick run: 128 MiB, 1,000 files, one repetition

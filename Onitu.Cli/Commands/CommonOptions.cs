@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
 using Onitu.Drivers.LocalStorage;
@@ -161,6 +162,13 @@ internal static class CommonOptions
         // The logger factory is cheap (its console is built at the first message, see LazyConsoleLogging), but it is
         // still made while the setup is read: start-up is most of a no-op `onitu sync`.
         var loggingTask = Task.Run(() => Logging(result), CancellationToken.None);
+        // So are the built-in drivers (their manifests) and SQLite's first use: start-up work that does not depend on
+        // the setup, done on the other core while the setup is read.
+        var driversTask = Task.Run(() =>
+        {
+            PrepareSqlite();
+            return BuiltInDrivers();
+        }, CancellationToken.None);
         SyncEngine? engine;
         ILoggerFactory logging;
         try
@@ -169,9 +177,13 @@ internal static class CommonOptions
             // between two YAML events when the user asks; a read stuck on a dead mount or a pipe is abandoned.
             var loaded = Task.Run(() => TryLoadSetup(result, Console.Error, cancellationToken), cancellationToken);
             logging = await loggingTask;
-            var setup = await loaded.WaitAsync(cancellationToken);
-            engine = setup is null ? null
-                : await Task.Run(() => TryCreateEngine(setup.Value, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
+            var options = await loaded.WaitAsync(cancellationToken);
+            engine = null;
+            if (options is not null)
+            {
+                var drivers = await driversTask.WaitAsync(cancellationToken);
+                engine = await Task.Run(() => TryCreateEngine(options, drivers, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -188,15 +200,15 @@ internal static class CommonOptions
         }
     }
 
-    /// <summary>The engine options with the setup read, and the built-in drivers; null when an error was printed.</summary>
-    private static (SyncEngineOptions Options, DriverCatalog Drivers)? TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>The engine options with the setup read; null when an error was printed.</summary>
+    private static SyncEngineOptions? TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
             var options = EngineOptions(result);
             options.Setup = SetupLoader.LoadFile(options.SetupFile!, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return (options, BuiltInDrivers());
+            return options;
         }
         catch (SetupException e)
         {
@@ -215,20 +227,27 @@ internal static class CommonOptions
     // past it SQLite reuses cache pages instead of allocating more; nothing fails.
     private const long SqliteSoftHeapLimit = 2 * 1024 * 1024;
 
-    private static void LimitSqliteMemory()
+    private static void PrepareSqlite()
     {
         SQLitePCL.Batteries_V2.Init();
         SQLitePCL.raw.sqlite3_soft_heap_limit64(SqliteSoftHeapLimit);
+        // A first statement loads the provider's types and compiles the stubs of its native calls, which the state
+        // database's opening would otherwise wait for.
+        using var connection = new SqliteConnection("Data Source=:memory:;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT $value";
+        command.Parameters.AddWithValue("$value", 1L);
+        command.ExecuteScalar();
     }
 
-    private static SyncEngine? TryCreateEngine((SyncEngineOptions Options, DriverCatalog Drivers) loaded, ParseResult result, ILoggerFactory logging,
+    private static SyncEngine? TryCreateEngine(SyncEngineOptions options, DriverCatalog drivers, ParseResult result, ILoggerFactory logging,
         TextWriter error)
     {
         try
         {
-            PluginDriverLoader.LoadAll(PluginsDirectory(result), loaded.Drivers, logging.CreateLogger("Onitu.Plugins"));
-            LimitSqliteMemory();
-            return SyncEngine.Create(loaded.Options, loaded.Drivers, logging);
+            PluginDriverLoader.LoadAll(PluginsDirectory(result), drivers, logging.CreateLogger("Onitu.Plugins"));
+            return SyncEngine.Create(options, drivers, logging);
         }
         catch (SetupException e)
         {
