@@ -30,6 +30,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     private static bool IsSmall(Metadata metadata) => metadata.Size <= SmallFileSize;
 
+    // rw for all, less the umask: what FileStream creates a file with.
+    private const uint NewFileMode = 0x1B6;
+
     private readonly IPlug _plug;
     private readonly LocalStorageOptions _options;
     private readonly StorageLayout _layout;
@@ -176,17 +179,22 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        return WriteThroughTempAsync(metadata, "write", async temp =>
+        return WriteThroughTempAsync(metadata, "write", async (temp, staged) =>
         {
             var small = IsSmall(metadata);
-            var file = CreateFresh(temp, () => new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.Read,
-                Options = small ? FileOptions.None : FileOptions.Asynchronous,
-                BufferSize = 0, // the copy writes in large blocks already
-            }));
+            // BufferSize 0: the copy writes in large blocks already. The staged file's descriptor is made without .NET,
+            // whose handle is then not marked asynchronous; on Unix that changes nothing (asynchronous writes go to the
+            // thread pool either way).
+            var file = staged is not null
+                ? new FileStream(new SafeFileHandle(staged.Create(NewFileMode), ownsHandle: true), FileAccess.Write, bufferSize: 0, isAsync: false)
+                : CreateFresh(temp, () => new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    Share = FileShare.Read,
+                    Options = small ? FileOptions.None : FileOptions.Asynchronous,
+                    BufferSize = 0,
+                }));
             await using var disposeFile = file.ConfigureAwait(false);
             // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
             // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
@@ -211,11 +219,11 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             ? local.Resolve(sourceMetadata)
             : throw new ArgumentException("Only another local storage service can be copied from.", nameof(source));
         var copy = _copies[_layout.GetFolder(destination.Folder).Name];
-        return WriteThroughTempAsync(destination, "copy to", temp =>
+        return WriteThroughTempAsync(destination, "copy to", (temp, staged) =>
         {
             try
             {
-                return ValueTask.FromResult<FileState?>(copy.Copy(from, temp, _options.Fsync, cancellationToken));
+                return ValueTask.FromResult<FileState?>(copy.Copy(from, temp, staged, _options.Fsync, cancellationToken));
             }
             catch (FileNotFoundException e) when (string.Equals(e.FileName, from, StringComparison.Ordinal) || !File.Exists(from))
             {
@@ -224,21 +232,28 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         }, cancellationToken);
     }
 
-    private ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken) =>
-        WriteThroughTempAsync(metadata, action, async temp =>
+    private ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask> fill, CancellationToken cancellationToken) =>
+        WriteThroughTempAsync(metadata, action, async (temp, staged) =>
         {
-            await fill(temp).ConfigureAwait(false);
+            await fill(temp, staged).ConfigureAwait(false);
             return null;
         }, cancellationToken);
 
     /// <summary>
-    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file (and returns its state if it has it
-    /// at hand), which then replaces the target atomically if the target still has the revision the engine expects
-    /// (<see cref="CommitAsync"/>); on any failure the temporary file is removed.
+    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file — created relative to the folder's
+    /// held staging directory when it is given a <see cref="StagedFile"/>, else by its path — and returns its state if
+    /// it has it at hand; the file then replaces the target atomically if the target still has the revision the engine
+    /// expects (<see cref="CommitStagedAsync"/>, <see cref="CommitAsync"/>); on any failure the temporary file is removed.
     /// </summary>
-    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
+    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
+        if (await _staging.StageWholeAsync(metadata, target, cancellationToken).ConfigureAwait(false) is { } staged)
+        {
+            using (staged)
+                await WriteStagedAsync(metadata, action, staged, target, fill, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Staged in the folder's staging directory, the content goes nowhere near the target's parents until the
         // commit, whose anchored rename refuses a link among them: looking at each parent first as well only cost
@@ -250,13 +265,35 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
         {
-            var written = await fill(temp).ConfigureAwait(false);
+            var written = await fill(temp, null).ConfigureAwait(false);
             TempFiles.Hide(temp);
             await CommitAsync(metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             TryDelete(temp);
+            if (IsIoError(e))
+                throw WriteError(e, action, metadata);
+            throw;
+        }
+    }
+
+    // The staged way: the content goes nowhere near the target's parents until the commit, whose walk refuses a link
+    // among them, so they are not looked at first (that only cost a system call per level).
+    private async ValueTask WriteStagedAsync(Metadata metadata, string action, StagedFile staged, string target,
+        Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
+    {
+        // Concurrent whole uploads of one file would share the temporary file: one at a time.
+        using var tempLock = await _locks.AcquireAsync(staged.FullPath, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var written = await fill(staged.FullPath, staged).ConfigureAwait(false) ?? staged.State()
+                ?? throw new IOException($"{staged.FullPath} vanished as it was written.");
+            await CommitStagedAsync(metadata, staged, target, written, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            staged.TryDelete();
             if (IsIoError(e))
                 throw WriteError(e, action, metadata);
             throw;
@@ -465,6 +502,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             _monitor.Dispose();
             _uploads.Dispose();
+            _staging.Dispose();
         }
         return ValueTask.CompletedTask;
     }
@@ -538,6 +576,58 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             }
         }
         TryDelete(temp);
+        if (linked is not null)
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="CommitAsync"/> of a file in the held staging directory. The target's directory is opened by the walk
+    /// that refuses links (made where missing); the target's state is looked at in that directory and the file renamed
+    /// into it from the staging directory's descriptor: the look and the rename are of the same entry, whatever its path
+    /// becomes meanwhile, and a state found is the folder's file, never one reached through a link.
+    /// </summary>
+    private async Task CommitStagedAsync(Metadata metadata, StagedFile staged, string target, FileState written, CancellationToken cancellationToken)
+    {
+        var folder = _layout.GetFolder(metadata.Folder);
+        FileState? current = null;
+        string? linked = null;
+        using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                using var parent = AnchoredPaths.OpenParentForWrite(folder, target)
+                    ?? throw new IOException($"Cannot open the directory of {target}: the system refuses the anchored calls now.");
+                var stat = NativeStat.StatAt(parent.Fd, parent.Name, target);
+                current = FileState.From(stat);
+                if (stat.Kind == EntryKind.Link)
+                {
+                    linked = target; // a rename would replace the user's link
+                }
+                else if (current is null || current.Value.Matches(metadata.Revision))
+                {
+                    // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
+                    RecordOwnWrite(target, written.Revision);
+                    try
+                    {
+                        if (!AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target))
+                            throw new IOException($"Cannot rename {staged.FullPath} to {target}: another file system is mounted there now.");
+                    }
+                    catch
+                    {
+                        _ownChanges.Forget(target);
+                        throw;
+                    }
+                    written.ApplyTo(metadata);
+                    return;
+                }
+            }
+            catch (LinkOnPathException e)
+            {
+                linked = e.Link;
+            }
+        }
+        staged.TryDelete();
         if (linked is not null)
             throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
         throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);

@@ -82,6 +82,16 @@ internal static partial class NativeStat
         throw new IOException($"Cannot look at the open file {pathForErrors}.");
     }
 
+    /// <summary>
+    /// Looks at the entry <paramref name="name"/> of the open directory <paramref name="directoryFd"/> without following
+    /// a final link: the entry in that directory, wherever its path has gone. Linux only (<see cref="HasInodes"/>).
+    /// </summary>
+    /// <exception cref="IOException">The entry exists but cannot be looked at, or the system refuses the call.</exception>
+    public static EntryStat StatAt(int directoryFd, string name, string fullPathForErrors) =>
+        Volatile.Read(ref s_available) == 1 && TryStatx(directoryFd, name, AtSymlinkNoFollow, fullPathForErrors, out var stat, out _)
+            ? stat
+            : throw new IOException($"Cannot look at {fullPathForErrors}.");
+
     private static bool TryStatx(string fullPath, out EntryStat stat) =>
         TryStatx(AtFdCwd, fullPath, AtSymlinkNoFollow, fullPath, out stat, out _);
 

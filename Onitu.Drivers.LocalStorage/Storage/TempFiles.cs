@@ -30,7 +30,10 @@ internal static class TempFiles
 
     /// <summary>The staged file of a whole-file upload.</summary>
     public static string StagedWhole(string stagingDirectory, Guid fid, string writerId, string instanceId) =>
-        Path.Join(stagingDirectory, $"{fid:N}.{writerId}.{instanceId}{WholeSuffix}");
+        Path.Join(stagingDirectory, StagedWholeName(fid, writerId, instanceId));
+
+    /// <summary>The name of a whole-file upload's staged file in the staging directory.</summary>
+    public static string StagedWholeName(Guid fid, string writerId, string instanceId) => $"{fid:N}.{writerId}.{instanceId}{WholeSuffix}";
 
     /// <summary>The hidden file beside <paramref name="targetFullPath"/> of a chunked upload (a target on another file system).</summary>
     public static string ForChunkedUpload(string targetFullPath, Guid fid, string writerId) =>

@@ -8,11 +8,13 @@ namespace Onitu.Drivers.LocalStorage;
 /// the service's writer id, created once and kept in its state so that partial uploads survive a restart, and this
 /// driver instance's id.
 /// </summary>
-internal sealed class UploadStaging(IPlug plug, StorageLayout layout)
+internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposable
 {
     private const string WriterIdKey = "writer-id";
 
     private readonly SemaphoreSlim _writerIdLock = new(1, 1);
+    private readonly Dictionary<string, StagingDirectory> _directories =
+        layout.Folders.ToDictionary(f => f.Name, f => new StagingDirectory(f), StringComparer.Ordinal);
     private string? _writerId;
 
     /// <summary>This driver instance's id. Whole-file uploads never resume: any name unique to this instance will do.</summary>
@@ -47,6 +49,44 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout)
             : TempFiles.ForChunkedUpload(target, metadata.Fid, writerId);
     }
 
+    /// <summary>
+    /// The temporary file of a whole-file write to <paramref name="target"/> in the folder's held staging directory
+    /// (<see cref="StagingDirectory"/>); null where it is written by path instead (<see cref="TempPathAsync"/>): the
+    /// staging directory is not held here (no anchored calls), a link or file holds its name or it cannot be made, or
+    /// the target is on another file system.
+    /// </summary>
+    public async ValueTask<StagedFile?> StageWholeAsync(Metadata metadata, string target, CancellationToken cancellationToken)
+    {
+        if (!StagingDirectory.IsSupported)
+            return null;
+        var writerId = await WriterIdAsync(cancellationToken).ConfigureAwait(false);
+        var folder = layout.GetFolder(metadata.Folder);
+        var directory = _directories[folder.Name];
+        StagingDirectory.Lease? lease = null;
+        try
+        {
+            lease = directory.Acquire();
+            if (lease is not null && OnFileSystem(folder, target, lease.Device))
+                return new StagedFile(directory, lease, TempFiles.StagedWholeName(metadata.Fid, writerId, InstanceId));
+        }
+        catch (Exception e) when (IsIoError(e))
+        {
+            // The way by path decides (and fails on its own if the disk is the trouble).
+        }
+        lease?.Dispose();
+        return null;
+    }
+
+    /// <summary>The held staging directory of <paramref name="folder"/> (tests).</summary>
+    internal StagingDirectory DirectoryOf(string folder) => _directories[folder];
+
+    /// <summary>Closes the held staging directories (once the writes using them are done).</summary>
+    public void Dispose()
+    {
+        foreach (var directory in _directories.Values)
+            directory.Dispose();
+    }
+
     private static string? StagingDirectoryFor(StorageFolder folder, string target)
     {
         var staging = folder.StagingDirectory;
@@ -62,20 +102,25 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout)
             }
             if (stagingStat.Kind != EntryKind.Directory)
                 return null; // a user's file or link of that name: stage beside each target instead
-            var device = stagingStat.Device;
-            // The nearest directory of the target that exists: the rest is created on its file system.
-            for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
-            {
-                var stat = NativeStat.LStat(directory);
-                if (stat.Kind != EntryKind.Missing)
-                    return stat.Device == device ? staging : null;
-            }
-            return staging;
+            return OnFileSystem(folder, target, stagingStat.Device) ? staging : null;
         }
         catch (Exception e) when (IsIoError(e))
         {
             return null; // the write beside the target fails on its own if the disk is the trouble
         }
+    }
+
+    // Whether the target would be made on the file system of the staging directory (device): a rename between two is a
+    // copy, not atomic. The nearest directory of the target that exists decides: the rest is created on its file system.
+    private static bool OnFileSystem(StorageFolder folder, string target, ulong device)
+    {
+        for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
+        {
+            var stat = NativeStat.LStat(directory);
+            if (stat.Kind != EntryKind.Missing)
+                return stat.Device == device;
+        }
+        return true;
     }
 
     /// <summary>This service's writer id, created once and kept in its state so partial uploads survive a restart.</summary>
