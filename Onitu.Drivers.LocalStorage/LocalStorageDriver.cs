@@ -204,6 +204,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         }, cancellationToken);
     }
 
+    /// <summary>The held staging directory of <paramref name="folder"/> (tests).</summary>
+    internal StagingDirectory StagingDirectoryOf(string folder) => _staging.DirectoryOf(_layout.GetFolder(folder).Name);
+
     /// <summary>The copier that writes into <paramref name="folder"/> (tests).</summary>
     internal FileCopy CopierFor(string folder) => _copies[_layout.GetFolder(folder).Name];
 
@@ -251,8 +254,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         if (await _staging.StageWholeAsync(metadata, target, cancellationToken).ConfigureAwait(false) is { } staged)
         {
             using (staged)
-                await WriteStagedAsync(metadata, action, staged, target, fill, cancellationToken).ConfigureAwait(false);
-            return;
+            {
+                if (await WriteStagedAsync(metadata, action, staged, target, fill, cancellationToken).ConfigureAwait(false))
+                    return;
+            }
         }
         var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Staged in the folder's staging directory, the content goes nowhere near the target's parents until the
@@ -279,8 +284,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     }
 
     // The staged way: the content goes nowhere near the target's parents until the commit, whose walk refuses a link
-    // among them, so they are not looked at first (that only cost a system call per level).
-    private async ValueTask WriteStagedAsync(Metadata metadata, string action, StagedFile staged, string target,
+    // among them, so they are not looked at first (that only cost a system call per level). False when the staging
+    // directory was lost before the temporary file was made (nothing of the content read yet): the way by path then.
+    private async ValueTask<bool> WriteStagedAsync(Metadata metadata, string action, StagedFile staged, string target,
         Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
         // Concurrent whole uploads of one file would share the temporary file: one at a time.
@@ -290,6 +296,11 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             var written = await fill(staged.FullPath, staged).ConfigureAwait(false) ?? staged.State()
                 ?? throw new IOException($"{staged.FullPath} vanished as it was written.");
             await CommitStagedAsync(metadata, staged, target, written, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (StagingLostException)
+        {
+            return false;
         }
         catch (Exception e)
         {

@@ -23,10 +23,8 @@ internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Le
     /// returns its descriptor: a leftover of an earlier attempt is removed first (made anew, not truncated; see
     /// <see cref="DiskOps.CreateFresh{T}"/>), and a staging directory removed since it was opened is made again.
     /// </summary>
-    /// <exception cref="IOException">
-    /// The file cannot be made; or the staging directory was removed and a link or a file now holds its name: the write
-    /// fails, and its retry is staged beside the target.
-    /// </exception>
+    /// <exception cref="StagingLostException">The staging directory was removed, and a link or a file now holds its name.</exception>
+    /// <exception cref="IOException">The file cannot be made.</exception>
     public int Create(uint mode)
     {
         for (var attempt = 0; ; attempt++)
@@ -38,7 +36,7 @@ internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Le
             catch (DirectoryNotFoundException) when (attempt < 2)
             {
                 var fresh = directory.Reopen(_lease)
-                    ?? throw new IOException($"The staging directory {directory.FullPath} was removed, and something else than a directory holds its name now.");
+                    ?? throw new StagingLostException($"The staging directory {directory.FullPath} was removed, and something else than a directory holds its name now.");
                 _lease.Dispose();
                 _lease = fresh;
             }
@@ -59,3 +57,9 @@ internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Le
     /// <summary>Releases the staging directory.</summary>
     public void Dispose() => _lease.Dispose();
 }
+
+/// <summary>
+/// The staging directory was removed and cannot be made again (a link or a file holds its name): nothing was created,
+/// and the write is staged beside its target instead, as when the name was taken before.
+/// </summary>
+internal sealed class StagingLostException(string message) : IOException(message);
