@@ -605,43 +605,61 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         string? linked = null;
         using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                using var parent = AnchoredPaths.OpenParentForWrite(folder, target)
-                    ?? throw new IOException($"Cannot open the directory of {target}: the system refuses the anchored calls now.");
-                var stat = NativeStat.StatAt(parent.Fd, parent.Name, target);
-                current = FileState.From(stat);
-                if (stat.Kind == EntryKind.Link)
+                try
                 {
-                    linked = target; // a rename would replace the user's link
+                    if (TryCommitStaged(folder, metadata, staged, target, written, out current))
+                    {
+                        written.ApplyTo(metadata);
+                        return;
+                    }
+                    linked = current is null ? target : null;
+                    break;
                 }
-                else if (current is null || current.Value.Matches(metadata.Revision))
+                catch (LinkOnPathException e)
                 {
-                    // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
-                    RecordOwnWrite(target, written.Revision);
-                    try
-                    {
-                        if (!AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target))
-                            throw new IOException($"Cannot rename {staged.FullPath} to {target}: another file system is mounted there now.");
-                    }
-                    catch
-                    {
-                        _ownChanges.Forget(target);
-                        throw;
-                    }
-                    written.ApplyTo(metadata);
-                    return;
+                    linked = e.Link;
+                    break;
                 }
-            }
-            catch (LinkOnPathException e)
-            {
-                linked = e.Link;
+                // A deletion beside may remove the target's directory, empty until the rename, between the walk and the
+                // rename (the rename then finds it gone): walked again, as renames are (AnchoredPaths.Rename).
+                catch (DirectoryNotFoundException) when (attempt < 5)
+                {
+                }
             }
         }
         staged.TryDelete();
         if (linked is not null)
             throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
         throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    // One walk, look and rename: false with current null when the target is a link (a rename would replace the user's
+    // link), with current set when it is a file the engine does not expect.
+    private bool TryCommitStaged(StorageFolder folder, Metadata metadata, StagedFile staged, string target, FileState written, out FileState? current)
+    {
+        using var parent = AnchoredPaths.OpenParentForWrite(folder, target)
+            ?? throw new IOException($"Cannot open the directory of {target}: the system refuses the anchored calls now.");
+        var stat = NativeStat.StatAt(parent.Fd, parent.Name, target);
+        current = FileState.From(stat);
+        if (stat.Kind == EntryKind.Link)
+            return false;
+        // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
+        if (current is { } found && !found.Matches(metadata.Revision))
+            return false;
+        RecordOwnWrite(target, written.Revision);
+        try
+        {
+            return AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target)
+                ? true
+                : throw new IOException($"Cannot rename {staged.FullPath} to {target}: another file system is mounted there now.");
+        }
+        catch
+        {
+            _ownChanges.Forget(target);
+            throw;
+        }
     }
 
     // Every parent and the target (where renames are not anchored): the first link, or else the target's state.

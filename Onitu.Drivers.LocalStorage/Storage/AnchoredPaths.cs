@@ -17,8 +17,10 @@ internal sealed class LinkOnPathException(string link) : IOException($"{link} is
 /// at a time from the folder's directory with <c>O_NOFOLLOW | O_DIRECTORY</c> (a component that is a link fails to
 /// open), missing directories are created relative to their opened parent (<c>mkdirat</c>), and the entry is renamed
 /// or removed relative to that parent (<c>renameat</c>, <c>unlinkat</c>): what the kernel changes is in the directory
-/// the walk opened, whatever happens to the path meanwhile. Elsewhere, and for an entry outside any folder, the plain
-/// path operations are used (the driver's earlier look at every parent is then the only check).
+/// the walk opened, whatever happens to the path meanwhile. The same calls let a directory be held open and entries be
+/// made, looked at, renamed and removed relative to it (<see cref="StagingDirectory"/>, <see cref="StagedFile"/>).
+/// Elsewhere, and for an entry outside any folder, the plain path operations are used (the driver's earlier look at
+/// every parent is then the only check).
 /// </summary>
 internal static partial class AnchoredPaths
 {

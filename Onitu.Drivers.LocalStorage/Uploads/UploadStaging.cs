@@ -31,9 +31,10 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
     }
 
     /// <summary>
-    /// The temporary file of an upload to <paramref name="target"/>: in the folder's staging directory, or beside the
-    /// target when the two are not on one file system (a rename between them would be a copy, not atomic) or the
-    /// staging directory cannot be made.
+    /// The path of the temporary file of an upload to <paramref name="target"/>, for the uploads that open it by path
+    /// (chunked ones, and whole ones where <see cref="StageWholeAsync"/> does not stage): in the folder's staging
+    /// directory, or beside the target when the two are not on one file system (a rename between them would be a copy,
+    /// not atomic) or the staging directory cannot be made.
     /// </summary>
     public async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
@@ -92,7 +93,8 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         var staging = folder.StagingDirectory;
         try
         {
-            // Looked at on every write (one lstat): a staging directory replaced by a link must not carry writes away.
+            // Looked at on every call (one lstat): a staging directory replaced by a link must not carry writes away.
+            // (Whole-file writes use the held directory instead: StageWholeAsync.)
             var stagingStat = NativeStat.LStat(staging);
             if (stagingStat.Kind == EntryKind.Missing)
             {

@@ -206,4 +206,26 @@ public class HeldStagingTests : DriverTestBase
             Assert.That(Directory.GetFileSystemEntries(Staging), Is.Empty, "the temporary file is removed");
         });
     }
+
+    [Test]
+    public async Task Writes_into_a_directory_that_deletions_beside_keep_emptying_and_removing_all_land()
+    {
+        // A deletion removes the directories it empties; a write into one of them walks to it, then renames: a removal
+        // in between is met by walking again, as renames always were.
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var written = 0;
+        for (var i = 0; i < 2000 && DateTime.UtcNow < deadline; i++)
+        {
+            var doomed = Write(Path.Combine(DocsDir, "d", $"doomed{i}"), "x");
+            var delete = Task.Run(async () => await driver.DeleteFileAsync(Meta("docs", $"d/doomed{i}", DiskRevision(doomed)), Token), Token);
+            await driver.UploadFileAsync(Meta("docs", $"d/f{i}"), new MemoryStream("y"u8.ToArray()), Token);
+            await delete;
+            File.Delete(Path.Combine(DocsDir, "d", $"f{i}"));
+            written++;
+        }
+        TestContext.Out.WriteLine($"{written} writes");
+        Assert.That(written, Is.GreaterThan(100));
+    }
 }
