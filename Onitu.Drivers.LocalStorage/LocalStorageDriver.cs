@@ -251,7 +251,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
-        if (await _staging.StageWholeAsync(metadata, target, cancellationToken).ConfigureAwait(false) is { } staged)
+        if (await _staging.StageAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false) is { } staged)
         {
             using (staged)
             {
@@ -322,12 +322,25 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            CreateFresh(temp, () =>
+            if (temp.Staged is { } staged)
             {
-                _uploads.Start(metadata.Fid, temp);
+                try
+                {
+                    _uploads.Start(metadata.Fid, temp.Path, staged);
+                    return;
+                }
+                catch (StagingLostException)
+                {
+                    // Staged beside the target instead, as every later call of this upload will find.
+                }
+            }
+            var path = temp.Staged is null ? temp.Path : await _staging.TempPathAsync(metadata, Resolve(metadata), whole: false, cancellationToken).ConfigureAwait(false);
+            CreateFresh(path, () =>
+            {
+                _uploads.Start(metadata.Fid, path);
                 return true;
             });
         }
@@ -342,10 +355,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            _uploads.Restart(metadata.Fid, temp, offset);
+            _uploads.Restart(metadata.Fid, temp.Path, offset, temp.Staged);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -358,10 +371,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            var handle = _uploads.Get(metadata.Fid, temp);
+            var handle = _uploads.Get(metadata.Fid, temp.Path, temp.Staged);
             // In writes of CopyBufferSize, not one of the whole chunk (4 MiB by default): see CopyBufferSize.
             for (var written = 0; written < chunk.Length; written += CopyBufferSize)
             {
@@ -378,8 +391,8 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             // A partial upload left on a full disk keeps it full until a later sync succeeds: give the space back now.
             _uploads.Close(metadata.Fid);
-            var size = FileState.TryRead(temp)?.Size ?? 0;
-            TryDelete(temp);
+            var size = temp.Size();
+            temp.TryDelete();
             Log.PartialRemovedOnFullDisk(_plug.Logger, metadata, size);
             throw new ServiceException(
                 $"No space left on the disk to write a chunk of {metadata}; its partial upload ({size} bytes) was removed to give the space back, and the upload starts over when retried: {e.Message}",
@@ -396,14 +409,22 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
+            if (temp.Staged is { } staged)
+            {
+                if (_options.Fsync)
+                    staged.FlushToDisk();
+                var written = staged.State() ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({staged.FullPath}) is gone.");
+                await CommitStagedAsync(metadata, staged, target, written, cancellationToken).ConfigureAwait(false);
+                return;
+            }
             if (_options.Fsync)
-                FlushToDisk(temp);
-            await CommitAsync(metadata, temp, target, writtenState: null, cancellationToken).ConfigureAwait(false);
+                FlushToDisk(temp.Path);
+            await CommitAsync(metadata, temp.Path, target, writtenState: null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -416,6 +437,12 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
+        if (await _staging.StageAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false) is { } staged)
+        {
+            using (staged)
+                staged.TryDelete();
+            return;
+        }
         var temp = await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
         // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
         if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
@@ -734,8 +761,39 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
     }
 
-    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        await _staging.TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
+    private async ValueTask<ChunkedTemp> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var target = await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false);
+        return await _staging.StageAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false) is { } staged
+            ? new ChunkedTemp(staged.FullPath, staged)
+            : new ChunkedTemp(await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false), null);
+    }
+
+    /// <summary>The partial file of a chunked upload: in the held staging directory (<see cref="Staged"/>), else by path.</summary>
+    private readonly record struct ChunkedTemp(string Path, StagedFile? Staged) : IDisposable
+    {
+        public long Size()
+        {
+            try
+            {
+                return (Staged is { } staged ? staged.State() : FileState.TryRead(Path))?.Size ?? 0;
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
+
+        public void TryDelete()
+        {
+            if (Staged is { } staged)
+                staged.TryDelete();
+            else
+                DiskOps.TryDelete(Path);
+        }
+
+        public void Dispose() => Staged?.Dispose();
+    }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

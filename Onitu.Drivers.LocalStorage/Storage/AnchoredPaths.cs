@@ -154,6 +154,18 @@ internal static partial class AnchoredPaths
         return fd >= 0 ? fd : throw Error(Marshal.GetLastPInvokeError(), $"Cannot create {fullPathForErrors}");
     }
 
+    /// <summary>
+    /// Opens the existing file <paramref name="name"/> of the open directory <paramref name="directoryFd"/> for writing,
+    /// never through a link (<c>O_NOFOLLOW</c>: a link of that name fails to open); returns its descriptor.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">It is gone, or the directory was removed.</exception>
+    /// <exception cref="IOException">It cannot be opened.</exception>
+    public static int OpenFileAt(int directoryFd, string name, string fullPathForErrors)
+    {
+        var fd = OpenAt(directoryFd, name, OWrOnly | Flags!.Value.NoFollow | OCloexec);
+        return fd >= 0 ? fd : throw Error(Marshal.GetLastPInvokeError(), $"Cannot open {fullPathForErrors}");
+    }
+
     /// <summary>Removes the file <paramref name="name"/> of the open directory <paramref name="directoryFd"/>; false when it cannot be (gone already, among others).</summary>
     public static bool TryDeleteAt(int directoryFd, string name) => unlinkat(directoryFd, name, 0) == 0;
 

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
@@ -45,6 +47,29 @@ internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Le
                 AnchoredPaths.TryDeleteAt(_lease.Fd, name);
             }
         }
+    }
+
+    /// <summary>Opens the file for writing, without following a link of its name (a chunked upload resumed).</summary>
+    /// <exception cref="UploadNotResumableException">It is gone (or its directory was removed).</exception>
+    /// <exception cref="IOException">It cannot be opened.</exception>
+    public int OpenExisting()
+    {
+        try
+        {
+            return AnchoredPaths.OpenFileAt(_lease.Fd, name, FullPath);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            throw new UploadNotResumableException($"The partial upload {FullPath} is gone.", e);
+        }
+    }
+
+    /// <summary>Flushes the file to disk (<c>fsync</c>), opened again relative to its directory.</summary>
+    /// <exception cref="UploadNotResumableException">It is gone.</exception>
+    public void FlushToDisk()
+    {
+        using var file = new FileStream(new SafeFileHandle(OpenExisting(), ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        file.Flush(flushToDisk: true);
     }
 
     /// <summary>The state of what was written; null when it is gone (or no regular file).</summary>

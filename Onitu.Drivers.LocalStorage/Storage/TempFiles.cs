@@ -26,7 +26,10 @@ internal static class TempFiles
 
     /// <summary>The staged file of a chunked (resumable) upload.</summary>
     public static string StagedChunked(string stagingDirectory, Guid fid, string writerId) =>
-        Path.Join(stagingDirectory, $"{fid:N}.{writerId}{ChunkedSuffix}");
+        Path.Join(stagingDirectory, StagedChunkedName(fid, writerId));
+
+    /// <summary>The name of a chunked upload's staged file in the staging directory.</summary>
+    public static string StagedChunkedName(Guid fid, string writerId) => $"{fid:N}.{writerId}{ChunkedSuffix}";
 
     /// <summary>The staged file of a whole-file upload.</summary>
     public static string StagedWhole(string stagingDirectory, Guid fid, string writerId, string instanceId) =>

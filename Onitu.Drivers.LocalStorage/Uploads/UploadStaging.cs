@@ -32,7 +32,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
 
     /// <summary>
     /// The path of the temporary file of an upload to <paramref name="target"/>, for the uploads that open it by path
-    /// (chunked ones, and whole ones where <see cref="StageWholeAsync"/> does not stage): in the folder's staging
+    /// (where <see cref="StageAsync"/> does not stage): in the folder's staging
     /// directory, or beside the target when the two are not on one file system (a rename between them would be a copy,
     /// not atomic) or the staging directory cannot be made.
     /// </summary>
@@ -51,12 +51,12 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
     }
 
     /// <summary>
-    /// The temporary file of a whole-file write to <paramref name="target"/> in the folder's held staging directory
-    /// (<see cref="StagingDirectory"/>); null where it is written by path instead (<see cref="TempPathAsync"/>): the
-    /// staging directory is not held here (no anchored calls), a link or file holds its name or it cannot be made, or
-    /// the target is on another file system.
+    /// The temporary file of an upload to <paramref name="target"/> (a whole-file write's, or a chunked upload's
+    /// partial file) in the folder's held staging directory (<see cref="StagingDirectory"/>); null where it is opened
+    /// by path instead (<see cref="TempPathAsync"/>): the staging directory is not held here (no anchored calls), a link
+    /// or file holds its name or it cannot be made, or the target is on another file system.
     /// </summary>
-    public async ValueTask<StagedFile?> StageWholeAsync(Metadata metadata, string target, CancellationToken cancellationToken)
+    public async ValueTask<StagedFile?> StageAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
         if (!StagingDirectory.IsSupported)
             return null;
@@ -68,7 +68,9 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         {
             lease = directory.Acquire();
             if (lease is not null && OnFileSystem(folder, target, lease.Device))
-                return new StagedFile(directory, lease, TempFiles.StagedWholeName(metadata.Fid, writerId, InstanceId));
+                return new StagedFile(directory, lease, whole
+                    ? TempFiles.StagedWholeName(metadata.Fid, writerId, InstanceId)
+                    : TempFiles.StagedChunkedName(metadata.Fid, writerId));
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -94,7 +96,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         try
         {
             // Looked at on every call (one lstat): a staging directory replaced by a link must not carry writes away.
-            // (Whole-file writes use the held directory instead: StageWholeAsync.)
+            // (Where it is held, uploads use it instead: StageAsync.)
             var stagingStat = NativeStat.LStat(staging);
             if (stagingStat.Kind == EntryKind.Missing)
             {

@@ -46,6 +46,10 @@ public class HeldStagingTests : DriverTestBase
         {
             await driver.UploadFileAsync(Meta("docs", $"up/{i}.txt"), new MemoryStream("uploaded"u8.ToArray()), Token);
             await driver.CopyFromAsync(driver, Meta("docs", "source.txt", DiskRevision(source)), Meta("docs", $"copy/{i}.txt"), Token);
+            var chunked = Meta("docs", $"chunked/{i}.bin");
+            await driver.StartUploadAsync(chunked, Token);
+            await driver.UploadChunkAsync(chunked, 0, RandomBytes(1000, i), Token);
+            await driver.EndUploadAsync(chunked, Token);
         }
 
         Assert.Multiple(() =>
@@ -53,6 +57,7 @@ public class HeldStagingTests : DriverTestBase
             Assert.That(OpenDescriptorsOn(Staging), Is.EqualTo(1), "one descriptor, held across writes");
             Assert.That(File.ReadAllText(Path.Combine(DocsDir, "copy/4.txt")), Is.EqualTo("copied"));
             Assert.That(File.ReadAllText(Path.Combine(DocsDir, "up/4.txt")), Is.EqualTo("uploaded"));
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "chunked/4.bin")), Is.EqualTo(RandomBytes(1000, 4)));
             Assert.That(Directory.GetFileSystemEntries(Staging), Is.Empty);
         });
         await driver.DisposeAsync();
@@ -227,5 +232,42 @@ public class HeldStagingTests : DriverTestBase
         }
         TestContext.Out.WriteLine($"{written} writes");
         Assert.That(written, Is.GreaterThan(100));
+    }
+
+    [TestCase(false, TestName = "A chunked upload whose staging directory is swapped for a link midway, looked at later, writes nothing outside")]
+    [TestCase(true, TestName = "A chunked upload whose staging directory is swapped for a link midway, looked at every call, writes nothing outside")]
+    public async Task A_chunked_upload_whose_staging_directory_is_swapped_for_a_link_midway_writes_nothing_outside(bool lookEveryCall)
+    {
+        Write(Path.Combine(_outside, "decoy"), "not ours");
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        if (lookEveryCall)
+            driver.StagingDirectoryOf("docs").RecheckInterval = TimeSpan.Zero;
+        var metadata = Meta("docs", "big.bin");
+        await driver.StartUploadAsync(metadata, Token);
+        await driver.UploadChunkAsync(metadata, 0, RandomBytes(1000, 1), Token);
+
+        Directory.Move(Staging, Path.Combine(DocsDir, "moved-staging"));
+        Directory.CreateSymbolicLink(Staging, _outside);
+        await driver.UploadChunkAsync(metadata, 1000, RandomBytes(1000, 2), Token);
+        try
+        {
+            await driver.EndUploadAsync(metadata, Token);
+        }
+        catch (UploadNotResumableException)
+        {
+            // The partial file is not where the path now leads: the engine starts the upload over, beside the target.
+            await driver.StartUploadAsync(metadata, Token);
+            await driver.UploadChunkAsync(metadata, 0, RandomBytes(1000, 1), Token);
+            await driver.UploadChunkAsync(metadata, 1000, RandomBytes(1000, 2), Token);
+            await driver.EndUploadAsync(metadata, Token);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.ReadAllBytes(Path.Combine(DocsDir, "big.bin")), Is.EqualTo(RandomBytes(1000, 1).Concat(RandomBytes(1000, 2))));
+            Assert.That(Outside(), Is.EqualTo(new[] { Path.Combine(_outside, "decoy") }), "nothing written outside");
+            Assert.That(new DirectoryInfo(Staging).LinkTarget, Is.EqualTo(_outside), "the link is left as it is");
+        });
     }
 }
