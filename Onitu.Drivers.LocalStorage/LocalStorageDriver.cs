@@ -680,7 +680,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             return AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target)
                 ? true
-                : throw new IOException($"Cannot rename {staged.FullPath} to {target}: another file system is mounted there now.");
+                : throw new IOException($"Cannot rename {staged.FullPath} to {target}: its directory is on another mount than the staging directory now (retried, it is staged beside the target).");
         }
         catch
         {

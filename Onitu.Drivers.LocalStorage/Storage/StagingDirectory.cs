@@ -45,7 +45,7 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
                 DropLocked();
             if (_handle is null && !OpenLocked())
                 return null;
-            return new Lease(_handle!, _opened.Device);
+            return new Lease(_handle!, _opened);
         }
     }
 
@@ -78,7 +78,7 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     {
         var now = NativeStat.LStat(FullPath);
         _checkedAt = Environment.TickCount64;
-        return now.Kind == EntryKind.Directory && now.Inode == _opened.Inode && now.Device == _opened.Device;
+        return now.Kind == EntryKind.Directory && now.Inode == _opened.Inode && now.SameMount(_opened);
     }
 
     private bool OpenLocked()
@@ -119,12 +119,12 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     {
         private int _released;
 
-        public Lease(AnchoredPaths.DirectoryHandle handle, ulong device)
+        public Lease(AnchoredPaths.DirectoryHandle handle, EntryStat opened)
         {
             var added = false;
             handle.DangerousAddRef(ref added);
             Handle = handle;
-            Device = device;
+            Opened = opened;
         }
 
         /// <summary>The directory's handle (compared by <see cref="Reopen"/>).</summary>
@@ -133,8 +133,8 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
         /// <summary>The descriptor of the directory.</summary>
         public int Fd => Handle.Fd;
 
-        /// <summary>The file system the directory is on.</summary>
-        public ulong Device { get; }
+        /// <summary>What the directory was when it was opened: its file system and mount among others.</summary>
+        public EntryStat Opened { get; }
 
         public void Dispose()
         {

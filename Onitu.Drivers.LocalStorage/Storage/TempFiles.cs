@@ -5,8 +5,8 @@ namespace Onitu.Drivers.LocalStorage;
 /// <summary>
 /// Names of the files uploads are written to before the atomic rename. They live in a staging directory of the
 /// driver's own at each folder's root (<c>.onitu-staging/</c>, on the folder's file system, so the rename is atomic),
-/// where no user file can be mistaken for one; only a target on another file system than its folder's root (a disk
-/// mounted inside the folder) is staged beside it under a hidden name, as every upload was before. A name carries the
+/// where no user file can be mistaken for one; only a target on another mount than its folder's root (a disk or a bind
+/// mount inside the folder: the kernel refuses a rename between two mounts) is staged beside it under a hidden name, as every upload was before. A name carries the
 /// fid and the writer: a chunked upload's the service's writer id (kept in its state, so an upload interrupted by a
 /// crash finds its partial file again), a whole-file upload's also the driver instance's, so two engines writing one
 /// folder (with two state databases) never write into the same temporary file and a dead instance's are known.

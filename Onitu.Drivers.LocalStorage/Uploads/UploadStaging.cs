@@ -54,7 +54,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
     /// The temporary file of an upload to <paramref name="target"/> (a whole-file write's, or a chunked upload's
     /// partial file) in the folder's held staging directory (<see cref="StagingDirectory"/>); null where it is opened
     /// by path instead (<see cref="TempPathAsync"/>): the staging directory is not held here (no anchored calls), a link
-    /// or file holds its name or it cannot be made, or the target is on another file system.
+    /// or file holds its name or it cannot be made, or the target is on another mount.
     /// </summary>
     public async ValueTask<StagedFile?> StageAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
@@ -67,7 +67,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         try
         {
             lease = directory.Acquire();
-            if (lease is not null && OnFileSystem(folder, target, lease.Device))
+            if (lease is not null && OnMountOf(folder, target, lease.Opened))
                 return new StagedFile(directory, lease, whole
                     ? TempFiles.StagedWholeName(metadata.Fid, writerId, InstanceId)
                     : TempFiles.StagedChunkedName(metadata.Fid, writerId));
@@ -106,7 +106,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
             }
             if (stagingStat.Kind != EntryKind.Directory)
                 return null; // a user's file or link of that name: stage beside each target instead
-            return OnFileSystem(folder, target, stagingStat.Device) ? staging : null;
+            return OnMountOf(folder, target, stagingStat) ? staging : null;
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -114,15 +114,16 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         }
     }
 
-    // Whether the target would be made on the file system of the staging directory (device): a rename between two is a
-    // copy, not atomic. The nearest directory of the target that exists decides: the rest is created on its file system.
-    private static bool OnFileSystem(StorageFolder folder, string target, ulong device)
+    // Whether the target would be made on the mount of the staging directory: a rename between two file systems is a
+    // copy, not atomic, and between two mounts of one (a bind mount) is refused. The nearest directory of the target
+    // that exists decides: the rest is created on its mount.
+    private static bool OnMountOf(StorageFolder folder, string target, EntryStat staging)
     {
         for (var directory = Path.GetDirectoryName(target); directory is not null && folder.IsStrictlyInside(directory); directory = Path.GetDirectoryName(directory))
         {
             var stat = NativeStat.LStat(directory);
             if (stat.Kind != EntryKind.Missing)
-                return stat.Device == device;
+                return stat.SameMount(staging);
         }
         return true;
     }
