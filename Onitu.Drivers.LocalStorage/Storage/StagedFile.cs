@@ -3,8 +3,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
-/// The temporary file of a whole-file write in a folder's held staging directory (<see cref="StagingDirectory"/>):
-/// created, looked at, renamed into place and removed relative to the directory's descriptor, never by its path.
+/// The temporary file of an upload (a whole-file write's, or a chunked upload's partial file) in a folder's held staging
+/// directory (<see cref="StagingDirectory"/>): created, reopened, looked at, renamed into place and removed relative to
+/// the directory's descriptor, never by its path.
 /// </summary>
 internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Lease lease, string name) : IDisposable
 {

@@ -2,8 +2,8 @@ namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
 /// A folder's staging directory (see <see cref="TempFiles"/>) held open on Linux (<c>O_PATH | O_DIRECTORY |
-/// O_NOFOLLOW</c>) for the driver's lifetime: whole-file writes create, rename and remove their temporary files
-/// relative to its descriptor (<see cref="StagedFile"/>), so a write neither looks at the directory nor walks to it
+/// O_NOFOLLOW</c>) for the driver's lifetime: uploads create, rename and remove their temporary files relative to its
+/// descriptor (<see cref="StagedFile"/>), so a write neither looks at the directory nor walks to it
 /// again, and a link put in its place is never followed, even in the instant between a look and a creation — what
 /// is created goes into the directory that was opened, wherever it is by then. A directory removed since it was
 /// opened is found at the next creation (<c>ENOENT</c>) and made again; one renamed away (and maybe replaced) is

@@ -32,9 +32,9 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
 
     /// <summary>
     /// The path of the temporary file of an upload to <paramref name="target"/>, for the uploads that open it by path
-    /// (where <see cref="StageAsync"/> does not stage): in the folder's staging
-    /// directory, or beside the target when the two are not on one file system (a rename between them would be a copy,
-    /// not atomic) or the staging directory cannot be made.
+    /// (where <see cref="StageAsync"/> does not stage): in the folder's staging directory, or beside the target when the
+    /// two are not on one mount (a rename between them would be a copy, or refused) or the staging directory cannot be
+    /// made.
     /// </summary>
     public async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
