@@ -678,9 +678,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         RecordOwnWrite(target, written.Revision);
         try
         {
-            return AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target)
-                ? true
-                : throw new IOException($"Cannot rename {staged.FullPath} to {target}: its directory is on another mount than the staging directory now (retried, it is staged beside the target).");
+            if (AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target))
+                return true;
+            staged.MountsChanged();
+            throw new IOException($"Cannot rename {staged.FullPath} to {target}: its directory is on another mount than the staging directory now (retried, it is staged beside the target).");
         }
         catch
         {

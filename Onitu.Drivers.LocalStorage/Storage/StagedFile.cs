@@ -77,6 +77,9 @@ internal sealed class StagedFile(StagingDirectory directory, StagingDirectory.Le
     /// <exception cref="IOException">It cannot be looked at.</exception>
     public FileState? State() => FileState.From(NativeStat.StatAt(_lease.Fd, name, FullPath));
 
+    /// <summary>A rename from the staging directory was refused as crossing mounts (see <see cref="StagingDirectory.MountsChanged"/>).</summary>
+    public void MountsChanged() => directory.MountsChanged();
+
     /// <summary>Removes the file if it is there (best effort: a leftover is swept at a later start).</summary>
     public void TryDelete() => AnchoredPaths.TryDeleteAt(_lease.Fd, name);
 

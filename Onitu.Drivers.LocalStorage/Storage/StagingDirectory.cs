@@ -15,6 +15,7 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     private readonly Lock _lock = new();
     private AnchoredPaths.DirectoryHandle? _handle;
     private EntryStat _opened;
+    private bool _mountsBelow = true;
     private long _checkedAt;
     private bool _disposed;
 
@@ -45,7 +46,7 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
                 DropLocked();
             if (_handle is null && !OpenLocked())
                 return null;
-            return new Lease(_handle!, _opened);
+            return new Lease(_handle!, _opened, _mountsBelow);
         }
     }
 
@@ -64,6 +65,19 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
         return Acquire();
     }
 
+    /// <summary>
+    /// After a rename from the directory was refused as crossing mounts: something was mounted in the folder since the
+    /// mounts were read, which the next <see cref="Acquire"/> reads again.
+    /// </summary>
+    public void MountsChanged()
+    {
+        lock (_lock)
+        {
+            _mountsBelow = true;
+            _checkedAt = long.MinValue / 2;
+        }
+    }
+
     /// <summary>Closes the directory once no write uses it any more.</summary>
     public void Dispose()
     {
@@ -78,7 +92,12 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     {
         var now = NativeStat.LStat(FullPath);
         _checkedAt = Environment.TickCount64;
-        return now.Kind == EntryKind.Directory && now.Inode == _opened.Inode && now.SameMount(_opened);
+        if (now.Kind != EntryKind.Directory || now.Inode != _opened.Inode || !now.SameMount(_opened))
+            return false;
+        // Read again as often as the path is looked at: a disk mounted in the folder since is known within that time
+        // (a write into it meanwhile is refused by the rename, and retried).
+        _mountsBelow = Mounts.AnyBelowParentOf(_handle!.Fd);
+        return true;
     }
 
     private bool OpenLocked()
@@ -103,6 +122,8 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
             throw;
         }
         _handle = handle;
+        // The staging directory's parent is the folder's directory.
+        _mountsBelow = Mounts.AnyBelowParentOf(handle.Fd);
         _checkedAt = Environment.TickCount64;
         return true;
     }
@@ -119,12 +140,13 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     {
         private int _released;
 
-        public Lease(AnchoredPaths.DirectoryHandle handle, EntryStat opened)
+        public Lease(AnchoredPaths.DirectoryHandle handle, EntryStat opened, bool mountsBelow)
         {
             var added = false;
             handle.DangerousAddRef(ref added);
             Handle = handle;
             Opened = opened;
+            MountsBelowFolder = mountsBelow;
         }
 
         /// <summary>The directory's handle (compared by <see cref="Reopen"/>).</summary>
@@ -135,6 +157,12 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
 
         /// <summary>What the directory was when it was opened: its file system and mount among others.</summary>
         public EntryStat Opened { get; }
+
+        /// <summary>
+        /// Whether anything is mounted below the folder's directory: only then may a target's directory be on another
+        /// mount than the staging directory, and need a look.
+        /// </summary>
+        public bool MountsBelowFolder { get; }
 
         public void Dispose()
         {

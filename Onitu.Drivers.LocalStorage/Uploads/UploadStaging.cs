@@ -67,7 +67,8 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
         try
         {
             lease = directory.Acquire();
-            if (lease is not null && OnMountOf(folder, target, lease.Opened))
+            // Nothing mounted in the folder: every target's directory is on the staging directory's mount.
+            if (lease is not null && (!lease.MountsBelowFolder || OnMountOf(folder, target, lease.Opened)))
                 return new StagedFile(directory, lease, whole
                     ? TempFiles.StagedWholeName(metadata.Fid, writerId, InstanceId)
                     : TempFiles.StagedChunkedName(metadata.Fid, writerId));

@@ -270,4 +270,49 @@ public class HeldStagingTests : DriverTestBase
             Assert.That(new DirectoryInfo(Staging).LinkTarget, Is.EqualTo(_outside), "the link is left as it is");
         });
     }
+
+    [Test]
+    public async Task A_disk_mounted_in_the_folder_after_the_staging_directory_was_opened_is_written_atomically_beside_the_target()
+    {
+        // The mounts below the folder are read when the staging directory is opened and at each look at its path; a
+        // write into a disk mounted in between is refused by the rename (EXDEV), transiently, and its retry is staged
+        // beside the target.
+        await using var driver = CreateDriver();
+        await driver.ScanAsync(Token);
+        await driver.UploadFileAsync(Meta("docs", "a.txt"), new MemoryStream("a"u8.ToArray()), Token);
+        var mount = Directory.CreateDirectory(Path.Combine(DocsDir, "mnt")).FullName;
+        StagingTests.Mount(mount, "4m");
+        try
+        {
+            var content = RandomBytes(300_000, 6);
+            var metadata = Meta("docs", "mnt/f.bin");
+            try
+            {
+                await driver.UploadFileAsync(metadata, new MemoryStream(content), Token);
+            }
+            catch (ServiceException e) when (e.IsTransient)
+            {
+                TestContext.Out.WriteLine($"first attempt: {e.Message}");
+                Assert.That(Directory.GetFileSystemEntries(Staging), Is.Empty, "the refused temporary file is removed");
+                await driver.UploadFileAsync(metadata, new MemoryStream(content), Token);
+            }
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(File.ReadAllBytes(Path.Combine(mount, "f.bin")), Is.EqualTo(content));
+                Assert.That(TempFilesIn(DocsDir), Is.Empty);
+            });
+        }
+        finally
+        {
+            StagingTests.Unmount(mount);
+        }
+    }
+
+    [TestCase("36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw", "/mnt/parent")]
+    [TestCase(@"36 35 98:0 / /home/a\040b\134c\011d rw - tmpfs tmpfs rw", "/home/a b\\c\td")]
+    [TestCase(@"36 35 98:0 / /odd\04 rw - tmpfs tmpfs rw", @"/odd\04")]
+    [TestCase("36 35 98:0", null)]
+    public void A_mount_point_is_read_from_its_line_of_the_mount_table(string line, string? expected) =>
+        Assert.That(Mounts.MountPoint(line), Is.EqualTo(expected));
 }
