@@ -8,7 +8,9 @@ namespace Onitu.Drivers.LocalStorage;
 /// is created goes into the directory that was opened, wherever it is by then. A directory removed since it was
 /// opened is found at the next creation (<c>ENOENT</c>) and made again; one renamed away (and maybe replaced) is
 /// found by a look at its path at most every <see cref="RecheckInterval"/>, and until then still receives the
-/// temporary files, which its descriptor renames into place as before.
+/// temporary files, which its descriptor renames into place as before. With that look the mounts below the folder are
+/// read again (<see cref="Mounts"/>): where there is none, a write need not look at its target's directory to know
+/// the rename from here stays on one mount.
 /// </summary>
 internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
 {
