@@ -30,6 +30,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     private static bool IsSmall(Metadata metadata) => metadata.Size <= SmallFileSize;
 
+    // rw for all, less the umask: what FileStream creates a file with.
+    private const uint NewFileMode = 0x1B6;
+
     private readonly IPlug _plug;
     private readonly LocalStorageOptions _options;
     private readonly StorageLayout _layout;
@@ -176,17 +179,22 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        return WriteThroughTempAsync(metadata, "write", async temp =>
+        return WriteThroughTempAsync(metadata, "write", async (temp, staged) =>
         {
             var small = IsSmall(metadata);
-            var file = CreateFresh(temp, () => new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.Read,
-                Options = small ? FileOptions.None : FileOptions.Asynchronous,
-                BufferSize = 0, // the copy writes in large blocks already
-            }));
+            // BufferSize 0: the copy writes in large blocks already. The staged file's descriptor is made without .NET,
+            // whose handle is then not marked asynchronous; on Unix that changes nothing (asynchronous writes go to the
+            // thread pool either way).
+            var file = staged is not null
+                ? new FileStream(new SafeFileHandle(staged.Create(NewFileMode), ownsHandle: true), FileAccess.Write, bufferSize: 0, isAsync: false)
+                : CreateFresh(temp, () => new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    Share = FileShare.Read,
+                    Options = small ? FileOptions.None : FileOptions.Asynchronous,
+                    BufferSize = 0,
+                }));
             await using var disposeFile = file.ConfigureAwait(false);
             // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
             // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
@@ -195,6 +203,9 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
                 file.Flush(flushToDisk: true);
         }, cancellationToken);
     }
+
+    /// <summary>The held staging directory of <paramref name="folder"/> (tests).</summary>
+    internal StagingDirectory StagingDirectoryOf(string folder) => _staging.DirectoryOf(_layout.GetFolder(folder).Name);
 
     /// <summary>The copier that writes into <paramref name="folder"/> (tests).</summary>
     internal FileCopy CopierFor(string folder) => _copies[_layout.GetFolder(folder).Name];
@@ -211,11 +222,11 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             ? local.Resolve(sourceMetadata)
             : throw new ArgumentException("Only another local storage service can be copied from.", nameof(source));
         var copy = _copies[_layout.GetFolder(destination.Folder).Name];
-        return WriteThroughTempAsync(destination, "copy to", temp =>
+        return WriteThroughTempAsync(destination, "copy to", (temp, staged) =>
         {
             try
             {
-                return ValueTask.FromResult<FileState?>(copy.Copy(from, temp, _options.Fsync, cancellationToken));
+                return ValueTask.FromResult<FileState?>(copy.Copy(from, temp, staged, _options.Fsync, cancellationToken));
             }
             catch (FileNotFoundException e) when (string.Equals(e.FileName, from, StringComparison.Ordinal) || !File.Exists(from))
             {
@@ -224,21 +235,30 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         }, cancellationToken);
     }
 
-    private ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask> fill, CancellationToken cancellationToken) =>
-        WriteThroughTempAsync(metadata, action, async temp =>
+    private ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask> fill, CancellationToken cancellationToken) =>
+        WriteThroughTempAsync(metadata, action, async (temp, staged) =>
         {
-            await fill(temp).ConfigureAwait(false);
+            await fill(temp, staged).ConfigureAwait(false);
             return null;
         }, cancellationToken);
 
     /// <summary>
-    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file (and returns its state if it has it
-    /// at hand), which then replaces the target atomically if the target still has the revision the engine expects
-    /// (<see cref="CommitAsync"/>); on any failure the temporary file is removed.
+    /// A whole-file write: <paramref name="fill"/> writes the hidden temporary file — created relative to the folder's
+    /// held staging directory when it is given a <see cref="StagedFile"/>, else by its path — and returns its state if
+    /// it has it at hand; the file then replaces the target atomically if the target still has the revision the engine
+    /// expects (<see cref="CommitStagedAsync"/>, <see cref="CommitAsync"/>); on any failure the temporary file is removed.
     /// </summary>
-    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
+    private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
+        if (await _staging.StageAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false) is { } staged)
+        {
+            using (staged)
+            {
+                if (await WriteStagedAsync(metadata, action, staged, target, fill, cancellationToken).ConfigureAwait(false))
+                    return;
+            }
+        }
         var temp = await _staging.TempPathAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false);
         // Staged in the folder's staging directory, the content goes nowhere near the target's parents until the
         // commit, whose anchored rename refuses a link among them: looking at each parent first as well only cost
@@ -250,13 +270,41 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         using var tempLock = await _locks.AcquireAsync(temp, cancellationToken).ConfigureAwait(false);
         try
         {
-            var written = await fill(temp).ConfigureAwait(false);
+            var written = await fill(temp, null).ConfigureAwait(false);
             TempFiles.Hide(temp);
             await CommitAsync(metadata, temp, target, written, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             TryDelete(temp);
+            if (IsIoError(e))
+                throw WriteError(e, action, metadata);
+            throw;
+        }
+    }
+
+    // The staged way: the content goes nowhere near the target's parents until the commit, whose walk refuses a link
+    // among them, so they are not looked at first (that only cost a system call per level). False when the staging
+    // directory was lost before the temporary file was made (nothing of the content read yet): the way by path then.
+    private async ValueTask<bool> WriteStagedAsync(Metadata metadata, string action, StagedFile staged, string target,
+        Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
+    {
+        // Concurrent whole uploads of one file would share the temporary file: one at a time.
+        using var tempLock = await _locks.AcquireAsync(staged.FullPath, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var written = await fill(staged.FullPath, staged).ConfigureAwait(false) ?? staged.State()
+                ?? throw new IOException($"{staged.FullPath} vanished as it was written.");
+            await CommitStagedAsync(metadata, staged, target, written, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (StagingLostException)
+        {
+            return false;
+        }
+        catch (Exception e)
+        {
+            staged.TryDelete();
             if (IsIoError(e))
                 throw WriteError(e, action, metadata);
             throw;
@@ -274,12 +322,25 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            CreateFresh(temp, () =>
+            if (temp.Staged is { } staged)
             {
-                _uploads.Start(metadata.Fid, temp);
+                try
+                {
+                    _uploads.Start(metadata.Fid, temp.Path, staged);
+                    return;
+                }
+                catch (StagingLostException)
+                {
+                    // Staged beside the target instead, as every later call of this upload will find.
+                }
+            }
+            var path = temp.Staged is null ? temp.Path : await _staging.TempPathAsync(metadata, Resolve(metadata), whole: false, cancellationToken).ConfigureAwait(false);
+            CreateFresh(path, () =>
+            {
+                _uploads.Start(metadata.Fid, path);
                 return true;
             });
         }
@@ -294,10 +355,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         cancellationToken.ThrowIfCancellationRequested();
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            _uploads.Restart(metadata.Fid, temp, offset);
+            _uploads.Restart(metadata.Fid, temp.Path, offset, temp.Staged);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -310,10 +371,10 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         try
         {
-            var handle = _uploads.Get(metadata.Fid, temp);
+            var handle = _uploads.Get(metadata.Fid, temp.Path, temp.Staged);
             // In writes of CopyBufferSize, not one of the whole chunk (4 MiB by default): see CopyBufferSize.
             for (var written = 0; written < chunk.Length; written += CopyBufferSize)
             {
@@ -330,8 +391,8 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             // A partial upload left on a full disk keeps it full until a later sync succeeds: give the space back now.
             _uploads.Close(metadata.Fid);
-            var size = FileState.TryRead(temp)?.Size ?? 0;
-            TryDelete(temp);
+            var size = temp.Size();
+            temp.TryDelete();
             Log.PartialRemovedOnFullDisk(_plug.Logger, metadata, size);
             throw new ServiceException(
                 $"No space left on the disk to write a chunk of {metadata}; its partial upload ({size} bytes) was removed to give the space back, and the upload starts over when retried: {e.Message}",
@@ -348,14 +409,22 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
+        using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
         var target = Resolve(metadata);
         _uploads.Close(metadata.Fid);
         try
         {
+            if (temp.Staged is { } staged)
+            {
+                if (_options.Fsync)
+                    staged.FlushToDisk();
+                var written = staged.State() ?? throw new UploadNotResumableException($"The partial upload of {metadata} ({staged.FullPath}) is gone.");
+                await CommitStagedAsync(metadata, staged, target, written, cancellationToken).ConfigureAwait(false);
+                return;
+            }
             if (_options.Fsync)
-                FlushToDisk(temp);
-            await CommitAsync(metadata, temp, target, writtenState: null, cancellationToken).ConfigureAwait(false);
+                FlushToDisk(temp.Path);
+            await CommitAsync(metadata, temp.Path, target, writtenState: null, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -368,6 +437,12 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     {
         _uploads.Close(metadata.Fid);
         var target = Resolve(metadata);
+        if (await _staging.StageAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false) is { } staged)
+        {
+            using (staged)
+                staged.TryDelete();
+            return;
+        }
         var temp = await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false);
         // Through a link no partial file was ever made beside the target (every upload call refuses it), and none is removed.
         if (TempFiles.IsTempPath(temp) && _layout.GetFolder(metadata.Folder).FindLink(Path.GetDirectoryName(target)!) is not null)
@@ -465,6 +540,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             _monitor.Dispose();
             _uploads.Dispose();
+            _staging.Dispose();
         }
         return ValueTask.CompletedTask;
     }
@@ -543,6 +619,77 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <see cref="CommitAsync"/> of a file in the held staging directory. The target's directory is opened by the walk
+    /// that refuses links (made where missing); the target's state is looked at in that directory and the file renamed
+    /// into it from the staging directory's descriptor: the look and the rename are of the same entry, whatever its path
+    /// becomes meanwhile, and a state found is the folder's file, never one reached through a link.
+    /// </summary>
+    private async Task CommitStagedAsync(Metadata metadata, StagedFile staged, string target, FileState written, CancellationToken cancellationToken)
+    {
+        var folder = _layout.GetFolder(metadata.Folder);
+        FileState? current = null;
+        string? linked = null;
+        using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    if (TryCommitStaged(folder, metadata, staged, target, written, out current))
+                    {
+                        written.ApplyTo(metadata);
+                        return;
+                    }
+                    linked = current is null ? target : null;
+                    break;
+                }
+                catch (LinkOnPathException e)
+                {
+                    linked = e.Link;
+                    break;
+                }
+                // A deletion beside may remove the target's directory, empty until the rename, between the walk and the
+                // rename (the rename then finds it gone): walked again, as renames are (AnchoredPaths.Rename).
+                catch (DirectoryNotFoundException) when (attempt < 5)
+                {
+                }
+            }
+        }
+        staged.TryDelete();
+        if (linked is not null)
+            throw await RefuseThroughLinkAsync("write", metadata, linked, cancellationToken).ConfigureAwait(false);
+        throw await ReportChangedAsync("write", metadata, current!.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    // One walk, look and rename: false with current null when the target is a link (a rename would replace the user's
+    // link), with current set when it is a file the engine does not expect.
+    private bool TryCommitStaged(StorageFolder folder, Metadata metadata, StagedFile staged, string target, FileState written, out FileState? current)
+    {
+        using var parent = AnchoredPaths.OpenParentForWrite(folder, target)
+            ?? throw new IOException($"Cannot open the directory of {target}: the system refuses the anchored calls now.");
+        var stat = NativeStat.StatAt(parent.Fd, parent.Name, target);
+        current = FileState.From(stat);
+        if (stat.Kind == EntryKind.Link)
+            return false;
+        // A missing target is written even if the engine believed a file was there: an edit beats a deletion.
+        if (current is { } found && !found.Matches(metadata.Revision))
+            return false;
+        RecordOwnWrite(target, written.Revision);
+        try
+        {
+            if (AnchoredPaths.RenameAt(staged.DirectoryFd, staged.Name, parent, staged.FullPath, target))
+                return true;
+            staged.MountsChanged();
+            throw new IOException($"Cannot rename {staged.FullPath} to {target}: its directory is on another mount than the staging directory now (retried, it is staged beside the target).");
+        }
+        catch
+        {
+            _ownChanges.Forget(target);
+            throw;
+        }
+    }
+
     // Every parent and the target (where renames are not anchored): the first link, or else the target's state.
     private (string? Link, FileState? Current) LookAtEveryLevel(Metadata metadata, string target) =>
         FindLink(metadata, target, "write") is { } link ? (link, null) : (null, FileState.TryRead(target));
@@ -615,8 +762,39 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             $"Refused to {action} {metadata}: {link} is a symbolic link, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
     }
 
-    private async ValueTask<string> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken) =>
-        await _staging.TempPathAsync(metadata, await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false), whole: false, cancellationToken).ConfigureAwait(false);
+    private async ValueTask<ChunkedTemp> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken)
+    {
+        var target = await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false);
+        return await _staging.StageAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false) is { } staged
+            ? new ChunkedTemp(staged.FullPath, staged)
+            : new ChunkedTemp(await _staging.TempPathAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false), null);
+    }
+
+    /// <summary>The partial file of a chunked upload: in the held staging directory (<see cref="Staged"/>), else by path.</summary>
+    private readonly record struct ChunkedTemp(string Path, StagedFile? Staged) : IDisposable
+    {
+        public long Size()
+        {
+            try
+            {
+                return (Staged is { } staged ? staged.State() : FileState.TryRead(Path))?.Size ?? 0;
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
+
+        public void TryDelete()
+        {
+            if (Staged is { } staged)
+                staged.TryDelete();
+            else
+                DiskOps.TryDelete(Path);
+        }
+
+        public void Dispose() => Staged?.Dispose();
+    }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

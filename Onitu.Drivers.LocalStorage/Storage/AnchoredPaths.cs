@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Onitu.Drivers.LocalStorage;
 
@@ -16,13 +17,15 @@ internal sealed class LinkOnPathException(string link) : IOException($"{link} is
 /// at a time from the folder's directory with <c>O_NOFOLLOW | O_DIRECTORY</c> (a component that is a link fails to
 /// open), missing directories are created relative to their opened parent (<c>mkdirat</c>), and the entry is renamed
 /// or removed relative to that parent (<c>renameat</c>, <c>unlinkat</c>): what the kernel changes is in the directory
-/// the walk opened, whatever happens to the path meanwhile. Elsewhere, and for an entry outside any folder, the plain
-/// path operations are used (the driver's earlier look at every parent is then the only check).
+/// the walk opened, whatever happens to the path meanwhile. The same calls let a directory be held open and entries be
+/// made, looked at, renamed and removed relative to it (<see cref="StagingDirectory"/>, <see cref="StagedFile"/>).
+/// Elsewhere, and for an entry outside any folder, the plain path operations are used (the driver's earlier look at
+/// every parent is then the only check).
 /// </summary>
 internal static partial class AnchoredPaths
 {
     private const int AtFdCwd = -100, AtRemoveDir = 0x200;
-    private const int OPath = 0x200000, OCloexec = 0x80000;
+    private const int OPath = 0x200000, OCloexec = 0x80000, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80;
     private const int ENOENT = 2, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EXDEV = 18, ELOOP = 40, EACCES = 13, EPERM = 1, ENOSYS = 38;
 
     // O_DIRECTORY and O_NOFOLLOW differ between architectures (asm-generic/fcntl.h against arm's and powerpc's).
@@ -92,18 +95,87 @@ internal static partial class AnchoredPaths
         using var to = OpenParent(destinationFolder, destination, create: true);
         if (from is null || to is null)
             return AnchoredResult.Unavailable;
+        return RenameAt(from.Fd, from.Name, to, source, destination) ? AnchoredResult.Renamed : AnchoredResult.OtherFileSystem;
+    }
+
+    /// <summary>
+    /// Renames the entry <paramref name="name"/> of the open directory <paramref name="directoryFd"/> to the entry of
+    /// <paramref name="to"/>, replacing a file there or an empty directory; false when the two are on different file
+    /// systems (EXDEV: nothing was done).
+    /// </summary>
+    /// <exception cref="IOException">The rename failed (<see cref="DirectoryNotFoundException"/> when the entry is gone).</exception>
+    public static bool RenameAt(int directoryFd, string name, ParentDirectory to, string source, string destination)
+    {
         for (var attempt = 0; ; attempt++)
         {
-            if (renameat(from.Fd, from.Name, to.Fd, to.Name) == 0)
-                return AnchoredResult.Renamed;
+            if (renameat(directoryFd, name, to.Fd, to.Name) == 0)
+                return true;
             var errno = Marshal.GetLastPInvokeError();
             if (errno == EISDIR && attempt == 0 && unlinkat(to.Fd, to.Name, AtRemoveDir) == 0)
                 continue; // an empty directory gives way to the file; one with entries stays, and the rename fails
             if (errno == EXDEV)
-                return AnchoredResult.OtherFileSystem;
+                return false;
             throw Error(errno, $"Cannot rename {source} to {destination}");
         }
     }
+
+    /// <summary>
+    /// Opens the directory at <paramref name="fullPath"/> without following a final link (<c>O_PATH | O_DIRECTORY |
+    /// O_NOFOLLOW</c>), to name entries relative to it for as long as it is held; null when it is missing
+    /// (<paramref name="missing"/> true) or is no directory (a link, a file).
+    /// </summary>
+    /// <exception cref="IOException">The system refuses the call for another reason.</exception>
+    public static DirectoryHandle? OpenDirectory(string fullPath, out bool missing)
+    {
+        var (directoryFlag, noFollow) = Flags!.Value;
+        var fd = OpenAt(AtFdCwd, fullPath, OPath | directoryFlag | noFollow | OCloexec);
+        missing = false;
+        if (fd >= 0)
+            return new DirectoryHandle(fd);
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == ENOSYS)
+            Volatile.Write(ref s_available, 0);
+        missing = errno == ENOENT;
+        return errno is ENOENT or ELOOP or ENOTDIR ? null : throw Error(errno, $"Cannot open the directory {fullPath}");
+    }
+
+    /// <summary>
+    /// Creates the file <paramref name="name"/> in the open directory <paramref name="directoryFd"/>, exclusively and
+    /// never through a link (<c>O_CREAT | O_EXCL | O_NOFOLLOW</c>), open for writing; returns its descriptor.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The directory was removed since it was opened.</exception>
+    /// <exception cref="IOException">
+    /// The file could not be made: an entry of that name exists (<see cref="Exception.HResult"/> EEXIST, as .NET reports
+    /// it), the disk is full (ENOSPC)...
+    /// </exception>
+    public static int CreateFileAt(int directoryFd, string name, uint mode, string fullPathForErrors)
+    {
+        var fd = OpenAt(directoryFd, name, OWrOnly | OCreat | OExcl | Flags!.Value.NoFollow | OCloexec, (int)mode);
+        return fd >= 0 ? fd : throw Error(Marshal.GetLastPInvokeError(), $"Cannot create {fullPathForErrors}");
+    }
+
+    /// <summary>
+    /// Opens the existing file <paramref name="name"/> of the open directory <paramref name="directoryFd"/> for writing,
+    /// never through a link (<c>O_NOFOLLOW</c>: a link of that name fails to open); returns its descriptor.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">It is gone, or the directory was removed.</exception>
+    /// <exception cref="IOException">It cannot be opened.</exception>
+    public static int OpenFileAt(int directoryFd, string name, string fullPathForErrors)
+    {
+        var fd = OpenAt(directoryFd, name, OWrOnly | Flags!.Value.NoFollow | OCloexec);
+        return fd >= 0 ? fd : throw Error(Marshal.GetLastPInvokeError(), $"Cannot open {fullPathForErrors}");
+    }
+
+    /// <summary>Removes the file <paramref name="name"/> of the open directory <paramref name="directoryFd"/>; false when it cannot be (gone already, among others).</summary>
+    public static bool TryDeleteAt(int directoryFd, string name) => unlinkat(directoryFd, name, 0) == 0;
+
+    /// <summary>
+    /// Opens the directory that is to hold <paramref name="fullPath"/> (made where missing) by the walk without links
+    /// that renames use; null when the system refuses the calls.
+    /// </summary>
+    /// <exception cref="LinkOnPathException">A component on the way is a symbolic link.</exception>
+    public static ParentDirectory? OpenParentForWrite(StorageFolder folder, string fullPath) =>
+        IsAvailable && folder.IsStrictlyInside(fullPath) ? OpenParent(folder, fullPath, create: true) : null;
 
     /// <summary>Deletes the file at <paramref name="fullPath"/>; a missing file is not an error.</summary>
     /// <exception cref="LinkOnPathException">A parent of the path below the folder's directory is a link.</exception>
@@ -184,7 +256,7 @@ internal static partial class AnchoredPaths
     }
 
     /// <summary>The opened parent directory of an entry, and the entry's name in it.</summary>
-    private sealed class ParentDirectory(int fd, string name) : IDisposable
+    internal sealed class ParentDirectory(int fd, string name) : IDisposable
     {
         public int Fd { get; private set; } = fd;
         public string Name { get; } = name;
@@ -277,11 +349,11 @@ internal static partial class AnchoredPaths
         return new ParentDirectory(fd, components[^1]);
     }
 
-    private static int OpenAt(int directoryFd, string path, int flags)
+    private static int OpenAt(int directoryFd, string path, int flags, int mode = 0)
     {
         try
         {
-            return openat(directoryFd, path, flags, 0);
+            return openat(directoryFd, path, flags, mode);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -317,4 +389,16 @@ internal static partial class AnchoredPaths
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
+
+    /// <summary>A directory held open (<c>O_PATH</c>) to name entries relative to it; closed when the last user releases it.</summary>
+    internal sealed class DirectoryHandle : SafeHandleMinusOneIsInvalid
+    {
+        public DirectoryHandle(int fd)
+            : base(ownsHandle: true) => SetHandle(fd);
+
+        /// <summary>The descriptor, valid while the handle is held (<see cref="SafeHandle.DangerousAddRef"/>).</summary>
+        public int Fd => (int)handle;
+
+        protected override bool ReleaseHandle() => close((int)handle) == 0;
+    }
 }

@@ -57,7 +57,14 @@ internal sealed partial class FileCopy
     /// </summary>
     /// <exception cref="FileNotFoundException">The source is gone, or is no regular file any more (a link, a directory).</exception>
     /// <exception cref="IOException">Reading or writing failed (a full disk's errno is its <see cref="Exception.HResult"/>).</exception>
-    public FileState Copy(string source, string temp, bool flushToDisk, CancellationToken cancellationToken)
+    public FileState Copy(string source, string temp, bool flushToDisk, CancellationToken cancellationToken) =>
+        Copy(source, temp, staged: null, flushToDisk, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Copy(string, string, bool, CancellationToken)"/>, into <paramref name="staged"/> when given (made
+    /// relative to its held staging directory; <paramref name="temp"/> is then its path, for messages).
+    /// </summary>
+    public FileState Copy(string source, string temp, StagedFile? staged, bool flushToDisk, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (!IsNative)
@@ -77,7 +84,7 @@ internal sealed partial class FileCopy
             if (stat.Kind != EntryKind.File)
                 throw new FileNotFoundException($"{source} is not a regular file any more.", source);
             var mode = stat.Mode & PermissionBits;
-            var to = DiskOps.CreateFresh(temp, () => OpenTemp(temp, mode, noFollow));
+            var to = staged is not null ? staged.Create(mode) : DiskOps.CreateFresh(temp, () => OpenTemp(temp, mode, noFollow));
             try
             {
                 CopyContent(from, to, stat, allocated, source, temp, cancellationToken);

@@ -4,8 +4,23 @@ namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>What one <c>lstat</c> says of a directory entry: enough to tell files, directories and links apart and to
 /// notice every edit (the inode changes when a file is replaced, the nanosecond mtime when it is rewritten).</summary>
-internal readonly record struct EntryStat(EntryKind Kind, long Size, long MtimeTicks, int MtimeSubTick, ulong Inode, ulong Device, uint Mode = 0)
+/// <param name="Kind">What the entry is.</param>
+/// <param name="Size">Its size in bytes.</param>
+/// <param name="MtimeTicks">Its modification time in UTC ticks.</param>
+/// <param name="MtimeSubTick">The nanoseconds below the tick (0 to 99).</param>
+/// <param name="Inode">Its inode; 0 where the system does not give it.</param>
+/// <param name="Device">The file system it is on.</param>
+/// <param name="Mode">Its type and permission bits (<c>stx_mode</c>); 0 where unknown.</param>
+/// <param name="MountId">The mount it is reached through (<c>stx_mnt_id</c>); 0 where the kernel does not say.</param>
+internal readonly record struct EntryStat(EntryKind Kind, long Size, long MtimeTicks, int MtimeSubTick, ulong Inode, ulong Device, uint Mode = 0, ulong MountId = 0)
 {
+    /// <summary>
+    /// Whether a rename between this entry's directory and <paramref name="other"/>'s can be atomic: one file system,
+    /// and one mount of it where the kernel says (a bind mount of the same file system refuses renames: <c>EXDEV</c>).
+    /// </summary>
+    public bool SameMount(EntryStat other) =>
+        Device == other.Device && (MountId == 0 || other.MountId == 0 || MountId == other.MountId);
+
     /// <summary>The modification time as <c>statx</c> gave it: seconds since the epoch and nanoseconds (for <c>futimens</c>).</summary>
     public (long Seconds, long Nanoseconds) UnixMtime
     {
@@ -38,10 +53,10 @@ internal static partial class NativeStat
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100, AtEmptyPath = 0x1000;
-    private const uint StatxType = 0x1, StatxMode = 0x2, StatxMtime = 0x40, StatxIno = 0x100, StatxSize = 0x200, StatxBlocks = 0x400;
-    // The block count is in the same inode: asking for it costs nothing more (a network file system revalidates for
-    // the size and time anyway).
-    private const uint Wanted = StatxType | StatxMode | StatxMtime | StatxIno | StatxSize | StatxBlocks;
+    private const uint StatxType = 0x1, StatxMode = 0x2, StatxMtime = 0x40, StatxIno = 0x100, StatxSize = 0x200, StatxBlocks = 0x400, StatxMntId = 0x1000;
+    // The block count is in the same inode, the mount id in the path: asking for them costs nothing more (a network
+    // file system revalidates for the size and time anyway). Kernels before 5.8 leave the mount id out of the mask.
+    private const uint Wanted = StatxType | StatxMode | StatxMtime | StatxIno | StatxSize | StatxBlocks | StatxMntId;
     private const int ENOENT = 2, ENOTDIR = 20, ENOSYS = 38, EPERM = 1;
     private const ushort SIfmt = 0xF000, SIfreg = 0x8000, SIfdir = 0x4000, SIflnk = 0xA000;
 
@@ -81,6 +96,16 @@ internal static partial class NativeStat
             return stat;
         throw new IOException($"Cannot look at the open file {pathForErrors}.");
     }
+
+    /// <summary>
+    /// Looks at the entry <paramref name="name"/> of the open directory <paramref name="directoryFd"/> without following
+    /// a final link: the entry in that directory, wherever its path has gone. Linux only (<see cref="HasInodes"/>).
+    /// </summary>
+    /// <exception cref="IOException">The entry exists but cannot be looked at, or the system refuses the call.</exception>
+    public static EntryStat StatAt(int directoryFd, string name, string fullPathForErrors) =>
+        Volatile.Read(ref s_available) == 1 && TryStatx(directoryFd, name, AtSymlinkNoFollow, fullPathForErrors, out var stat, out _)
+            ? stat
+            : throw new IOException($"Cannot look at {fullPathForErrors}.");
 
     private static bool TryStatx(string fullPath, out EntryStat stat) =>
         TryStatx(AtFdCwd, fullPath, AtSymlinkNoFollow, fullPath, out stat, out _);
@@ -126,7 +151,7 @@ internal static partial class NativeStat
         // As .NET computes LastWriteTimeUtc from stat, so a revision of an earlier version (size and ticks) still matches.
         var ticks = DateTime.UnixEpoch.Ticks + buffer.MtimeSec * TimeSpan.TicksPerSecond + buffer.MtimeNsec / 100;
         stat = new EntryStat(kind, (long)buffer.Size, ticks, (int)(buffer.MtimeNsec % 100), buffer.Ino,
-            ((ulong)buffer.DevMajor << 32) | buffer.DevMinor, buffer.Mode);
+            ((ulong)buffer.DevMajor << 32) | buffer.DevMinor, buffer.Mode, (buffer.Mask & StatxMntId) != 0 ? buffer.MntId : 0);
         if ((buffer.Mask & StatxBlocks) != 0)
             allocatedBytes = (long)Math.Min(buffer.Blocks, long.MaxValue / 512) * 512;
         return true;
@@ -163,5 +188,6 @@ internal static partial class NativeStat
         [FieldOffset(120)] public uint MtimeNsec;
         [FieldOffset(136)] public uint DevMajor;
         [FieldOffset(140)] public uint DevMinor;
+        [FieldOffset(144)] public ulong MntId;
     }
 }

@@ -5,8 +5,8 @@ namespace Onitu.Drivers.LocalStorage;
 /// <summary>
 /// Names of the files uploads are written to before the atomic rename. They live in a staging directory of the
 /// driver's own at each folder's root (<c>.onitu-staging/</c>, on the folder's file system, so the rename is atomic),
-/// where no user file can be mistaken for one; only a target on another file system than its folder's root (a disk
-/// mounted inside the folder) is staged beside it under a hidden name, as every upload was before. A name carries the
+/// where no user file can be mistaken for one; only a target on another mount than its folder's root (a disk or a bind
+/// mount inside the folder: the kernel refuses a rename between two mounts) is staged beside it under a hidden name, as every upload was before. A name carries the
 /// fid and the writer: a chunked upload's the service's writer id (kept in its state, so an upload interrupted by a
 /// crash finds its partial file again), a whole-file upload's also the driver instance's, so two engines writing one
 /// folder (with two state databases) never write into the same temporary file and a dead instance's are known.
@@ -26,11 +26,17 @@ internal static class TempFiles
 
     /// <summary>The staged file of a chunked (resumable) upload.</summary>
     public static string StagedChunked(string stagingDirectory, Guid fid, string writerId) =>
-        Path.Join(stagingDirectory, $"{fid:N}.{writerId}{ChunkedSuffix}");
+        Path.Join(stagingDirectory, StagedChunkedName(fid, writerId));
+
+    /// <summary>The name of a chunked upload's staged file in the staging directory.</summary>
+    public static string StagedChunkedName(Guid fid, string writerId) => $"{fid:N}.{writerId}{ChunkedSuffix}";
 
     /// <summary>The staged file of a whole-file upload.</summary>
     public static string StagedWhole(string stagingDirectory, Guid fid, string writerId, string instanceId) =>
-        Path.Join(stagingDirectory, $"{fid:N}.{writerId}.{instanceId}{WholeSuffix}");
+        Path.Join(stagingDirectory, StagedWholeName(fid, writerId, instanceId));
+
+    /// <summary>The name of a whole-file upload's staged file in the staging directory.</summary>
+    public static string StagedWholeName(Guid fid, string writerId, string instanceId) => $"{fid:N}.{writerId}.{instanceId}{WholeSuffix}";
 
     /// <summary>The hidden file beside <paramref name="targetFullPath"/> of a chunked upload (a target on another file system).</summary>
     public static string ForChunkedUpload(string targetFullPath, Guid fid, string writerId) =>

@@ -5,23 +5,32 @@ namespace Onitu.Drivers.LocalStorage;
 /// <summary>
 /// The open temporary files of chunked uploads in progress, by fid: opening the file once per upload instead of
 /// once per chunk saves two system calls per chunk. A handle that is not here (the process restarted, or the
-/// driver was recreated) is reopened from the temporary file, which is what makes uploads resumable.
+/// driver was recreated) is reopened from the temporary file, which is what makes uploads resumable. A file in the
+/// held staging directory is made and reopened relative to it (<see cref="StagedFile"/>), never through a link.
 /// </summary>
 internal sealed class OpenUploads : IDisposable
 {
+    // rw for all, less the umask, as File.OpenHandle creates a file.
+    private const uint NewFileMode = 0x1B6;
+
     private readonly Dictionary<Guid, SafeFileHandle> _handles = [];
     private readonly Lock _lock = new();
     private bool _disposed;
 
     /// <summary>Creates the temporary file of a new upload and keeps it open.</summary>
+    /// <param name="fid">The upload's file.</param>
+    /// <param name="tempPath">The temporary file's path.</param>
+    /// <param name="staged">The temporary file in the held staging directory, made relative to it; null: by path.</param>
     /// <exception cref="IOException">The file exists already (see <see cref="DiskOps.CreateFresh"/>).</exception>
-    public void Start(Guid fid, string tempPath)
+    public void Start(Guid fid, string tempPath, StagedFile? staged = null)
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             CloseLocked(fid);
-            var handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
+            var handle = staged is not null
+                ? new SafeFileHandle(staged.Create(NewFileMode), ownsHandle: true)
+                : File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);
             TempFiles.Hide(tempPath);
             _handles[fid] = handle;
         }
@@ -29,13 +38,13 @@ internal sealed class OpenUploads : IDisposable
 
     /// <summary>Reopens the temporary file of an interrupted upload and cuts it back to <paramref name="offset"/>.</summary>
     /// <exception cref="UploadNotResumableException">The temporary file is gone or shorter than the offset.</exception>
-    public void Restart(Guid fid, string tempPath, long offset)
+    public void Restart(Guid fid, string tempPath, long offset, StagedFile? staged = null)
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             CloseLocked(fid);
-            var handle = OpenExisting(tempPath);
+            var handle = OpenExisting(tempPath, staged);
             try
             {
                 var length = RandomAccess.GetLength(handle);
@@ -54,13 +63,13 @@ internal sealed class OpenUploads : IDisposable
 
     /// <summary>Returns the open handle of an upload, reopening its temporary file if needed.</summary>
     /// <exception cref="UploadNotResumableException">The temporary file is gone.</exception>
-    public SafeFileHandle Get(Guid fid, string tempPath)
+    public SafeFileHandle Get(Guid fid, string tempPath, StagedFile? staged = null)
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_handles.TryGetValue(fid, out var handle) || handle.IsClosed)
-                _handles[fid] = handle = OpenExisting(tempPath);
+                _handles[fid] = handle = OpenExisting(tempPath, staged);
             return handle;
         }
     }
@@ -90,8 +99,10 @@ internal sealed class OpenUploads : IDisposable
             handle.Dispose();
     }
 
-    private static SafeFileHandle OpenExisting(string tempPath)
+    private static SafeFileHandle OpenExisting(string tempPath, StagedFile? staged)
     {
+        if (staged is not null)
+            return new SafeFileHandle(staged.OpenExisting(), ownsHandle: true);
         try
         {
             return File.OpenHandle(tempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, FileOptions.Asynchronous);

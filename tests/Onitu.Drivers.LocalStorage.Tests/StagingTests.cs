@@ -141,6 +141,54 @@ public class StagingTests : DriverTestBase
         }
     }
 
+    [Test]
+    [Platform("Linux", Reason = "Mounting a file system needs Linux and root.")]
+    public async Task A_target_in_a_bind_mount_of_the_folders_own_file_system_is_written_atomically_beside_it()
+    {
+        // One file system, two mounts: the kernel refuses a rename between them (EXDEV), so staging at the folder's root
+        // would end in a copy over the target instead of a rename.
+        var bound = Directory.CreateDirectory(Path.Combine(Root, "bound")).FullName;
+        var mount = Directory.CreateDirectory(Path.Combine(DocsDir, "mnt")).FullName;
+        BindMount(bound, mount);
+        try
+        {
+            var source = Write(Path.Combine(PicsDir, "source.bin"), "copied");
+            await using var driver = CreateDriver();
+            await driver.ScanAsync(Token);
+            var content = RandomBytes(500_000, 5);
+            var gate = new GateStream(content);
+            var upload = Task.Run(async () => await driver.UploadFileAsync(new Metadata("docs", "mnt/whole.bin") { Size = content.Length }, gate, Token), Token);
+            await gate.Started.WaitAsync(RecordingPlug.Timeout, Token);
+            var besideWhileWriting = TempFilesIn(mount);
+            var stagedWhileWriting = TempFilesIn(Staging);
+            gate.Release();
+            await upload;
+            await driver.CopyFromAsync(driver, Meta("pics", "source.bin", DiskRevision(source)), Meta("docs", "mnt/copy.bin"), Token);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(besideWhileWriting, Has.Length.EqualTo(1), "staged on the target's own mount, so the rename stays atomic");
+                Assert.That(stagedWhileWriting, Is.Empty);
+                Assert.That(File.ReadAllBytes(Path.Combine(bound, "whole.bin")), Is.EqualTo(content));
+                Assert.That(File.ReadAllText(Path.Combine(bound, "copy.bin")), Is.EqualTo("copied"));
+                Assert.That(TempFilesIn(DocsDir), Is.Empty);
+            });
+        }
+        finally
+        {
+            Unmount(mount);
+        }
+    }
+
+    internal static void BindMount(string source, string directory)
+    {
+        if (Environment.UserName != "root")
+            Assert.Ignore("A bind mount needs root.");
+        var (code, output) = Run("mount", "--bind", source, directory);
+        if (code != 0)
+            Assert.Ignore($"Cannot bind-mount here: {output}");
+    }
+
     internal static void Mount(string directory, string size)
     {
         if (Environment.UserName != "root")
@@ -158,35 +206,5 @@ public class StagingTests : DriverTestBase
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
         return (process.ExitCode, error);
-    }
-
-    /// <summary>A stream that hands its first block, then waits to be released before the rest (asynchronous reads only).</summary>
-    private sealed class GateStream(byte[] content) : MemoryStream(content)
-    {
-        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private bool _first = true;
-
-        public Task Started => _started.Task;
-
-        public void Release() => _release.TrySetResult();
-
-        // MemoryStream copies its buffer at once; this one copies block by block, through ReadAsync.
-        public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
-        {
-            var buffer = new byte[bufferSize];
-            int read;
-            while ((read = await ReadAsync(buffer, cancellationToken)) > 0)
-                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (!_first)
-                await _release.Task.WaitAsync(cancellationToken);
-            _first = false;
-            _started.TrySetResult();
-            return await base.ReadAsync(buffer[..Math.Min(buffer.Length, 1000)], cancellationToken);
-        }
     }
 }
