@@ -336,6 +336,13 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         var replica = tx.GetReplica(metadata.Fid, service);
         if (file is null || replica is not { Holds: true })
             return ChangeOutcome.None;
+        // The deletion of a revision the service no longer holds by the state's record is stale: the engine wrote
+        // another content there since the report was made (a watcher's report that waited, the check of a transfer's
+        // source that found it gone between the engine's move of it aside and the write of its new version). Applied,
+        // it would delete that new content everywhere. If the file is really gone, its next report or scan says so
+        // with the revision it had.
+        if (metadata.Revision is not null && metadata.Revision != replica.Revision)
+            return ChangeOutcome.None;
 
         tx.UpsertReplica(replica with { Revision = null, Extra = null });
         var outcome = new ChangeOutcome();
