@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using Onitu.Core.Tests.State;
 using Onitu.Rules;
 using Onitu.Setup;
 using Onitu.State;
@@ -7,7 +7,7 @@ using Onitu.Sync;
 namespace Onitu.Core.Tests.Reconciliation;
 
 /// <summary>How a conflict's losing content, kept under its conflict name, is recorded in the state.</summary>
-public class PreserveTests
+public class PreserveTests : StateDatabaseTest
 {
     private const string Setup = """
         name: preserve
@@ -19,21 +19,12 @@ public class PreserveTests
           C: { driver: d, folders: { docs: . } }
         """;
 
-    private string _directory = null!;
-
-    [SetUp]
-    public void CreateDirectory() =>
-        _directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "onitu-preserve", Guid.NewGuid().ToString("N")[..12])).FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
     [Test]
     public async Task A_copy_kept_while_the_file_got_a_new_version_is_not_kept_again_by_the_rewritten_job()
     {
         const string conflictPath = "x/y.conflict-B-20261127-130936-2.txt";
         var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         var fid = FileId.Compute("docs", "x/y.txt");
         var file = new FileRecord(fid, "docs", "x/y.txt", 21, "text/plain", 2, "A", DateTimeOffset.UtcNow, Deleted: false);
 
@@ -74,7 +65,7 @@ public class PreserveTests
         var copyPath = "b.conflict-A-20261127-130936" + extension;
         var planned = "b.conflict-A-20261127-130936-2" + extension;
         var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         var original = FileId.Compute("docs", "b" + extension);
         var copy = FileId.Compute("docs", copyPath);
         await store.WriteAsync(tx =>

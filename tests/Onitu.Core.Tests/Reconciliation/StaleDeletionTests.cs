@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using Onitu.Core.Tests.State;
 using Onitu.Rules;
 using Onitu.Setup;
 using Onitu.State;
@@ -10,7 +10,7 @@ namespace Onitu.Core.Tests.Reconciliation;
 /// A deletion is reported with the revision the service no longer has: when the state records another revision
 /// there (the engine wrote a new content since the report was made), the report is stale and deletes nothing.
 /// </summary>
-public class StaleDeletionTests
+public class StaleDeletionTests : StateDatabaseTest
 {
     private const string Setup = """
         name: stale
@@ -21,15 +21,6 @@ public class StaleDeletionTests
           N: { driver: d, folders: { docs: . } }
           T: { driver: d, folders: { docs: . } }
         """;
-
-    private string _directory = null!;
-
-    [SetUp]
-    public void CreateDirectory() =>
-        _directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "onitu-stale-deletion", Guid.NewGuid().ToString("N")[..12])).FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
 
     private static readonly Guid Fid = FileId.Compute("docs", "notes.txt");
 
@@ -49,7 +40,7 @@ public class StaleDeletionTests
         // engine's move of N's losing content aside and the write of the winning version there, and reported N's
         // deletion of "rev-n2" after the write had been recorded. The winning content was deleted from A and T.
         var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         await store.WriteAsync(Seed);
 
         var outcome = await store.WriteAsync(tx =>
@@ -70,7 +61,7 @@ public class StaleDeletionTests
     public async Task The_deletion_of_the_revision_held_or_of_an_unnamed_one_is_propagated(string? revision)
     {
         var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         await store.WriteAsync(Seed);
 
         await store.WriteAsync(tx => processor.ApplyDelete(tx, "N", new Onitu.Metadata("docs", "notes.txt") { Revision = revision }));

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Onitu.State;
 
 namespace Onitu.Core.Tests.State;
@@ -7,20 +6,11 @@ namespace Onitu.Core.Tests.State;
 /// <see cref="StoreTransaction.FindLiveFilesInTheWay"/>: the one question a first sighting asks of the state about a
 /// file and a directory sharing a path, answered in one statement up to four parents and path by path beyond.
 /// </summary>
-public class FilesInTheWayTests
+public class FilesInTheWayTests : StateDatabaseTest
 {
-    private string _directory = null!;
-
-    [SetUp]
-    public void CreateDirectory() =>
-        _directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "onitu-in-the-way", Guid.NewGuid().ToString("N")[..12])).FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
     private async Task<(bool Under, List<string> Parents)> AskAsync(string path, params (string Path, bool Deleted)[] files)
     {
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         return await store.WriteAsync(tx =>
         {
             foreach (var (filePath, deleted) in files)

@@ -8,21 +8,12 @@ namespace Onitu.Core.Tests.State;
 /// A state database written by an older Onitu opens in this one with everything it knew: the migration to integer row
 /// keys (schema 4) rebuilds the files, replicas and jobs tables, so every column of every kind of row is checked.
 /// </summary>
-public sealed class SchemaMigrationTests
+public sealed class SchemaMigrationTests : StateDatabaseTest
 {
-    private string _directory = null!;
-
-    [SetUp]
-    public void CreateDirectory() =>
-        _directory = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "onitu-migration", Guid.NewGuid().ToString("N")[..12])).FullName;
-
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(_directory, recursive: true);
-
     [Test]
     public async Task A_version_3_database_keeps_its_files_replicas_and_jobs()
     {
-        var path = Path.Combine(_directory, "state.db");
+        var path = DatabasePath;
         var kept = FileId.Compute("docs", "a/kept.txt");
         var moved = FileId.Compute("docs", "b/new.txt");
         var movedFrom = FileId.Compute("docs", "b/old.txt");
@@ -93,7 +84,7 @@ public sealed class SchemaMigrationTests
     [Test]
     public async Task A_replica_or_job_of_an_unknown_file_is_refused_rather_than_written_without_its_file()
     {
-        await using var store = MetadataStore.Open(Path.Combine(_directory, "state.db"), NullLogger.Instance);
+        await using var store = OpenStore();
         var unknown = FileId.Compute("docs", "nowhere.txt");
 
         Assert.ThrowsAsync<SqliteException>(() => store.WriteAsync(tx => tx.UpsertReplica(new ReplicaRecord(unknown, "A", 1, "rev", null))));
