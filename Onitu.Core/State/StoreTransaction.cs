@@ -186,7 +186,7 @@ internal sealed class StoreTransaction : IDisposable
             return (null, null);
         var file = ReadFile(reader);
         var replica = reader.IsDBNull(10) ? null : new ReplicaRecord(file.Fid, reader.GetString(10), reader.GetInt64(11),
-            reader.IsDBNull(12) ? null : reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt64(14) != 0);
+            reader.IsDBNull(12) ? null : reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), !reader.IsDBNull(14) && reader.GetInt64(14) != 0);
         return (file, replica);
     }
 

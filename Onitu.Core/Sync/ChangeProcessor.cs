@@ -214,8 +214,10 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
         return outcome;
     }
 
-    /// <summary>A file Onitu never saw: no replica, no job can exist for it yet.</summary>
-    /// <summary>The part of <see cref="ApplyUpdate"/> for a file the engine did not know, whose row was just inserted.</summary>
+    /// <summary>
+    /// The part of <see cref="ApplyUpdate"/> for a file Onitu never saw, whose row was just inserted: no replica, no job
+    /// can exist for it yet.
+    /// </summary>
     private ChangeOutcome ApplyFirstSighting(StoreTransaction tx, string service, Onitu.Metadata metadata, FileRecord created)
     {
         tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, created.Version, metadata.Revision, SerializeExtra(metadata.Extra)));
