@@ -30,9 +30,9 @@ internal abstract class WrappedLocalDriver(LocalStorageDriver inner) : IDriver, 
     public virtual Task ScanAsync(CancellationToken cancellationToken) => Inner.ScanAsync(cancellationToken);
     public Task WatchAsync(CancellationToken cancellationToken) => Inner.WatchAsync(cancellationToken);
     public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.OpenReadAsync(metadata, cancellationToken);
-    public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => Inner.UploadFileAsync(metadata, content, cancellationToken);
-    public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.DeleteFileAsync(metadata, cancellationToken);
+    public virtual ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => Inner.UploadFileAsync(metadata, content, cancellationToken);
+    public virtual ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.DeleteFileAsync(metadata, cancellationToken);
     public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => Inner.StatAsync(metadata, cancellationToken);
-    public TimeSpan GetTimestampResolution(Metadata file) => Inner.GetTimestampResolution(file);
+    public virtual TimeSpan GetTimestampResolution(Metadata file) => Inner.GetTimestampResolution(file);
     public ValueTask DisposeAsync() => Inner.DisposeAsync();
 }

@@ -502,22 +502,14 @@ public class FileAndDirectoryTests
         public bool NativeMove { get; init; } = true;
         public int BlockedTries => Volatile.Read(ref _blockedTries);
 
-        public DriverManifest Manifest { get; } = DriverManifest.Parse(LocalManifestJson().Replace("\"local_storage\"", "\"shaped_local\"", StringComparison.Ordinal));
+        public DriverManifest Manifest { get; } = LocalStorageManifest.Renamed("shaped_local", typeof(ShapedLocalFactory));
 
         public void HoldClearing(string path, string untilTriedAt, int tries) => _hold = (path, untilTriedAt, tries);
 
-        private static string LocalManifestJson()
-        {
-            using var stream = typeof(Onitu.Drivers.LocalStorage.LocalStorageDriverFactory).Assembly
-                .GetManifestResourceStream(Onitu.Drivers.LocalStorage.LocalStorageDriverFactory.ManifestResourceName)!;
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
-
         public IDriver Create(IPlug plug)
         {
-            var shaped = new ShapedDriver((Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug), this);
-            return NativeMove ? shaped : new MovelessDriver(shaped);
+            var local = (Onitu.Drivers.LocalStorage.LocalStorageDriver)_inner.Create(plug);
+            return NativeMove ? new NativeMovingShapedDriver(local, this) : new ShapedDriver(local, this);
         }
 
         private async Task WaitIfHeldAsync(Metadata metadata)
@@ -540,28 +532,25 @@ public class FileAndDirectoryTests
                 _triedEnough.TrySetResult();
         }
 
-        private sealed class ShapedDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, ShapedLocalFactory factory)
-            : IDriver, INativeMove, IFileStat, ITimestampResolution
+        private class ShapedDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, ShapedLocalFactory factory) : WrappedLocalDriver(inner)
         {
-            public async Task ScanAsync(CancellationToken cancellationToken)
+            protected ShapedLocalFactory Factory => factory;
+
+            public override async Task ScanAsync(CancellationToken cancellationToken)
             {
                 if (factory.ScanGate is { } gate)
                     await gate.Task.WaitAsync(cancellationToken);
-                await inner.ScanAsync(cancellationToken);
+                await Inner.ScanAsync(cancellationToken);
                 factory.AfterScan?.Invoke();
             }
 
-            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
-            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
-            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
-            public TimeSpan GetTimestampResolution(Metadata file) => factory.Resolution;
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
+            public override TimeSpan GetTimestampResolution(Metadata file) => factory.Resolution;
 
-            public async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
+            public override async ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
             {
                 try
                 {
-                    await inner.UploadFileAsync(metadata, content, cancellationToken);
+                    await Inner.UploadFileAsync(metadata, content, cancellationToken);
                 }
                 finally
                 {
@@ -569,31 +558,23 @@ public class FileAndDirectoryTests
                 }
             }
 
-            public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
+            public override async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
             {
                 await factory.WaitIfHeldAsync(metadata);
-                await inner.DeleteFileAsync(metadata, cancellationToken);
-            }
-
-            public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
-            {
-                await factory.WaitIfHeldAsync(source);
-                factory.BeforeMove?.Invoke(source);
-                await inner.MoveFileAsync(source, destination, cancellationToken);
+                await Inner.DeleteFileAsync(metadata, cancellationToken);
             }
         }
 
-        /// <summary><c>shaped_local</c> without its <see cref="INativeMove"/>, as a third-party driver may be.</summary>
-        private sealed class MovelessDriver(ShapedDriver inner) : IDriver, IFileStat, ITimestampResolution
+        /// <summary><c>shaped_local</c> with the local driver's <see cref="INativeMove"/>; without it, as a third-party driver may be, it is <see cref="ShapedDriver"/>.</summary>
+        private sealed class NativeMovingShapedDriver(Onitu.Drivers.LocalStorage.LocalStorageDriver inner, ShapedLocalFactory factory)
+            : ShapedDriver(inner, factory), INativeMove
         {
-            public Task ScanAsync(CancellationToken cancellationToken) => inner.ScanAsync(cancellationToken);
-            public Task WatchAsync(CancellationToken cancellationToken) => inner.WatchAsync(cancellationToken);
-            public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken) => inner.OpenReadAsync(metadata, cancellationToken);
-            public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken) => inner.UploadFileAsync(metadata, content, cancellationToken);
-            public ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken) => inner.DeleteFileAsync(metadata, cancellationToken);
-            public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken) => inner.StatAsync(metadata, cancellationToken);
-            public TimeSpan GetTimestampResolution(Metadata file) => inner.GetTimestampResolution(file);
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
+            public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
+            {
+                await Factory.WaitIfHeldAsync(source);
+                Factory.BeforeMove?.Invoke(source);
+                await Inner.MoveFileAsync(source, destination, cancellationToken);
+            }
         }
     }
 }
