@@ -152,11 +152,7 @@ public class FileAndDirectoryTests
             StringComparison.Ordinal));
         h.ExtraDrivers.Add(b);
         h.Write("A", "docs/a.txt", "a file first");
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         // B's scan reports its a.txt only after A's directory had the file renamed aside.
         b.ScanGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var pass = h.SyncAsync();
@@ -187,11 +183,7 @@ public class FileAndDirectoryTests
             StringComparison.Ordinal), o => o.SyncMaxAttempts = 3);
         h.ExtraDrivers.Add(b);
         h.Write("A", "docs/a.txt", "a file first");
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         b.Armed = true;
         var report = await h.SyncAsync();
 
@@ -213,11 +205,7 @@ public class FileAndDirectoryTests
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero };
         await using var h = LocalAndShaped(b);
         h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         h.Write("B", "docs/a.txt", "a file first, edited on B", DateTime.UtcNow.AddMinutes(-1));
         // B's scan reports its edit only once A's scan planned the rename aside and dropped its own part of it.
         b.ScanGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -247,11 +235,7 @@ public class FileAndDirectoryTests
         await using var h = LocalAndShaped(b);
         h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
         h.Write("A", "docs/other.txt", "another file");
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         b.BeforeMove = source =>
         {
             if (source.Path != "a.txt")
@@ -320,11 +304,7 @@ public class FileAndDirectoryTests
         // attempt. The rename is a copy within B, then the deletion of the old name there.
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero, NativeMove = false };
         await using var h = RenameAsideOnB(b);
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         var report = await h.SyncAsync();
 
         Assert.That(report.Errors, Is.Empty, "errors of the sync pass");
@@ -349,11 +329,7 @@ public class FileAndDirectoryTests
         // in watch mode for ever).
         var b = new ShapedLocalFactory { Resolution = TimeSpan.Zero, NativeMove = false };
         await using var h = RenameAsideOnB(b);
-        await h.SyncExpectingSuccessAsync();
-        await h.RestartAsync();
-
-        File.Delete(h.PathOf("A", "docs/a.txt"));
-        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+        await SyncThenReplaceFileByDirectoryOnAAsync(h);
         b.AfterScan = () =>
         {
             // Once A's scan is over (B's rename then the last one planned), and after B's scan, B's a.txt goes.
@@ -467,6 +443,15 @@ public class FileAndDirectoryTests
     /// (or a few seconds passed).
     /// </summary>
     /// <summary>A harness of service A (local_storage) and service B, whose driver <paramref name="b"/> shapes.</summary>
+    // Synced; then, while Onitu is stopped, A replaces its file a.txt by a directory of the same name.
+    private static async Task SyncThenReplaceFileByDirectoryOnAAsync(SyncHarness h)
+    {
+        await h.SyncExpectingSuccessAsync();
+        await h.RestartAsync();
+        File.Delete(h.PathOf("A", "docs/a.txt"));
+        h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
+    }
+
     private static SyncHarness LocalAndShaped(ShapedLocalFactory b)
     {
         var h = new SyncHarness("""
