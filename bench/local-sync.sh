@@ -52,6 +52,19 @@ YAML
   echo "$work/$3.yml"
 }
 
+# One file against cp, alternating, fresh destinations each time: setup $1 syncs $work/$1/$2 into $work/$1-onitu, cp
+# copies it to $3. Sets t_onitu and t_cp to the medians.
+file_against_cp() {
+  local r_cp=() r_onitu=()
+  for _ in $(seq "$reps"); do
+    rm -f "$3"; sync; r_cp+=("$(elapsed cp "$work/$1/$2" "$3")")
+    rm -rf "$work/$1-onitu" "$work/$1".state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/$1.yml" --quiet)")
+  done
+  cmp "$work/$1/$2" "$work/$1-onitu/$2" || echo "WARNING: the $1 file differs" >&2
+  t_cp=$(echo "${r_cp[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
+  echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
+}
+
 # ONLY=<part> runs one part: small (sections 1-2b), big (3), many (4) or latency (5).
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 
@@ -121,15 +134,8 @@ if part big; then
 mkdir -p "$work/big"
 head -c "$((big_mib * 1024 * 1024))" /dev/urandom > "$work/big/big.bin"
 setup_for "$work/big" "$work/big-onitu" big >/dev/null
-r_cp=(); r_onitu=()
-for _ in $(seq "$reps"); do
-  rm -f "$work/big-cp.bin"; sync; r_cp+=("$(elapsed cp "$work/big/big.bin" "$work/big-cp.bin")")
-  rm -rf "$work/big-onitu" "$work"/big.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/big.yml" --quiet)")
-done
-cmp "$work/big/big.bin" "$work/big-onitu/big.bin" || echo "WARNING: big file differs" >&2
-t_cp=$(echo "${r_cp[*]}" | median); t_onitu3=$(echo "${r_onitu[*]}" | median)
-echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
-row "one $big_mib MiB file (s) vs cp" "$t_onitu3" "$t_cp" "$(ratio "$t_onitu3" "$t_cp")" "<= 1.1"
+file_against_cp big big.bin "$work/big-cp.bin"
+row "one $big_mib MiB file (s) vs cp" "$t_onitu" "$t_cp" "$(ratio "$t_onitu" "$t_cp")" "<= 1.1"
 against_baseline "one $big_mib MiB file" big "$work/big-onitu"
 # The same file already on both sides, no state: a first pairing hashes both copies.
 rm -f "$work"/big.state.db*; sync
@@ -148,14 +154,7 @@ with open(path, "wb") as f:
         f.seek(i * (mib << 16)); f.write(os.urandom(mib << 12))
 PY
 setup_for "$work/sparse" "$work/sparse-onitu" sparse >/dev/null
-r_cp=(); r_onitu=()
-for _ in $(seq "$reps"); do
-  rm -f "$work/sparse-cp.img"; sync; r_cp+=("$(elapsed cp "$work/sparse/vm.img" "$work/sparse-cp.img")")
-  rm -rf "$work/sparse-onitu" "$work"/sparse.state.db*; sync; r_onitu+=("$(elapsed "${onitu[@]}" sync "$work/sparse.yml" --quiet)")
-done
-cmp "$work/sparse/vm.img" "$work/sparse-onitu/vm.img" || echo "WARNING: sparse file differs" >&2
-t_cp=$(echo "${r_cp[*]}" | median); t_onitu=$(echo "${r_onitu[*]}" | median)
-echo "  runs: onitu ${r_onitu[*]} | cp ${r_cp[*]}" >&2
+file_against_cp sparse vm.img "$work/sparse-cp.img"
 row "one $big_mib MiB sparse file, 1/16 data (s) vs cp" "$t_onitu" "$t_cp" "$(ratio "$t_onitu" "$t_cp")" \
   "(report: on disk onitu $(du -k "$work/sparse-onitu/vm.img" | cut -f1) KiB, cp $(du -k "$work/sparse-cp.img" | cut -f1) KiB)"
 rm -rf "$work/sparse" "$work/sparse-cp.img" "$work/sparse-onitu"
