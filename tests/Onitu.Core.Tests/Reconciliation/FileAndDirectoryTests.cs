@@ -423,26 +423,12 @@ public class FileAndDirectoryTests
 
     private static SyncHarness RenameAsideOnB(ShapedLocalFactory b)
     {
-        var h = new SyncHarness("""
-            name: test
-            folders:
-              docs: {}
-            services:
-              A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }
-              B: { driver: shaped_local, options: { root: B }, folders: { docs: docs } }
-            """);
-        h.ExtraDrivers.Add(b);
+        var h = LocalAndShaped(b);
         h.Write("A", "docs/a.txt", "a file first", DateTime.UtcNow.AddMinutes(-2));
         h.Write("A", "docs/other.txt", "another file");
         return h;
     }
 
-    /// <summary>
-    /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
-    /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
-    /// (or a few seconds passed).
-    /// </summary>
-    /// <summary>A harness of service A (local_storage) and service B, whose driver <paramref name="b"/> shapes.</summary>
     // Synced; then, while Onitu is stopped, A replaces its file a.txt by a directory of the same name.
     private static async Task SyncThenReplaceFileByDirectoryOnAAsync(SyncHarness h)
     {
@@ -452,6 +438,7 @@ public class FileAndDirectoryTests
         h.Write("A", "docs/a.txt/swapped.txt", "now a directory");
     }
 
+    /// <summary>A harness of service A (local_storage) and service B, whose driver <paramref name="b"/> shapes.</summary>
     private static SyncHarness LocalAndShaped(ShapedLocalFactory b)
     {
         var h = new SyncHarness("""
@@ -466,6 +453,11 @@ public class FileAndDirectoryTests
         return h;
     }
 
+    /// <summary>
+    /// The driver <c>shaped_local</c>: local_storage with a chosen timestamp resolution, a scan that may wait for a
+    /// gate, and, once armed, a move or deletion of one path held until an upload to another was tried some times
+    /// (or a few seconds passed).
+    /// </summary>
     private sealed class ShapedLocalFactory : IDriverFactory
     {
         private readonly Onitu.Drivers.LocalStorage.LocalStorageDriverFactory _inner = new();
