@@ -108,7 +108,7 @@ internal sealed class StoreTransaction : IDisposable
         }
         // One statement for the whole question (a first sighting asks it of every new file): the parents are looked up
         // in the (folder, path) index, and the files under the path by a range of it, one row at most.
-        var found = new HashSet<string>(StringComparer.Ordinal);
+        HashSet<string>? found = null; // the common answer is no row at all
         var anyUnder = false;
         using (var reader = Command(
             "SELECT path FROM files WHERE folder = $0 AND path IN ($1, $2, $3, $4) AND deleted = 0 " +
@@ -122,10 +122,10 @@ internal sealed class StoreTransaction : IDisposable
                 if (live.Length > path.Length)
                     anyUnder = true;
                 else
-                    found.Add(live);
+                    (found ??= new HashSet<string>(StringComparer.Ordinal)).Add(live);
             }
         }
-        return (anyUnder, anyUnder ? [] : parents.FindAll(found.Contains));
+        return (anyUnder, anyUnder || found is null ? [] : parents.FindAll(found.Contains));
     }
 
     private const int MaxParentsAsked = 4;
