@@ -3,8 +3,9 @@ using Microsoft.Data.Sqlite;
 namespace Onitu.State;
 
 /// <summary>
-/// The typed operations available inside a write transaction of the <see cref="MetadataStore"/>. Commands are
-/// prepared once per connection and reused: the engine runs these for every file event.
+/// The typed operations available inside a write transaction of the <see cref="MetadataStore"/>. Their statements are
+/// prepared once on the writer's connection and reused (<see cref="PreparedStatement"/>): the engine runs these for
+/// every file event.
 /// </summary>
 internal sealed class StoreTransaction : IDisposable
 {
@@ -22,17 +23,13 @@ internal sealed class StoreTransaction : IDisposable
     private const string FileRow = "(SELECT id FROM files WHERE fid = $0)";
 
     private readonly SqliteConnection _connection;
-    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PreparedStatement> _statements = new(StringComparer.Ordinal);
     private SqliteTransaction? _transaction;
 
     public StoreTransaction(SqliteConnection connection) => _connection = connection;
 
-    internal void Begin(SqliteTransaction transaction)
-    {
-        _transaction = transaction;
-        foreach (var command in _commands.Values)
-            command.Transaction = transaction;
-    }
+    // The statements run on the connection's own transaction: BEGIN and COMMIT are Microsoft.Data.Sqlite's.
+    internal void Begin(SqliteTransaction transaction) => _transaction = transaction;
 
     internal void End() => _transaction = null;
 
@@ -44,51 +41,67 @@ internal sealed class StoreTransaction : IDisposable
         command.ExecuteNonQuery();
     }
 
-    private SqliteCommand Command(string sql, params object?[] parameters)
+    // The statement for sql, prepared on first use (see PreparedStatement), with values bound to $0, $1...
+    private PreparedStatement Prepare(string sql, ReadOnlySpan<object?> values)
     {
-        if (!_commands.TryGetValue(sql, out var command))
+        if (!_statements.TryGetValue(sql, out var statement))
         {
-            command = _connection.CreateCommand();
-            command.CommandText = sql;
-            for (var i = 0; i < parameters.Length; i++)
-                command.Parameters.Add(new SqliteParameter("$" + i, null));
-            command.Prepare();
-            _commands[sql] = command;
+            statement = new PreparedStatement(_connection.Handle!, sql, values.Length);
+            _statements[sql] = statement;
         }
-        command.Transaction = _transaction;
-        for (var i = 0; i < parameters.Length; i++)
-            command.Parameters[i].Value = parameters[i] ?? DBNull.Value;
-        return command;
+        try
+        {
+            statement.Bind(values);
+        }
+        catch
+        {
+            statement.Reset();
+            throw;
+        }
+        return statement;
     }
 
-    private int NonQuery(string sql, params object?[] parameters) => Command(sql, parameters).ExecuteNonQuery();
+    private StatementRows Query(string sql, params ReadOnlySpan<object?> values) => new(Prepare(sql, values));
+
+    private int NonQuery(string sql, params ReadOnlySpan<object?> values)
+    {
+        var statement = Prepare(sql, values);
+        try
+        {
+            return statement.Execute();
+        }
+        finally
+        {
+            statement.Reset();
+        }
+    }
 
     // ---- files ----------------------------------------------------------------------------------------------
 
     public FileRecord? GetFile(Guid fid)
     {
-        using var reader = Command($"SELECT {FileColumns} FROM files WHERE fid = $0", Key(fid)).ExecuteReader();
+        using var reader = Query($"SELECT {FileColumns} FROM files WHERE fid = $0", fid);
         return reader.Read() ? ReadFile(reader) : null;
     }
 
     public void UpsertFile(FileRecord file) => NonQuery(
         $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) " +
         "ON CONFLICT (fid) DO UPDATE SET size = $3, mime = $4, version = $5, origin = $6, modified_at = $7, deleted = $8, hash = $9",
-        Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
+        file.Fid, file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
         file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash);
 
     /// <summary>Inserts <paramref name="file"/>'s row unless a row has its fid; whether it was inserted.</summary>
     public bool InsertFileIfNew(FileRecord file) => NonQuery(
         $"INSERT INTO files ({FileColumns}) VALUES ($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (fid) DO NOTHING",
-        Key(file.Fid), file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
+        file.Fid, file.Folder, file.Path, file.Size, file.MimeType, file.Version, file.Origin,
         file.ModifiedAt?.UtcTicks, file.Deleted ? 1 : 0, file.Deleted ? null : file.Hash) == 1;
 
     /// <summary>Whether a live file lies under <paramref name="path"/> taken as a directory (some service has <c>path/…</c>).</summary>
     public bool HasLiveFileUnder(string folder, string path)
     {
         // '0' follows '/' in code-point order: [path + '/', path + '0') is everything under the directory.
-        using var reader = Command("SELECT 1 FROM files WHERE folder = $0 AND path >= $1 AND path < $2 AND deleted = 0 LIMIT 1",
-            folder, path + "/", path + "0").ExecuteReader();
+        using var reader = Query("SELECT 1 FROM files WHERE folder = $0 AND path >= $1 AND path < $2 AND deleted = 0 LIMIT 1",
+            folder, path + "/", path + "0");
         return reader.Read();
     }
 
@@ -110,11 +123,11 @@ internal sealed class StoreTransaction : IDisposable
         // in the (folder, path) index, and the files under the path by a range of it, one row at most.
         HashSet<string>? found = null; // the common answer is no row at all
         var anyUnder = false;
-        using (var reader = Command(
+        using (var reader = Query(
             "SELECT path FROM files WHERE folder = $0 AND path IN ($1, $2, $3, $4) AND deleted = 0 " +
             "UNION ALL SELECT * FROM (SELECT path FROM files WHERE folder = $0 AND path >= $5 AND path < $6 AND deleted = 0 LIMIT 1)",
             folder, parents.ElementAtOrDefault(0), parents.ElementAtOrDefault(1), parents.ElementAtOrDefault(2), parents.ElementAtOrDefault(3),
-            path + "/", path + "0").ExecuteReader())
+            path + "/", path + "0"))
         {
             while (reader.Read())
             {
@@ -150,17 +163,19 @@ internal sealed class StoreTransaction : IDisposable
     {
         // Conflicts are rare: a scan of the jobs when naming one is cheaper than an index kept for every job. CROSS JOIN
         // keeps that order: left to itself, SQLite would walk every file of the folder instead.
-        using var reader = Command("SELECT 1 FROM jobs j CROSS JOIN files f ON f.id = j.file WHERE j.preserve_as = $0 AND f.folder = $1 AND f.fid <> $2 LIMIT 1",
-            path, folder, Key(except)).ExecuteReader();
+        using var reader = Query("SELECT 1 FROM jobs j CROSS JOIN files f ON f.id = j.file WHERE j.preserve_as = $0 AND f.folder = $1 AND f.fid <> $2 LIMIT 1",
+            path, folder, except);
         return reader.Read();
     }
 
     /// <summary>Records the content hash of <paramref name="version"/>, if it is still the file's current version.</summary>
     public void SetFileHash(Guid fid, long version, string hash) =>
-        NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", Key(fid), version, hash);
+        NonQuery("UPDATE files SET hash = $2 WHERE fid = $0 AND version = $1 AND deleted = 0", fid, version, hash);
 
-    internal static FileRecord ReadFile(SqliteDataReader r) => new(
-        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetInt64(5),
+    internal static FileRecord ReadFile(SqliteDataReader r) => ReadFile(new ReaderRow(r));
+
+    internal static FileRecord ReadFile<TRow>(TRow r) where TRow : IStateRow => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetInt64(5),
         r.GetString(6), r.IsDBNull(7) ? null : new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero), r.GetInt64(8) != 0,
         r.IsDBNull(9) ? null : r.GetString(9));
 
@@ -168,8 +183,8 @@ internal sealed class StoreTransaction : IDisposable
 
     public ReplicaRecord? GetReplica(Guid fid, string service)
     {
-        using var reader = Command($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0 AND r.service = $1",
-            Key(fid), service).ExecuteReader();
+        using var reader = Query($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0 AND r.service = $1",
+            fid, service);
         return reader.Read() ? ReadReplica(reader) : null;
     }
 
@@ -178,10 +193,10 @@ internal sealed class StoreTransaction : IDisposable
     /// </summary>
     public (FileRecord? File, ReplicaRecord? Replica) GetFileAndReplica(Guid fid, string service)
     {
-        using var reader = Command(
+        using var reader = Query(
             "SELECT f.fid, f.folder, f.path, f.size, f.mime, f.version, f.origin, f.modified_at, f.deleted, f.hash, " +
             "r.service, r.version, r.revision, r.extra, r.racy FROM files f LEFT JOIN replicas r ON r.file = f.id AND r.service = $1 WHERE f.fid = $0",
-            Key(fid), service).ExecuteReader();
+            fid, service);
         if (!reader.Read())
             return (null, null);
         var file = ReadFile(reader);
@@ -193,7 +208,7 @@ internal sealed class StoreTransaction : IDisposable
     public List<ReplicaRecord> GetReplicas(Guid fid)
     {
         var replicas = new List<ReplicaRecord>();
-        using var reader = Command($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0", Key(fid)).ExecuteReader();
+        using var reader = Query($"SELECT {ReplicaColumns}{FromReplicas} WHERE f.fid = $0", fid);
         while (reader.Read())
             replicas.Add(ReadReplica(reader));
         return replicas;
@@ -202,7 +217,7 @@ internal sealed class StoreTransaction : IDisposable
     public void UpsertReplica(ReplicaRecord replica) => NonQuery(
         $"INSERT INTO replicas (file, service, version, revision, extra, racy) VALUES ({FileRow}, $1, $2, $3, $4, $5) " +
         "ON CONFLICT (file, service) DO UPDATE SET version = $2, revision = $3, extra = $4, racy = $5",
-        Key(replica.Fid), replica.Service, replica.Version, replica.Revision, replica.Extra, replica.Racy && replica.Holds ? 1 : 0);
+        replica.Fid, replica.Service, replica.Version, replica.Revision, replica.Extra, replica.Racy && replica.Holds ? 1 : 0);
 
     /// <summary>
     /// Marks the replica racily clean when it still has <paramref name="revision"/> (what a report or a write just
@@ -211,31 +226,33 @@ internal sealed class StoreTransaction : IDisposable
     public void MarkRacy(Guid fid, string service, string? revision)
     {
         if (revision is not null)
-            NonQuery($"UPDATE replicas SET racy = 1 WHERE file = {FileRow} AND service = $1 AND revision = $2", Key(fid), service, revision);
+            NonQuery($"UPDATE replicas SET racy = 1 WHERE file = {FileRow} AND service = $1 AND revision = $2", fid, service, revision);
     }
 
-    internal static ReplicaRecord ReadReplica(SqliteDataReader r) => new(
-        Guid.Parse(r.GetString(0)), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+    internal static ReplicaRecord ReadReplica(SqliteDataReader r) => ReadReplica(new ReaderRow(r));
+
+    internal static ReplicaRecord ReadReplica<TRow>(TRow r) where TRow : IStateRow => new(
+        r.GetGuid(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
         r.FieldCount > 5 && !r.IsDBNull(5) && r.GetInt64(5) != 0);
 
     // ---- jobs -----------------------------------------------------------------------------------------------
 
     public JobRecord? GetJob(Guid fid, string target)
     {
-        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow} AND j.target = $1", Key(fid), target).ExecuteReader();
+        using var reader = Query($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow} AND j.target = $1", fid, target);
         return reader.Read() ? ReadJob(reader) : null;
     }
 
     public JobRecord? GetJob(long id)
     {
-        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.id = $0", id).ExecuteReader();
+        using var reader = Query($"SELECT {JobColumns}{FromJobs} WHERE j.id = $0", id);
         return reader.Read() ? ReadJob(reader) : null;
     }
 
     public List<JobRecord> GetJobs(Guid fid)
     {
         var jobs = new List<JobRecord>();
-        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow}", Key(fid)).ExecuteReader();
+        using var reader = Query($"SELECT {JobColumns}{FromJobs} WHERE j.file = {FileRow}", fid);
         while (reader.Read())
             jobs.Add(ReadJob(reader));
         return jobs;
@@ -249,12 +266,12 @@ internal sealed class StoreTransaction : IDisposable
         $"INSERT INTO jobs (file, target, kind, version, move_from, preserve_as) VALUES ({FileRow}, $1, $2, $3, (SELECT id FROM files WHERE fid = $4), $5) " +
         "ON CONFLICT (file, target) DO UPDATE SET kind = $2, version = $3, offset = 0, started = 0, chunk_size = 0, " +
         "move_from = excluded.move_from, preserve_as = coalesce($5, preserve_as), attempts = 0, not_before = 0, last_error = NULL",
-        Key(fid), target, (int)kind, version, moveFrom is { } m ? Key(m) : null, preserveAs);
+        fid, target, (int)kind, version, moveFrom, preserveAs);
 
     /// <summary>The move job on <paramref name="target"/> that takes its copy of <paramref name="fid"/> elsewhere, if any.</summary>
     public JobRecord? GetMoveAway(Guid fid, string target)
     {
-        using var reader = Command($"SELECT {JobColumns}{FromJobs} WHERE j.move_from = {FileRow} AND j.target = $1 AND j.kind = $2 LIMIT 1", Key(fid), target, (int)JobKind.Move).ExecuteReader();
+        using var reader = Query($"SELECT {JobColumns}{FromJobs} WHERE j.move_from = {FileRow} AND j.target = $1 AND j.kind = $2 LIMIT 1", fid, target, (int)JobKind.Move);
         return reader.Read() ? ReadJob(reader) : null;
     }
 
@@ -269,18 +286,18 @@ internal sealed class StoreTransaction : IDisposable
         var parents = new List<string>();
         for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
             parents.Add(directory);
-        using var reader = Command(
+        using var reader = Query(
             "SELECT max(j.not_before) FROM jobs j JOIN files f ON f.id = CASE WHEN j.kind = $3 THEN j.move_from ELSE j.file END " +
             "WHERE j.target = $0 AND j.kind IN ($2, $3) AND j.attempts < $4 AND f.folder = $1 " +
             "AND (f.path IN (SELECT value FROM json_each($5)) OR (f.path >= $6 AND f.path < $7))",
             target, folder, (int)JobKind.Delete, (int)JobKind.Move, maxAttempts,
-            JsonText.Array(parents), path + "/", path + "0").ExecuteReader();
+            JsonText.Array(parents), path + "/", path + "0");
         return reader.Read() && !reader.IsDBNull(0) ? new DateTimeOffset(reader.GetInt64(0), TimeSpan.Zero) : null;
     }
 
     public bool DeleteJob(long id, long version) => NonQuery("DELETE FROM jobs WHERE id = $0 AND version = $1", id, version) == 1;
 
-    public void DeleteJob(Guid fid, string target) => NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1", Key(fid), target);
+    public void DeleteJob(Guid fid, string target) => NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1", fid, target);
 
     /// <summary>
     /// Removes the job of <paramref name="fid"/> for <paramref name="target"/>, except that a started upload becomes an
@@ -290,8 +307,8 @@ internal sealed class StoreTransaction : IDisposable
     {
         NonQuery("UPDATE jobs SET kind = $2, offset = 0, attempts = 0, not_before = 0, last_error = NULL " +
                  $"WHERE file = {FileRow} AND target = $1 AND kind = $3 AND started = 1",
-            Key(fid), target, (int)JobKind.AbortUpload, (int)JobKind.Upload);
-        NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1 AND kind <> $2", Key(fid), target, (int)JobKind.AbortUpload);
+            fid, target, (int)JobKind.AbortUpload, (int)JobKind.Upload);
+        NonQuery($"DELETE FROM jobs WHERE file = {FileRow} AND target = $1 AND kind <> $2", fid, target, (int)JobKind.AbortUpload);
     }
 
     /// <summary>Records upload progress; false when the job was superseded meanwhile.</summary>
@@ -324,10 +341,12 @@ internal sealed class StoreTransaction : IDisposable
         "offset = CASE WHEN $5 THEN 0 ELSE offset END, started = CASE WHEN $5 THEN 0 ELSE started END WHERE id = $0 AND version = $1",
         id, version, attempts, notBefore.UtcTicks, error, resetUpload ? 1 : 0);
 
-    internal static JobRecord ReadJob(SqliteDataReader r) => new(
-        r.GetInt64(0), Guid.Parse(r.GetString(1)), r.GetString(2), (JobKind)r.GetInt32(3), r.GetInt64(4), r.GetInt64(5),
-        r.GetInt64(6) != 0, r.GetInt32(7), r.IsDBNull(8) ? null : Guid.Parse(r.GetString(8)), r.IsDBNull(9) ? null : r.GetString(9),
-        r.GetInt32(10), new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero), r.IsDBNull(12) ? null : r.GetString(12));
+    internal static JobRecord ReadJob(SqliteDataReader r) => ReadJob(new ReaderRow(r));
+
+    internal static JobRecord ReadJob<TRow>(TRow r) where TRow : IStateRow => new(
+        r.GetInt64(0), r.GetGuid(1), r.GetString(2), (JobKind)r.GetInt64(3), r.GetInt64(4), r.GetInt64(5),
+        r.GetInt64(6) != 0, (int)r.GetInt64(7), r.IsDBNull(8) ? null : r.GetGuid(8), r.IsDBNull(9) ? null : r.GetString(9),
+        (int)r.GetInt64(10), new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero), r.IsDBNull(12) ? null : r.GetString(12));
 
     /// <summary>Jobs with their files' fids (<c>j</c> the job, <c>f</c> its file, <c>m</c> a move's old location).</summary>
     internal const string SelectJobs = $"SELECT {JobColumns}{FromJobs}";
@@ -360,8 +379,8 @@ internal sealed class StoreTransaction : IDisposable
 
     public void Dispose()
     {
-        foreach (var command in _commands.Values)
-            command.Dispose();
-        _commands.Clear();
+        foreach (var statement in _statements.Values)
+            statement.Dispose();
+        _statements.Clear();
     }
 }
