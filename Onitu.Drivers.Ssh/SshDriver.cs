@@ -243,19 +243,15 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    // Opens a temporary file for writing next to its target, creating the target's directories when missing.
+    // Opens a temporary file for writing next to its target, creating the target's directories when missing (every
+    // upload in flight into a new directory finds it missing: told by the reply, not by an exception per file).
     private async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
     {
         var flags = SftpOpenFlags.Write | SftpOpenFlags.Create | extra;
-        try
-        {
-            return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RemoteFileNotFoundException)
-        {
-            await _directories.EnsureAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
-            return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
-        }
+        if (await client.TryOpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false) is { } handle)
+            return handle;
+        await _directories.EnsureAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
+        return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
     }
 
     // Ends writing a temporary file: flushes it when asked, reads its attributes back and closes it, all in flight

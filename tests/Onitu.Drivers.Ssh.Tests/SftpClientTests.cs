@@ -170,6 +170,26 @@ public class SftpClientTests
     }
 
     [Test]
+    public async Task The_Try_forms_answer_null_for_a_missing_path_and_still_throw_other_refusals(CancellationToken cancellationToken)
+    {
+        await using var client = await ConnectAsync(cancellationToken);
+        File.WriteAllText(_dir + "/here.txt", "x");
+        var create = SftpOpenFlags.Write | SftpOpenFlags.Create;
+
+        Assert.That(await client.TryLStatAsync(_dir + "/nope", cancellationToken), Is.Null);
+        Assert.That(await client.TryOpenAsync(_dir + "/no-such-dir/new.txt", create, null, cancellationToken), Is.Null,
+            "a file created in a missing directory");
+        Assert.That((await client.TryLStatAsync(_dir + "/here.txt", cancellationToken))?.Size, Is.EqualTo(1ul));
+        var handle = await client.TryOpenAsync(_dir + "/new.txt", create, null, cancellationToken);
+        Assert.That(handle, Is.Not.Null);
+        await client.CloseAsync(handle!, cancellationToken);
+        Assert.That(File.Exists(_dir + "/new.txt"), Is.True);
+        // A directory opened for writing is refused (EISDIR), even to root: not "no such file", so still an exception.
+        Assert.That(async () => await client.TryOpenAsync(_dir, SftpOpenFlags.Write, null, cancellationToken),
+            Throws.InstanceOf<SftpStatusException>());
+    }
+
+    [Test]
     public async Task Many_concurrent_requests_from_many_threads_are_answered_by_id(CancellationToken cancellationToken)
     {
         await using var client = await ConnectAsync(cancellationToken);
