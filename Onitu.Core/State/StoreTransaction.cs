@@ -375,6 +375,10 @@ internal sealed class StoreTransaction : IDisposable
                 service, key, value);
     }
 
+    /// <summary>
+    /// A file id as the state stores it: its "D" text. <see cref="PreparedStatement"/> binds a <see cref="Guid"/> in the
+    /// same form, so the writer's statements are given the fid itself.
+    /// </summary>
     internal static string Key(Guid fid) => fid.ToString("D");
 
     public void Dispose()
