@@ -267,9 +267,7 @@ public sealed partial class SftpClient : IAsyncDisposable
     /// </remarks>
     public async Task<SftpAttributes?> TryLStatAsync(string path, CancellationToken cancellationToken)
     {
-        var (id, packet) = _session.NewRequest(SftpPacketType.LStat, path.Length + 32);
-        packet.WriteString(path);
-        var response = await _session.SendAsync(id, packet, cancellationToken).ConfigureAwait(false);
+        var response = await SendPathRequestAsync(SftpPacketType.LStat, path, cancellationToken).ConfigureAwait(false);
         return IsNoSuchFile(response) ? null : ExpectAttributes(response, "lstat", path);
     }
 
@@ -303,11 +301,15 @@ public sealed partial class SftpClient : IAsyncDisposable
         return ExpectOkAsync(_session.SendAsync(id, packet, cancellationToken), "fsetstat", handle.Path);
     }
 
-    private async Task<SftpAttributes> PathAttributesAsync(SftpPacketType type, string operation, string path, CancellationToken cancellationToken)
+    private async Task<SftpAttributes> PathAttributesAsync(SftpPacketType type, string operation, string path, CancellationToken cancellationToken) =>
+        ExpectAttributes(await SendPathRequestAsync(type, path, cancellationToken).ConfigureAwait(false), operation, path);
+
+    // A request whose only argument is a path (STAT, LSTAT).
+    private Task<SftpResponse> SendPathRequestAsync(SftpPacketType type, string path, CancellationToken cancellationToken)
     {
         var (id, packet) = _session.NewRequest(type, path.Length + 32);
         packet.WriteString(path);
-        return ExpectAttributes(await _session.SendAsync(id, packet, cancellationToken).ConfigureAwait(false), operation, path);
+        return _session.SendAsync(id, packet, cancellationToken);
     }
 
     // ---- Directories and names ------------------------------------------------------------------------------
