@@ -16,7 +16,9 @@ namespace Onitu.State;
 /// parameter, a reader and a record per execution. Measured with dotnet-trace on an initial sync of 10,000 files, the
 /// name lookups alone were 16 % of the writer's time, and those binders the largest allocation after strings (26 MB).
 /// Text is bound and read as UTF-8 encoded by .NET, as Microsoft.Data.Sqlite does, so that a value written either way
-/// reads back the same. Errors are the <see cref="SqliteException"/>s Microsoft.Data.Sqlite throws.
+/// reads back the same. Errors are the <see cref="SqliteException"/>s Microsoft.Data.Sqlite throws. Unlike its commands,
+/// a step is not retried on SQLITE_BUSY: the writer's statements run inside its IMMEDIATE transaction, which already
+/// holds the write lock, and in WAL mode no reader blocks a writer. A reader connection would need that retry.
 /// </remarks>
 internal sealed class PreparedStatement : IDisposable
 {
