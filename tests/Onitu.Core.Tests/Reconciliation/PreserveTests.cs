@@ -1,29 +1,16 @@
-using Onitu.Core.Tests.State;
-using Onitu.Rules;
-using Onitu.Setup;
 using Onitu.State;
 using Onitu.Sync;
 
 namespace Onitu.Core.Tests.Reconciliation;
 
 /// <summary>How a conflict's losing content, kept under its conflict name, is recorded in the state.</summary>
-public class PreserveTests : StateDatabaseTest
+public class PreserveTests : ChangeProcessorTest
 {
-    private const string Setup = """
-        name: preserve
-        folders:
-          docs: {}
-        services:
-          A: { driver: d, folders: { docs: . } }
-          B: { driver: d, folders: { docs: . } }
-          C: { driver: d, folders: { docs: . } }
-        """;
-
     [Test]
     public async Task A_copy_kept_while_the_file_got_a_new_version_is_not_kept_again_by_the_rewritten_job()
     {
         const string conflictPath = "x/y.conflict-B-20261127-130936-2.txt";
-        var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
+        var processor = ProcessorFor("A", "B", "C");
         await using var store = OpenStore();
         var fid = FileId.Compute("docs", "x/y.txt");
         var file = new FileRecord(fid, "docs", "x/y.txt", 21, "text/plain", 2, "A", DateTimeOffset.UtcNow, Deleted: false);
@@ -64,7 +51,7 @@ public class PreserveTests : StateDatabaseTest
         var stamp = new DateTimeOffset(2026, 11, 27, 13, 9, 36, TimeSpan.Zero);
         var copyPath = "b.conflict-A-20261127-130936" + extension;
         var planned = "b.conflict-A-20261127-130936-2" + extension;
-        var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
+        var processor = ProcessorFor("A", "B", "C");
         await using var store = OpenStore();
         var original = FileId.Compute("docs", "b" + extension);
         var copy = FileId.Compute("docs", copyPath);

@@ -1,6 +1,3 @@
-using Onitu.Core.Tests.State;
-using Onitu.Rules;
-using Onitu.Setup;
 using Onitu.State;
 using Onitu.Sync;
 
@@ -10,18 +7,8 @@ namespace Onitu.Core.Tests.Reconciliation;
 /// A deletion is reported with the revision the service no longer has: when the state records another revision
 /// there (the engine wrote a new content since the report was made), the report is stale and deletes nothing.
 /// </summary>
-public class StaleDeletionTests : StateDatabaseTest
+public class StaleDeletionTests : ChangeProcessorTest
 {
-    private const string Setup = """
-        name: stale
-        folders:
-          docs: {}
-        services:
-          A: { driver: d, folders: { docs: . } }
-          N: { driver: d, folders: { docs: . } }
-          T: { driver: d, folders: { docs: . } }
-        """;
-
     private static readonly Guid Fid = FileId.Compute("docs", "notes.txt");
 
     // Version 3 (T's edit) is everywhere; N held version 2 at "rev-n2" before the engine wrote version 3 there.
@@ -39,7 +26,7 @@ public class StaleDeletionTests : StateDatabaseTest
         // Found by LaterWriteTests (about 1 run in 8): the check of a transfer's source on N found it gone between the
         // engine's move of N's losing content aside and the write of the winning version there, and reported N's
         // deletion of "rev-n2" after the write had been recorded. The winning content was deleted from A and T.
-        var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
+        var processor = ProcessorFor("A", "N", "T");
         await using var store = OpenStore();
         await store.WriteAsync(Seed);
 
@@ -60,7 +47,7 @@ public class StaleDeletionTests : StateDatabaseTest
     [TestCase(null)]
     public async Task The_deletion_of_the_revision_held_or_of_an_unnamed_one_is_propagated(string? revision)
     {
-        var processor = new ChangeProcessor(new Referee(SetupLoader.Parse(Setup)), TimeProvider.System);
+        var processor = ProcessorFor("A", "N", "T");
         await using var store = OpenStore();
         await store.WriteAsync(Seed);
 
