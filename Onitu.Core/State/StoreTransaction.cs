@@ -111,9 +111,7 @@ internal sealed class StoreTransaction : IDisposable
     /// </summary>
     public (bool Under, List<string> Parents) FindLiveFilesInTheWay(string folder, string path)
     {
-        var parents = new List<string>();
-        for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
-            parents.Add(directory);
+        var parents = ParentsOf(path);
         if (parents.Count > MaxParentsAsked)
         {
             var under = HasLiveFileUnder(folder, path);
@@ -142,6 +140,15 @@ internal sealed class StoreTransaction : IDisposable
     }
 
     private const int MaxParentsAsked = 4;
+
+    // The directories above path, nearest first ("a/b/c.txt": "a/b", "a").
+    private static List<string> ParentsOf(string path)
+    {
+        var parents = new List<string>();
+        for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
+            parents.Add(directory);
+        return parents;
+    }
 
     /// <summary>Whether a live (not deleted) file has <paramref name="path"/> in <paramref name="folder"/>.</summary>
     public bool HasLiveFile(string folder, string path) => GetFile(FileId.Compute(folder, path)) is { Deleted: false };
@@ -283,9 +290,7 @@ internal sealed class StoreTransaction : IDisposable
     /// </summary>
     public DateTimeOffset? GetWayClearingDue(string folder, string path, string target, int maxAttempts)
     {
-        var parents = new List<string>();
-        for (var directory = FilePath.GetDirectory(path); directory.Length > 0; directory = FilePath.GetDirectory(directory))
-            parents.Add(directory);
+        var parents = ParentsOf(path);
         using var reader = Query(
             "SELECT max(j.not_before) FROM jobs j JOIN files f ON f.id = CASE WHEN j.kind = $3 THEN j.move_from ELSE j.file END " +
             "WHERE j.target = $0 AND j.kind IN ($2, $3) AND j.attempts < $4 AND f.folder = $1 " +
