@@ -80,6 +80,9 @@ internal static partial class Log
     [LoggerMessage(3006, LogLevel.Warning, "Conflict on {Folder}:{Path}: the content from {Loser} is kept as {ConflictPath}")]
     public static partial void ConflictDetected(ILogger logger, string folder, string path, string loser, string conflictPath);
 
+    [LoggerMessage(3023, LogLevel.Warning, "Conflict on {Folder}:{Path}: neither content can be kept beside the other ({Loser}'s can only stay on services that never receive {Winner}'s, and the reverse); each stays where it is, {Winner}'s is sent on")]
+    public static partial void ConflictKeptInPlace(ILogger logger, string folder, string path, string winner, string loser);
+
     [LoggerMessage(3007, LogLevel.Information, "Deleted {Folder}:{Path} from {Target}")]
     public static partial void FileDeleted(ILogger logger, string folder, string path, string target);
 

@@ -18,6 +18,12 @@ internal sealed class ChangeOutcome
     /// </summary>
     public List<ConflictDetected> PlannedRenamesAside { get; } = [];
 
+    /// <summary>
+    /// Conflicts where neither content could be kept aside (<see cref="ChangeProcessor"/>'s ApplyConflict): each stays
+    /// on the services holding it, under the file's name; no conflict copy is announced, since none will be made.
+    /// </summary>
+    public List<(string Folder, string Path, string Winner, string Loser)> ConflictsKeptInPlace { get; } = [];
+
     /// <summary>Jobs rewritten or removed: a transfer of theirs in flight, or read ahead, is stale.</summary>
     public List<(Guid Fid, string Target)> TouchedJobs { get; } = [];
 
@@ -38,6 +44,7 @@ internal sealed class ChangeOutcome
     {
         Events.AddRange(other.Events);
         PlannedRenamesAside.AddRange(other.PlannedRenamesAside);
+        ConflictsKeptInPlace.AddRange(other.ConflictsKeptInPlace);
         TouchedJobs.AddRange(other.TouchedJobs);
         CreatedJobs |= other.CreatedJobs;
         ContentCheckNeeded ??= other.ContentCheckNeeded;
@@ -296,35 +303,61 @@ internal sealed class ChangeProcessor(Referee referee, TimeProvider clock)
     /// lives, the upload of the winner first moves it aside (the job's <c>preserve_as</c>), and from there the
     /// conflict copy is sent everywhere like any new file.
     /// </summary>
+    /// <remarks>
+    /// Keeping a content aside needs a service that holds it and receives the other one (it may be written, and its
+    /// rules accept that content). When only one of the two contents can be kept so, the other keeps the name,
+    /// whichever is later: a content held only by services that are only read from, or whose rules refuse the other
+    /// content, would otherwise be announced as a conflict copy that no service ever makes (found by running the
+    /// command: a later edit on B against an edit on A in mode <c>r</c> left A's content on A alone). The choice
+    /// depends on the two writes and the setup only, not on which report came first. When neither can be kept aside,
+    /// the later write keeps the name, and each content stays where it is.
+    /// </remarks>
     private ChangeOutcome ApplyConflict(StoreTransaction tx, string service, Onitu.Metadata metadata, FileRecord file,
         ReplicaRecord? replica, string? extra)
     {
         var outcome = new ChangeOutcome();
         var now = clock.GetUtcNow();
-        var newcomerWins = LaterWrite.Compare(metadata.ModifiedAt, service, file.ModifiedAt, file.Origin) > 0
-            // A service that cannot be written to can never receive the other content; its own write must win.
-            || !referee.CanWrite(service, metadata.Folder);
+        var updated = NewVersion(metadata, file.Version + 1, service);
+
+        // The current content can be kept aside by a service holding it that receives the newcomer's content (the
+        // upload bringing it there moves the current one aside first); prefer the current version's origin.
+        var newcomerTargets = referee.GetTargets(service, updated.Folder, updated.Path, updated.Size, updated.MimeType);
+        var keeper = tx.GetReplicas(file.Fid)
+            .Where(r => r.Holds && r.Version == file.Version && newcomerTargets.Contains(r.Service, StringComparer.Ordinal))
+            .OrderBy(r => r.Service == file.Origin ? 0 : 1)
+            .FirstOrDefault();
+        // The newcomer's content can be kept aside by its own service, if it receives the current content.
+        var newcomerKeptAside = referee.CanWrite(service, file.Folder) && referee.Accepts(service, file.Folder, file.Path, file.Size, file.MimeType);
+        var newcomerWins = (keeper is not null) == newcomerKeptAside
+            ? LaterWrite.Compare(metadata.ModifiedAt, service, file.ModifiedAt, file.Origin) > 0
+            : keeper is not null;
 
         bool IsTaken(string path) => tx.IsConflictNameTaken(file.Folder, path, file.Fid);
 
         if (newcomerWins)
         {
-            var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now, IsTaken);
-            // The losing content is on the services holding the current version; prefer its origin.
-            var holders = tx.GetReplicas(file.Fid).Where(r => r.Holds && r.Version == file.Version && r.Service != service).ToList();
-            var keeper = holders.FirstOrDefault(r => r.Service == file.Origin) ?? holders.FirstOrDefault();
-
-            var updated = NewVersion(metadata, file.Version + 1, service);
             tx.UpsertFile(updated);
             tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, updated.Version, metadata.Revision, extra));
             DropJobsOf(tx, metadata.Fid, service, outcome);
-            ScheduleUploads(tx, updated, service, outcome, keeper is null ? null : (keeper.Service, conflictPath));
+            if (keeper is null)
+            {
+                ScheduleUploads(tx, updated, service, outcome, preserveOn: null);
+                outcome.ConflictsKeptInPlace.Add((file.Folder, file.Path, service, file.Origin));
+                return outcome;
+            }
+            var conflictPath = ConflictNaming.Create(file.Path, file.Origin, file.ModifiedAt ?? now, IsTaken);
+            ScheduleUploads(tx, updated, service, outcome, (keeper.Service, conflictPath));
             outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, file.Origin));
         }
         else
         {
-            var conflictPath = ConflictNaming.Create(file.Path, service, metadata.ModifiedAt ?? now, IsTaken);
             tx.UpsertReplica(new ReplicaRecord(metadata.Fid, service, replica?.Version ?? 0, metadata.Revision, extra));
+            if (!newcomerKeptAside)
+            {
+                outcome.ConflictsKeptInPlace.Add((file.Folder, file.Path, file.Origin, service));
+                return outcome;
+            }
+            var conflictPath = ConflictNaming.Create(file.Path, service, metadata.ModifiedAt ?? now, IsTaken);
             tx.PutJob(file.Fid, service, JobKind.Upload, file.Version, preserveAs: conflictPath);
             outcome.TouchedJobs.Add((file.Fid, service));
             outcome.Events.Add(new ConflictDetected(now, file.Folder, file.Path, conflictPath, service));

@@ -86,6 +86,8 @@ internal sealed class SyncCoordinator
             if (syncEvent is ConflictDetected conflict)
                 Log.ConflictDetected(Logger, conflict.Folder, conflict.Path, conflict.LosingService, conflict.ConflictPath);
         }
+        foreach (var (folder, path, winner, loser) in outcome.ConflictsKeptInPlace)
+            Log.ConflictKeptInPlace(Logger, folder, path, winner, loser);
         Events.Publish(events);
     }
 }

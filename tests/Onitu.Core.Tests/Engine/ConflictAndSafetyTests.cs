@@ -24,6 +24,76 @@ public class ConflictAndSafetyTests
         }
     }
 
+    /// <summary>
+    /// A content held only by a service that is only read from can never be moved aside there: the other content is
+    /// the one kept aside, on the services that take both, whichever write was later and whichever was reported first.
+    /// </summary>
+    [Test]
+    public async Task A_conflict_with_a_read_only_service_keeps_both_contents_where_they_can_be_written(
+        [Values("A", "B")] string laterWriter, [Values] bool readOnlyListedFirst)
+    {
+        var a = "A: { driver: local_storage, options: { root: A }, folders: { docs: { path: docs, mode: r } } }";
+        var b = "B: { driver: local_storage, options: { root: B }, folders: { docs: docs } }";
+        await using var h = new SyncHarness(ThreeServices(readOnlyListedFirst ? [a, b] : [b, a]));
+        h.Write("A", "docs/f.txt", "base");
+        await h.SyncExpectingSuccessAsync();
+
+        EditConcurrently(h, laterWriter, ("A", "read-only edit"), ("B", "edit on B"));
+        await h.SyncExpectingSuccessAsync();
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(h.Tree("A", "docs").Keys, Is.EqualTo(new[] { "f.txt" }), "nothing is written on the read-only service");
+        Assert.That(h.Read("A", "docs/f.txt"), Is.EqualTo("read-only edit"));
+        foreach (var side in new[] { "B", "C" })
+            Assert.That(Contents(h, side), Is.EqualTo(new[] { "f.conflict-B- edit on B", "f.txt read-only edit" }), side);
+    }
+
+    /// <summary>
+    /// A content held only by a service whose rules refuse the other content cannot be moved aside there either:
+    /// the other content is kept aside instead, and the service keeps the content its rules allow.
+    /// </summary>
+    [Test]
+    public async Task A_conflict_with_a_service_whose_rules_refuse_the_other_content_keeps_both_contents(
+        [Values("A", "B")] string laterWriter, [Values] bool smallListedFirst)
+    {
+        var a = "A: { driver: local_storage, options: { root: A }, folders: { docs: docs } }";
+        var b = "B: { driver: local_storage, options: { root: B }, folders: { docs: { path: docs, max-size: 10 } } }";
+        await using var h = new SyncHarness(ThreeServices(smallListedFirst ? [b, a] : [a, b]));
+        h.Write("A", "docs/f.txt", "base");
+        await h.SyncExpectingSuccessAsync();
+
+        EditConcurrently(h, laterWriter, ("A", "an edit longer than B's limit"), ("B", "small"));
+        await h.SyncExpectingSuccessAsync();
+        await h.SyncExpectingSuccessAsync();
+
+        Assert.That(Contents(h, "B"), Is.EqualTo(new[] { "f.txt small" }), "B takes nothing over its limit");
+        foreach (var side in new[] { "A", "C" })
+            Assert.That(Contents(h, side), Is.EqualTo(new[] { "f.conflict-A- an edit longer than B's limit", "f.txt small" }), side);
+    }
+
+    private static string ThreeServices(string[] firstTwo) => $$"""
+        name: three
+        folders:
+          docs: {}
+        services:
+          {{firstTwo[0]}}
+          {{firstTwo[1]}}
+          C: { driver: local_storage, options: { root: C }, folders: { docs: docs } }
+        """;
+
+    private static void EditConcurrently(SyncHarness h, string laterWriter, (string Service, string Content) first, (string Service, string Content) second)
+    {
+        var now = DateTime.UtcNow;
+        h.Write(first.Service, "docs/f.txt", first.Content, now.AddSeconds(first.Service == laterWriter ? 20 : 10));
+        h.Write(second.Service, "docs/f.txt", second.Content, now.AddSeconds(second.Service == laterWriter ? 20 : 10));
+    }
+
+    /// <summary>Each file of a side's folder as "name content", a conflict copy's name cut after its service.</summary>
+    private static string[] Contents(SyncHarness h, string side) =>
+        [.. h.Tree(side, "docs").Keys.Select(name =>
+            (name.Contains(".conflict-", StringComparison.Ordinal) ? name[..(name.IndexOf(".conflict-", StringComparison.Ordinal) + 12)] : name)
+            + " " + h.Read(side, "docs/" + name)).Order(StringComparer.Ordinal)];
+
     [Test]
     public async Task An_edit_beats_a_concurrent_deletion()
     {
