@@ -83,10 +83,13 @@ internal sealed class MetadataStore : IAsyncDisposable
     }
 
     /// <summary>The error for a state database SQLite cannot use, with what went wrong and how to recover.</summary>
-    private static OnituException Unreadable(string path, SqliteException e) => new(
-        $"The state database '{path}' cannot be used: {e.Message.TrimEnd('.')} (SQLite error {e.SqliteErrorCode}). " +
+    private static OnituException Unreadable(string path, SqliteException e) =>
+        Unreadable(path, $"{e.Message.TrimEnd('.')} (SQLite error {e.SqliteErrorCode})", e);
+
+    private static OnituException Unreadable(string path, string problem, Exception? inner = null) => new(
+        $"The state database '{path}' cannot be used: {problem}. " +
         $"Move it aside (for example to '{path}.broken') and run again: Onitu pairs the services anew by comparing " +
-        "contents, so nothing is copied twice or kept as a conflict copy.", e);
+        "contents, so nothing is copied twice or kept as a conflict copy.", inner);
 
     private static MetadataStore Open(string fullPath, StateLock stateLock, ILogger logger)
     {
@@ -115,6 +118,7 @@ internal sealed class MetadataStore : IAsyncDisposable
             // Reads one page of each table: a database whose header survived but whose tables did not fails here,
             // at start, rather than in the middle of a sync.
             Execute(writer, "SELECT count(*) FROM (SELECT 1 FROM files LIMIT 1); SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT 1);");
+            VerifyStructure(writer, fullPath);
         }
         catch
         {
@@ -122,6 +126,23 @@ internal sealed class MetadataStore : IAsyncDisposable
             throw;
         }
         return new MetadataStore(connectionString, writer, stateLock, logger) { DatabasePath = fullPath };
+    }
+
+    /// <summary>
+    /// Checks every page of every table and index (<c>PRAGMA quick_check</c>: the b-trees' structure and the indexes'
+    /// agreement with their rows, without <c>integrity_check</c>'s costlier cross-checks): a page damaged anywhere is
+    /// refused at the start, before anything read from it is acted on, rather than met half-way through a scan or a
+    /// transfer, where it used to fail each service in turn or end the command with SQLite's own exception (found by
+    /// overwriting one page of the files, then of the jobs table). It reads the whole database: measured 7 ms for a
+    /// database of 10,000 files and 40-80 ms for 100,000 (3 MB and 31 MB, from the page cache).
+    /// </summary>
+    private static void VerifyStructure(SqliteConnection connection, string path)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA quick_check(1);";
+        var verdict = Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        if (verdict != "ok")
+            throw Unreadable(path, $"it is damaged ({verdict})");
     }
 
     private static void Migrate(SqliteConnection connection, string path, ILogger logger)

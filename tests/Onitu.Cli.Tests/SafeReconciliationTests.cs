@@ -222,6 +222,54 @@ public class SafeReconciliationTests : ScratchTest
         Assert.That(Tree("mnt"), Is.Empty, "nothing synced with a database it cannot trust");
     }
 
+    /// <summary>
+    /// A database whose header and schema are sound but one of whose tables has a damaged page (a disk fault, a copy
+    /// cut short): refused at the start like a database that is not one at all, not met half-way through the pass.
+    /// </summary>
+    [TestCase("files")]
+    [TestCase("replicas")]
+    [TestCase("jobs")]
+    public async Task A_damaged_page_in_the_state_database_is_a_clear_error_that_changes_nothing(string table)
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 200);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "would be sent");
+        File.Delete(Path.Combine(Dir, "A/docs/f000.bin"));
+        var (a, b) = (Tree("A/docs"), Tree("mnt"));
+        var database = Path.Combine(Dir, "setup.state.db");
+        DamageRootPage(database, table);
+
+        using var run = await SyncAsync(setup);
+
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
+        Assert.That(run.StandardError, Does.Contain($"The state database '{database}' cannot be used"));
+        Assert.That(run.StandardError, Does.Contain("Move it aside"));
+        Assert.That(run.StandardError, Does.Not.Contain("   at "), "no stack trace");
+        Assert.That(Tree("A/docs"), Is.EqualTo(a), "nothing changed on A");
+        Assert.That(Tree("mnt"), Is.EqualTo(b), "nothing sent or deleted on B");
+    }
+
+    /// <summary>Overwrites the first page of a table's b-tree with bytes no page can hold.</summary>
+    private static void DamageRootPage(string database, string table)
+    {
+        long rootPage, pageSize;
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = $name";
+            command.Parameters.AddWithValue("$name", table);
+            rootPage = (long)command.ExecuteScalar()!;
+            command.CommandText = "PRAGMA page_size";
+            pageSize = (long)command.ExecuteScalar()!;
+        }
+        using var file = new FileStream(database, FileMode.Open, FileAccess.Write);
+        file.Position = (rootPage - 1) * pageSize;
+        file.Write(Enumerable.Repeat((byte)0xFF, (int)pageSize).ToArray());
+    }
+
     [Test]
     public async Task A_dry_run_lists_the_pass_and_changes_nothing_on_any_store_nor_in_the_database()
     {
