@@ -40,7 +40,7 @@ echo "The sample driver package installs and loads."
 echo "Creating a driver from the onitu-driver template"
 hive="$work/template-hive"
 dotnet new install "$PWD/$feed/Onitu.Templates.$version.nupkg" --debug:custom-hive "$hive"
-dotnet new onitu-driver -n Acme.Onitu.Demo -o "$work/demo" --debug:custom-hive "$hive"
+dotnet new onitu-driver -n Acme.Onitu.Demo -o "$work/demo" --driver-id acme_onitu_demo --debug:custom-hive "$hive"
 grep -q "\"Onitu.Abstractions\" Version=\"$version\"" "$work/demo/Acme.Onitu.Demo/Acme.Onitu.Demo.csproj" \
   || { echo "the template did not default to the Onitu version it was packed with ($version)" >&2; exit 1; }
 cat > "$work/demo/nuget.config" <<CONFIG
