@@ -44,9 +44,14 @@ internal static class SyncCommand
             // The summary: what moved, how much, how long, what is left.
             var bytes = ProgressReporter.FormatBytes((await engine.GetProgressAsync(CancellationToken.None)).BytesTransferred);
             var seconds = clock.Elapsed.TotalSeconds.ToString("0.0#", CultureInfo.InvariantCulture);
-            Console.WriteLine(report.Skipped.Count == 0
-                ? $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left."
-                : $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left, {report.Skipped.Count} skipped.");
+            // "0 left" alone would read as "all done" after a refusal (a guard holding deletions is no job): the
+            // errors printed below are counted here too.
+            var summary = $"{report.FilesSynced} changes propagated ({bytes}) in {seconds} s, {report.PendingJobs} left";
+            if (report.Skipped.Count > 0)
+                summary += $", {report.Skipped.Count} skipped";
+            if (report.Errors.Count > 0)
+                summary += report.Errors.Count == 1 ? ", 1 error" : $", {report.Errors.Count} errors";
+            Console.WriteLine(summary + ".");
             const int shownSkips = 10;
             foreach (var skipped in report.Skipped.Take(shownSkips))
                 Console.Error.WriteLine($"skipped: {skipped.Service} {skipped.Folder}:{skipped.Path}: {skipped.Reason}");

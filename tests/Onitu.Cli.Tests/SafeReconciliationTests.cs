@@ -125,6 +125,7 @@ public class SafeReconciliationTests : ScratchTest
         {
             Assert.That(refused.ExitCode, Is.EqualTo(2), refused.Output);
             Assert.That(refused.StandardError, Does.Contain("found 17 of its 17 files deleted, more than max-delete 50%"));
+            Assert.That(refused.StandardOutput, Does.Contain(", 0 left, 1 error."), "the summary does not read as all done");
         }
         Assert.That(Tree("mnt"), Has.Count.EqualTo(17), "B keeps its files");
 
