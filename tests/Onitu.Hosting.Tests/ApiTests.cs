@@ -355,6 +355,23 @@ public class ApiTests
     }
 
     [Test]
+    public async Task Recent_events_include_those_of_the_start_up_scan()
+    {
+        using var workspace = new Workspace();
+        workspace.Write("A", "docs/at-start.txt", "synced by the start-up scan");
+        await using var app = workspace.BuildApp();
+        await app.StartAsync();
+        var client = app.GetTestClient();
+
+        await Workspace.EventuallyAsync(async () => (await client.GetStringAsync("/api/v1.0/events/recent")).Contains("at-start.txt", StringComparison.Ordinal),
+            "the start-up scan's sync among the recent events");
+        var events = JsonNode.Parse(await client.GetStringAsync("/api/v1.0/events/recent"))!["events"]!.AsArray();
+        Assert.That(events[0]!["type"]!.GetValue<string>(), Is.EqualTo("serviceStateChanged"), "from the first event on: " + events.ToJsonString());
+        Assert.That(events.Any(e => e!["type"]!.GetValue<string>() == "fileSynced" && e["path"]!.GetValue<string>() == "at-start.txt"), Is.True);
+        await app.StopAsync();
+    }
+
+    [Test]
     public async Task The_event_stream_sends_sync_events_as_they_happen_and_ends_when_the_engine_stops()
     {
         await using var api = await Api.StartAsync();
