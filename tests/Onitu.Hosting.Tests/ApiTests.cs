@@ -352,6 +352,15 @@ public class ApiTests
         var events = (await api.GetAsync("events/recent")).Body["events"]!.AsArray();
         Assert.That(events.Any(e => e!["type"]!.GetValue<string>() == "serviceStateChanged" && e["service"]!.GetValue<string>() == "B"
             && e["state"]!.GetValue<string>() == "stopped"), Is.True, events.ToJsonString());
+        foreach (var e in events)
+            AssertEpochSecondsOfNow(e!["time"], e.ToJsonString());
+    }
+
+    /// <summary>A time as every route gives it: seconds since the Unix epoch (a JSON number), as in the original API.</summary>
+    private static void AssertEpochSecondsOfNow(JsonNode? time, string what)
+    {
+        Assert.That(time?.GetValueKind(), Is.EqualTo(JsonValueKind.Number), what);
+        Assert.That(time!.GetValue<double>(), Is.EqualTo(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).Within(120), what);
     }
 
     [Test]
@@ -397,6 +406,7 @@ public class ApiTests
         Assert.That(data["type"]!.GetValue<string>(), Is.EqualTo("fileSynced"));
         Assert.That(data["service"]!.GetValue<string>(), Is.EqualTo("B"));
         Assert.That(data["source"]!.GetValue<string>(), Is.EqualTo("A"));
+        AssertEpochSecondsOfNow(data["time"], snapshot[index]);
 
         await api.Engine.StopAsync();
         Assert.That(await Task.WhenAny(reading, Task.Delay(Workspace.Timeout(5))), Is.SameAs(reading), "the stream ends with the engine");
