@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Onitu.Setup;
 
@@ -20,8 +21,9 @@ public static class OnituApiEndpoints
     public const int DefaultPort = 3862;
 
     /// <summary>
-    /// Registers what the API needs: its options and its token (<see cref="OnituApiToken"/>). Call it before
-    /// <see cref="MapOnituApi"/>, with <paramref name="configure"/> to set <see cref="OnituApiOptions"/>.
+    /// Registers what the API needs: its options and its token (<see cref="OnituApiToken"/>, whose file is created
+    /// when the application starts if it is missing). Call it before <see cref="MapOnituApi"/>, with
+    /// <paramref name="configure"/> to set <see cref="OnituApiOptions"/>.
     /// </summary>
     public static IServiceCollection AddOnituApi(this IServiceCollection services, Action<OnituApiOptions>? configure = null)
     {
@@ -30,6 +32,7 @@ public static class OnituApiEndpoints
         if (configure is not null)
             options.Configure(configure);
         services.TryAddSingleton<OnituApiToken>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ApiTokenAtStart>());
         services.TryAddSingleton<PendingRules>();
         services.TryAddSingleton(TimeProvider.System);
         return services;

@@ -256,6 +256,22 @@ public class ApiTests
     }
 
     [Test]
+    public async Task The_token_file_is_created_when_the_application_starts()
+    {
+        using var workspace = new Workspace();
+        var tokenFile = workspace.DatabasePath + ".api-token";
+        await using var app = workspace.BuildApp();
+        Assert.That(File.Exists(tokenFile), Is.False, "nothing is written before the start");
+
+        await app.StartAsync();
+
+        // No request yet: an operator can read the token as soon as the application runs, as onitu run --api prints it.
+        Assert.That(File.Exists(tokenFile), Is.True, "the token file exists once the application started");
+        Assert.That(File.ReadAllText(tokenFile).Trim(), Is.EqualTo(app.Services.GetRequiredService<OnituApiToken>().Value));
+        await app.StopAsync();
+    }
+
+    [Test]
     public async Task Bound_beyond_loopback_every_request_needs_the_token_and_the_token_file_is_read_back()
     {
         string first;
