@@ -16,8 +16,6 @@ internal sealed partial class OnituHostedService(IServiceProvider services, ILog
     {
         // Resolved here, not in the constructor: the setup is loaded and validated now, and its errors fail the start.
         _engine = services.GetRequiredService<SyncEngine>();
-        // The API's buffer of recent events starts listening before the first event.
-        _ = services.GetService<RecentEvents>();
         await _engine.StartAsync(cancellationToken).ConfigureAwait(false);
         Started(logger, _engine.Setup.Name, _engine.Setup.Services.Count);
     }

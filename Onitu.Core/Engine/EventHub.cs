@@ -8,18 +8,46 @@ namespace Onitu;
 
 /// <summary>
 /// Fans engine events out to subscribers. Each subscriber reads from its own bounded channel; a subscriber that
-/// falls behind loses its oldest events rather than slowing the engine down.
+/// falls behind loses its oldest events rather than slowing the engine down. The last
+/// <paramref name="recentCapacity"/> events are kept from the engine's creation on, for clients that come later
+/// (<see cref="Recent"/>): whatever hosts the engine, and whenever it looks, nothing published before is missing.
 /// </summary>
-internal sealed class EventHub(ILogger logger)
+internal sealed class EventHub(ILogger logger, int recentCapacity)
 {
     private const int SubscriberCapacity = 10_000;
     private readonly ConcurrentDictionary<Channel<SyncEvent>, byte> _subscribers = new();
+    private readonly SyncEvent[] _recent = new SyncEvent[Math.Max(0, recentCapacity)];
+    private int _recentNext;
+    private int _recentCount;
+    private readonly Lock _recentLock = new();
     private volatile bool _closed;
 
     public event EventHandler<SyncEvent>? Raised;
 
+    /// <summary>The last events published, oldest first.</summary>
+    public IReadOnlyList<SyncEvent> Recent()
+    {
+        lock (_recentLock)
+        {
+            var events = new SyncEvent[_recentCount];
+            var first = (_recentNext - _recentCount + _recent.Length) % Math.Max(1, _recent.Length);
+            for (var i = 0; i < _recentCount; i++)
+                events[i] = _recent[(first + i) % _recent.Length];
+            return events;
+        }
+    }
+
     public void Publish(SyncEvent syncEvent)
     {
+        if (_recent.Length > 0)
+        {
+            lock (_recentLock)
+            {
+                _recent[_recentNext] = syncEvent;
+                _recentNext = (_recentNext + 1) % _recent.Length;
+                _recentCount = Math.Min(_recentCount + 1, _recent.Length);
+            }
+        }
         // Enumerated, not .Keys: Keys takes every lock of the dictionary and copies it, once per event (per file).
         foreach (var (subscriber, _) in _subscribers)
             subscriber.Writer.TryWrite(syncEvent);

@@ -25,8 +25,10 @@ public sealed partial class SyncEngine
     }
 
     /// <summary>
-    /// Stops one service of the running engine: its scan or watch ends and no transfer starts from or to it until
-    /// <see cref="StartServiceAsync"/>; the other services go on. Transfers to it that are pending stay persisted.
+    /// Stops one service of the running engine: its scan or watch ends, the transfers in flight from or to it stop at
+    /// a resumable point (as at the engine's stop: a chunked upload keeps its saved offset), and no transfer starts
+    /// from or to it until <see cref="StartServiceAsync"/>; the other services go on. Returns once nothing touches it
+    /// any more. Its pending transfers, those stopped included, stay persisted and resume when it is started again.
     /// </summary>
     /// <exception cref="ServiceNotFoundException">No service has that name.</exception>
     /// <exception cref="ServiceStateConflictException">The engine is not running, or the service is stopped already.</exception>
@@ -38,7 +40,7 @@ public sealed partial class SyncEngine
             var serviceSwitch = RunningSwitch(service);
             if (!serviceSwitch.Enabled)
                 throw new ServiceStateConflictException(service, $"entry {service} is already stopped");
-            await serviceSwitch.SwitchOff().WaitAsync(cancellationToken).ConfigureAwait(false);
+            await SwitchOffAsync(service, serviceSwitch, cancellationToken).ConfigureAwait(false);
             Log.ServiceControlled(_coordinator.Logger, service, "stopped");
         }
         finally
@@ -67,7 +69,10 @@ public sealed partial class SyncEngine
         }
     }
 
-    /// <summary>Stops and starts a running service (a new driver scan follows).</summary>
+    /// <summary>
+    /// Stops and starts a running service, as <see cref="StopServiceAsync"/> and <see cref="StartServiceAsync"/> do (a
+    /// new driver scan follows; its transfers in flight resume).
+    /// </summary>
     /// <exception cref="ServiceNotFoundException">No service has that name.</exception>
     /// <exception cref="ServiceStateConflictException">The engine or the service is not running.</exception>
     public async Task RestartServiceAsync(string service, CancellationToken cancellationToken = default)
@@ -78,7 +83,7 @@ public sealed partial class SyncEngine
             var serviceSwitch = RunningSwitch(service);
             if (!serviceSwitch.Enabled)
                 throw new ServiceStateConflictException(service, $"entry {service} is not running");
-            await serviceSwitch.SwitchOff().WaitAsync(cancellationToken).ConfigureAwait(false);
+            await SwitchOffAsync(service, serviceSwitch, cancellationToken).ConfigureAwait(false);
             serviceSwitch.SwitchOn();
             Log.ServiceControlled(_coordinator.Logger, service, "restarted");
         }
@@ -144,6 +149,16 @@ public sealed partial class SyncEngine
     {
         var file = Setup.SourceFile ?? throw new InvalidOperationException("The engine's setup was not read from a file; give the new setup.");
         return ReloadAsync(SetupLoader.LoadFile(file, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends the service's run (no new transfer starts from or to it once it is stopped), then stops the transfers
+    /// already in flight from or to it, and waits for both.
+    /// </summary>
+    private async Task SwitchOffAsync(string service, ServiceSwitch serviceSwitch, CancellationToken cancellationToken)
+    {
+        await serviceSwitch.SwitchOff().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _scheduler.StopJobsOfAsync(service).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private ServiceSwitch RunningSwitch(string service)

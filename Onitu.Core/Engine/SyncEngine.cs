@@ -303,6 +303,13 @@ public sealed partial class SyncEngine : IAsyncDisposable
     public IAsyncEnumerable<SyncEvent> ReadEventsAsync(CancellationToken cancellationToken = default) =>
         _coordinator.Events.ReadAllAsync(cancellationToken);
 
+    /// <summary>
+    /// The engine's last events (at most <see cref="SyncEngineOptions.RecentEvents"/>), oldest first: every event since
+    /// the engine was created is kept until newer ones push it out, those of the first start-up scan included, for a
+    /// client that comes later.
+    /// </summary>
+    public IReadOnlyList<SyncEvent> GetRecentEvents() => _coordinator.Events.Recent();
+
     /// <summary>Raised for every engine event, on the thread that caused it: keep handlers quick.</summary>
     public event EventHandler<SyncEvent>? EventRaised
     {

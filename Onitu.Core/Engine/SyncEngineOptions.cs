@@ -67,6 +67,12 @@ public sealed class SyncEngineOptions
     /// </summary>
     public bool Force { get; set; }
 
+    /// <summary>
+    /// How many of its last events the engine keeps, from its creation on, for <see cref="SyncEngine.GetRecentEvents"/>
+    /// (the REST API's <c>GET /events/recent</c> and the status page); 0 keeps none.
+    /// </summary>
+    public int RecentEvents { get; set; } = 200;
+
     /// <summary>The delay before retry number <paramref name="attempt"/> (1-based): doubling from <see cref="RetryBaseDelay"/>, capped at <see cref="MaxRetryDelay"/>.</summary>
     internal TimeSpan RetryDelay(int attempt) =>
         TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, RetryBaseDelay.TotalSeconds * Math.Pow(2, attempt - 1)));
@@ -94,6 +100,8 @@ public sealed class SyncEngineOptionsValidator : IValidateOptions<SyncEngineOpti
             errors.Add($"{nameof(SyncEngineOptions.FailuresBeforeRestart)} must be at least 1.");
         if (options.SyncMaxAttempts < 1)
             errors.Add($"{nameof(SyncEngineOptions.SyncMaxAttempts)} must be at least 1.");
+        if (options.RecentEvents is < 0 or > 100_000)
+            errors.Add($"{nameof(SyncEngineOptions.RecentEvents)} must be between 0 and 100000 (was {options.RecentEvents}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -24,7 +24,7 @@ internal sealed class SyncCoordinator
         LoggerFactory = loggerFactory;
         Logger = loggerFactory.CreateLogger<SyncEngine>();
         Processor = new ChangeProcessor(referee, clock);
-        Events = new EventHub(Logger);
+        Events = new EventHub(Logger, options.RecentEvents);
         Bandwidth = new BandwidthLimiter(options.BandwidthLimit, clock);
         Skips = new SkippedPaths(Events, Logger, clock);
     }

@@ -111,18 +111,25 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
             .Select(r => (Replica: r, Host: coordinator.Hosts[r.Service]))
             .OrderByDescending(s => double.IsNaN(s.Host.Throughput) ? 0 : s.Host.Throughput)
             .ToList();
-        if (sources.Count == 0)
+        NoSourceException NoSource()
         {
             // Not the target's fault: the holders are still scanning (wait for them) or failing (retry later).
             var scanning = replicas.Exists(r => r.Holds && r.Version == file.Version
                 && coordinator.Hosts.TryGetValue(r.Service, out var h) && h.Status.State == ServiceState.Scanning);
-            throw new NoSourceException(scanning,
+            return new NoSourceException(scanning,
                 $"No available service holds version {file.Version} of {file.Folder}:{file.Path} (its holders are failing or stopped).");
         }
+        if (sources.Count == 0)
+            throw NoSource();
 
         ServiceCallException? lastSourceFailure = null;
         foreach (var (sourceReplica, source) in sources)
         {
+            // Named, then checked again: a stop of the source either finds this transfer and stops it, or came first
+            // and is seen here (a stopped service is never read from).
+            flight.ReadFrom(source.Name);
+            if (!source.CanBeRead)
+                continue;
             try
             {
                 using var sourceLease = source.LeaseDriver()
@@ -140,7 +147,7 @@ internal sealed partial class TransferExecutor(SyncCoordinator coordinator, Engi
                 lastSourceFailure = e;
             }
         }
-        throw lastSourceFailure!;
+        throw lastSourceFailure ?? (Exception)NoSource();
     }
 
     private async Task TransferAsync(InFlightJob flight, JobRecord job, FileRecord file, ReplicaRecord sourceReplica,

@@ -84,6 +84,29 @@ internal sealed class TransferScheduler
         Signal();
     }
 
+    /// <summary>
+    /// Stops the jobs in flight that write to <paramref name="service"/> or read from it, as the engine's stop does
+    /// (a chunked upload keeps its saved offset and partial upload, and resumes from there), and completes once they
+    /// have ended. Call it once the service no longer takes new jobs (stopped): the jobs stay persisted and run again
+    /// when it is ready.
+    /// </summary>
+    public Task StopJobsOfAsync(string service)
+    {
+        // Jobs read the source they chose after naming it (InFlightJob.ReadFrom), and a job is in flight before it
+        // checks its target: one that is not found here sees the service stopped and leaves it alone.
+        Interlocked.MemoryBarrier();
+        var ending = new List<Task>();
+        foreach (var flight in _inFlight.Values)
+        {
+            if (flight.Job.Target == service || flight.Source == service)
+            {
+                flight.Stop();
+                ending.Add(flight.Ended);
+            }
+        }
+        return Task.WhenAll(ending);
+    }
+
     /// <summary>Why the dispatch loop last failed, until a lap succeeds again; null when it runs normally.</summary>
     public string? Fault => Volatile.Read(ref _fault);
 
@@ -192,6 +215,7 @@ internal sealed class TransferScheduler
             _inFlight.TryRemove(new KeyValuePair<(Guid, string), InFlightJob>(key, flight));
             flight.ReleaseSlot();
             flight.Dispose();
+            flight.End();
             Signal();
             if (_inFlight.IsEmpty)
                 Interlocked.Exchange(ref _allLanded, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
@@ -480,6 +504,8 @@ internal sealed class InFlightJob : IDisposable
     private readonly CancellationTokenSource _cancellation;
     private SemaphoreSlim? _slot;
     private readonly Action _leaveLane;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _source;
 
     public InFlightJob(ScheduledJob scheduled, CancellationToken stopping, SemaphoreSlim slot, Action leaveLane)
     {
@@ -515,18 +541,41 @@ internal sealed class InFlightJob : IDisposable
 
     public CancellationToken Token => _cancellation.Token;
 
+    /// <summary>The service the job reads from (an upload's current source), once chosen.</summary>
+    public string? Source => Volatile.Read(ref _source);
+
+    /// <summary>
+    /// Names the source the upload is about to read from; the caller then checks that it may still be read: a stop
+    /// of that service either sees the name (<see cref="TransferScheduler.StopJobsOfAsync"/>) or was seen.
+    /// </summary>
+    public void ReadFrom(string service) => Interlocked.Exchange(ref _source, service);
+
+    /// <summary>Completes when the job has ended (its record committed or left for a later run).</summary>
+    public Task Ended => _ended.Task;
+
     /// <summary>Whether a newer change made this job stale (as opposed to the engine stopping).</summary>
     public bool Superseded { get; private set; }
 
     public void Supersede()
     {
         Superseded = true;
+        Cancel();
+    }
+
+    /// <summary>Stops the job as the engine's stop does: its saved progress is kept and it runs again later.</summary>
+    public void Stop() => Cancel();
+
+    public void End() => _ended.TrySetResult();
+
+    private void Cancel()
+    {
         try
         {
             _cancellation.Cancel();
         }
         catch (ObjectDisposedException)
         {
+            // The job already ended.
         }
     }
 

@@ -11,11 +11,22 @@ internal static class ApiJson
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        // Times serialized as they are (the events' Time) come out as every route gives them.
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase), new EpochSecondsConverter() },
     };
 
     /// <summary>Seconds since the Unix epoch, as the original API gave times.</summary>
     public static double Time(DateTimeOffset time) => time.ToUnixTimeMilliseconds() / 1000.0;
+
+    /// <summary>Writes a <see cref="DateTimeOffset"/> as <see cref="Time"/> does, and reads it back.</summary>
+    private sealed class EpochSecondsConverter : JsonConverter<DateTimeOffset>
+    {
+        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(reader.GetDouble() * 1000));
+
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+            writer.WriteNumberValue(Time(value));
+    }
 
     public static object File(FileEntry file) => new
     {

@@ -1,12 +1,15 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Onitu.Hosting;
 
 /// <summary>
 /// The REST API's bearer token: read from its file, or generated (256 random bits) and written there, readable by
-/// its owner only, the first time. Clients send it as <c>Authorization: Bearer &lt;token&gt;</c>.
+/// its owner only, when the application starts and the file is missing. Clients send it as
+/// <c>Authorization: Bearer &lt;token&gt;</c>.
 /// </summary>
 public sealed class OnituApiToken
 {
@@ -75,4 +78,19 @@ public sealed class OnituApiToken
         }
         return token;
     }
+}
+
+/// <summary>
+/// Loads the token when the application starts, creating its file if missing: an operator finds it as soon as the
+/// application runs (<c>onitu run --api</c> prints it then), not only after a first request needed it.
+/// </summary>
+internal sealed class ApiTokenAtStart(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = services.GetRequiredService<OnituApiToken>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Onitu.Setup;
 
@@ -20,8 +21,9 @@ public static class OnituApiEndpoints
     public const int DefaultPort = 3862;
 
     /// <summary>
-    /// Registers what the API needs: its options, its token (<see cref="OnituApiToken"/>) and the buffer of recent
-    /// events. <see cref="MapOnituApi"/> calls it too; call it yourself to configure <see cref="OnituApiOptions"/>.
+    /// Registers what the API needs: its options and its token (<see cref="OnituApiToken"/>, whose file is created
+    /// when the application starts if it is missing). Call it before <see cref="MapOnituApi"/>, with
+    /// <paramref name="configure"/> to set <see cref="OnituApiOptions"/>.
     /// </summary>
     public static IServiceCollection AddOnituApi(this IServiceCollection services, Action<OnituApiOptions>? configure = null)
     {
@@ -30,7 +32,7 @@ public static class OnituApiEndpoints
         if (configure is not null)
             options.Configure(configure);
         services.TryAddSingleton<OnituApiToken>();
-        services.TryAddSingleton<RecentEvents>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ApiTokenAtStart>());
         services.TryAddSingleton<PendingRules>();
         services.TryAddSingleton(TimeProvider.System);
         return services;
@@ -185,7 +187,7 @@ public static class OnituApiEndpoints
                 files_synced = progress.FilesSynced,
             });
         });
-        api.MapGet("/events/recent", (RecentEvents recent) => Json(new { events = recent.Snapshot() }));
+        api.MapGet("/events/recent", (SyncEngine engine) => Json(new { events = engine.GetRecentEvents() }));
         api.MapGet("/events", EventStream.WriteAsync);
         // The original API answered JSON everywhere, unknown routes included.
         api.MapFallback((HttpRequest request) => NotFound($"no route {request.Method} {request.Path}"));

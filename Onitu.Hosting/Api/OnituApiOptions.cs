@@ -15,7 +15,4 @@ public sealed class OnituApiOptions
     /// It is created with a new random token (readable by its owner only) when missing.
     /// </summary>
     public string? TokenFile { get; set; }
-
-    /// <summary>How many recent events the API keeps for <c>GET /events/recent</c> and the status page.</summary>
-    public int RecentEvents { get; set; } = 200;
 }

@@ -147,7 +147,7 @@ function describe(e) {
 }
 
 function showEvent(e) {
-  const time = new Date(e.time).toLocaleTimeString();
+  const time = new Date(e.time * 1000).toLocaleTimeString(); // the API's times are seconds since the epoch
   const list = document.getElementById("events");
   list.prepend(el("li", { class: e.type }, `${time} ${describe(e)}`));
   while (list.children.length > 200) list.lastChild.remove();

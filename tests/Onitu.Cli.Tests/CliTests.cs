@@ -296,6 +296,41 @@ public class CliTests : ScratchTest
     }
 
     [Test]
+    public async Task Run_with_api_keeps_the_events_of_the_start_up_scan_for_events_recent()
+    {
+        var setup = WriteSetup(TwoFolders);
+        Directory.CreateDirectory(Path.Combine(Dir, "A/docs"));
+        File.WriteAllText(Path.Combine(Dir, "A/docs/at-start.txt"), "synced by the start-up scan");
+        var port = FreePort();
+        using var run = OnituProcess.Start(Dir, "run", setup, "--api", $"127.0.0.1:{port}");
+        var deadline = DateTime.UtcNow.AddSeconds(30 * OnituProcess.TimeUnit);
+        while (!run.StandardError.Contains("Status page:", StringComparison.Ordinal) || !File.Exists(Path.Combine(Dir, "B/docs/at-start.txt")))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), run.Output);
+            Assert.That(run.HasExited, Is.False, run.Output);
+            await Task.Delay(50);
+        }
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        // The file is on B a moment before its sync is recorded (and its event published).
+        var recent = await http.GetStringAsync("api/v1.0/events/recent");
+        while (!recent.Contains("\"type\":\"fileSynced\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+            recent = await http.GetStringAsync("api/v1.0/events/recent");
+        }
+        using var events = System.Text.Json.JsonDocument.Parse(recent);
+        var kinds = events.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()).ToList();
+        Assert.That(kinds, Does.Contain("serviceStateChanged"), "the services starting, before the API existed");
+        Assert.That(events.RootElement.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("type").GetString() == "fileSynced"
+            && e.GetProperty("path").GetString() == "at-start.txt" && e.GetProperty("service").GetString() == "B"), Is.True, recent);
+
+        run.Terminate();
+        await run.WaitAsync(TimeSpan.FromSeconds(20 * OnituProcess.TimeUnit));
+        Assert.That(run.ExitCode, Is.Zero, run.Output);
+    }
+
+    [Test]
     public async Task Run_with_a_wrong_api_address_names_the_flag()
     {
         var setup = WriteSetup(TwoFolders);

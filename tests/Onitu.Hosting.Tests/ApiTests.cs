@@ -256,6 +256,22 @@ public class ApiTests
     }
 
     [Test]
+    public async Task The_token_file_is_created_when_the_application_starts()
+    {
+        using var workspace = new Workspace();
+        var tokenFile = workspace.DatabasePath + ".api-token";
+        await using var app = workspace.BuildApp();
+        Assert.That(File.Exists(tokenFile), Is.False, "nothing is written before the start");
+
+        await app.StartAsync();
+
+        // No request yet: an operator can read the token as soon as the application runs, as onitu run --api prints it.
+        Assert.That(File.Exists(tokenFile), Is.True, "the token file exists once the application started");
+        Assert.That(File.ReadAllText(tokenFile).Trim(), Is.EqualTo(app.Services.GetRequiredService<OnituApiToken>().Value));
+        await app.StopAsync();
+    }
+
+    [Test]
     public async Task Bound_beyond_loopback_every_request_needs_the_token_and_the_token_file_is_read_back()
     {
         string first;
@@ -352,6 +368,32 @@ public class ApiTests
         var events = (await api.GetAsync("events/recent")).Body["events"]!.AsArray();
         Assert.That(events.Any(e => e!["type"]!.GetValue<string>() == "serviceStateChanged" && e["service"]!.GetValue<string>() == "B"
             && e["state"]!.GetValue<string>() == "stopped"), Is.True, events.ToJsonString());
+        foreach (var e in events)
+            AssertEpochSecondsOfNow(e!["time"], e.ToJsonString());
+    }
+
+    /// <summary>A time as every route gives it: seconds since the Unix epoch (a JSON number), as in the original API.</summary>
+    private static void AssertEpochSecondsOfNow(JsonNode? time, string what)
+    {
+        Assert.That(time?.GetValueKind(), Is.EqualTo(JsonValueKind.Number), what);
+        Assert.That(time!.GetValue<double>(), Is.EqualTo(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).Within(120), what);
+    }
+
+    [Test]
+    public async Task Recent_events_include_those_of_the_start_up_scan()
+    {
+        using var workspace = new Workspace();
+        workspace.Write("A", "docs/at-start.txt", "synced by the start-up scan");
+        await using var app = workspace.BuildApp();
+        await app.StartAsync();
+        var client = app.GetTestClient();
+
+        await Workspace.EventuallyAsync(async () => (await client.GetStringAsync("/api/v1.0/events/recent")).Contains("at-start.txt", StringComparison.Ordinal),
+            "the start-up scan's sync among the recent events");
+        var events = JsonNode.Parse(await client.GetStringAsync("/api/v1.0/events/recent"))!["events"]!.AsArray();
+        Assert.That(events[0]!["type"]!.GetValue<string>(), Is.EqualTo("serviceStateChanged"), "from the first event on: " + events.ToJsonString());
+        Assert.That(events.Any(e => e!["type"]!.GetValue<string>() == "fileSynced" && e["path"]!.GetValue<string>() == "at-start.txt"), Is.True);
+        await app.StopAsync();
     }
 
     [Test]
@@ -380,6 +422,7 @@ public class ApiTests
         Assert.That(data["type"]!.GetValue<string>(), Is.EqualTo("fileSynced"));
         Assert.That(data["service"]!.GetValue<string>(), Is.EqualTo("B"));
         Assert.That(data["source"]!.GetValue<string>(), Is.EqualTo("A"));
+        AssertEpochSecondsOfNow(data["time"], snapshot[index]);
 
         await api.Engine.StopAsync();
         Assert.That(await Task.WhenAny(reading, Task.Delay(Workspace.Timeout(5))), Is.SameAs(reading), "the stream ends with the engine");

@@ -80,6 +80,15 @@ public class StatusPageBrowserTests
             workspace.Write("A", "docs/made-in-the-test.txt", "hello browser");
             wait.Until(b => b.FindElement(By.CssSelector("#files tr[data-file='made-in-the-test.txt'] .uptodate")).Text == "A, B");
             wait.Until(b => b.FindElement(By.Id("events")).Text.Contains("made-in-the-test.txt synced to B from A", StringComparison.Ordinal));
+            // Shown at the time of day it happened (the API gives seconds since the epoch, not a date string).
+            var shownAtItsTime = browser.ExecuteScript("""
+                const line = [...document.querySelectorAll("#events li")].find(li => li.textContent.includes("made-in-the-test.txt synced to B"));
+                const now = Date.now();
+                for (let s = 0; s <= 120; s++)
+                  if (line.textContent.startsWith(new Date(now - s * 1000).toLocaleTimeString() + " ")) return true;
+                return line.textContent;
+                """);
+            Assert.That(shownAtItsTime, Is.True);
             Assert.That(browser.ExecuteScript("return performance.getEntriesByType('navigation').length"), Is.EqualTo(loads), "no reload");
             Assert.That(workspace.Exists("B", "docs/made-in-the-test.txt"), Is.True);
 

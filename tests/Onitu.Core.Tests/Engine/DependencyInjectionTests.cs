@@ -40,11 +40,12 @@ public class DependencyInjectionTests
             o.SetupFile = "unused.yml";
             o.ChunkSize = 10;
             o.MaxParallelTransfers = 0;
+            o.RecentEvents = -1;
         }).AddDriver<LocalStorageDriverFactory>();
         using var provider = services.BuildServiceProvider();
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<SyncEngine>())!;
-        Assert.That(error.Failures, Has.Some.Contains("ChunkSize").And.Some.Contains("MaxParallelTransfers"));
+        Assert.That(error.Failures, Has.Some.Contains("ChunkSize").And.Some.Contains("MaxParallelTransfers").And.Some.Contains("RecentEvents"));
     }
 
     [Test]

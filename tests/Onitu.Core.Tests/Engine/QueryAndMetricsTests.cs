@@ -169,6 +169,23 @@ public class QueryAndMetricsTests
     }
 
     [Test]
+    public async Task The_last_events_are_kept_from_the_engines_creation_oldest_first_up_to_the_option()
+    {
+        await using var h = new SyncHarness(SyncHarness.TwoLocalServices(), o => o.RecentEvents = 3);
+        for (var i = 0; i < 5; i++)
+            h.Write("A", $"docs/f{i}.txt", "x");
+
+        // Nobody subscribes before the engine starts: the events of its start-up scan are kept all the same.
+        await h.Engine.StartAsync();
+        await SyncHarness.EventuallyAsync(() => { lock (h.Events) return h.Events.OfType<FileSynced>().Count() == 5; }, "the five files synced");
+        await h.Engine.WaitUntilIdleAsync(new CancellationTokenSource(SyncHarness.Timeout()).Token);
+
+        SyncEvent[] all;
+        lock (h.Events) all = [.. h.Events];
+        Assert.That(h.Engine.GetRecentEvents(), Is.EqualTo(all[^3..]), "the last three, oldest first");
+    }
+
+    [Test]
     public void Events_serialize_with_a_type_discriminator_and_string_enums()
     {
         SyncEvent e = new ServiceStateChanged(DateTimeOffset.UnixEpoch, "A", ServiceState.Failing, "disk gone");

@@ -37,6 +37,84 @@ public class ServiceControlTests
         Assert.That(StateOf(h, "B"), Is.EqualTo(ServiceState.Running));
     }
 
+    // A chunked transfer of 6 s: 6 MiB in 256 KiB chunks at 1 MiB/s.
+    private const int Chunk = 256 * 1024;
+    private const int BigSize = 24 * Chunk;
+
+    private static void Slowly(SyncEngineOptions o)
+    {
+        o.ChunkSize = Chunk;
+        o.BandwidthLimit = 1024 * 1024;
+    }
+
+    private static Task TransferUnderWayAsync(SyncHarness h) =>
+        SyncHarness.EventuallyAsync(() => h.Engine.GetProgress() is { ActiveTransfers: 1, BytesTransferred: >= 2 * Chunk }, "the transfer under way");
+
+    /// <summary>Checks that no byte reaches any target for a while.</summary>
+    private static async Task AssertNothingMovesAsync(SyncHarness h, string what)
+    {
+        var before = h.Engine.GetProgress().BytesTransferred;
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.That(h.Engine.GetProgress().BytesTransferred, Is.EqualTo(before), what);
+    }
+
+    private static Task<FileSynced> SyncedAsync(SyncHarness h, string path) =>
+        Task.Run(async () =>
+        {
+            while (true)
+            {
+                lock (h.Events)
+                {
+                    if (h.Events.OfType<FileSynced>().FirstOrDefault(e => e.Path == path) is { } synced)
+                        return synced;
+                }
+                await Task.Delay(20);
+            }
+        }).WaitAsync(SyncHarness.Timeout());
+
+    [Test]
+    public async Task Stopping_a_service_stops_the_transfers_to_it_in_flight_and_they_resume_when_it_starts_again()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices(), Slowly);
+        var content = SyncHarness.RandomBytes(BigSize);
+        h.Write("A", "docs/big.bin", content);
+        await TransferUnderWayAsync(h);
+
+        await h.Engine.StopServiceAsync("B");
+
+        Assert.That(h.Engine.GetProgress().ActiveTransfers, Is.Zero, "the stop returns once the transfer to B stopped");
+        await AssertNothingMovesAsync(h, "nothing is written to B once it is stopped");
+        var pending = await h.Engine.GetTransfersAsync();
+        Assert.That(pending, Has.Count.EqualTo(1), "the transfer stays persisted");
+        Assert.That(pending[0].Offset, Is.GreaterThan(0).And.LessThan(BigSize), "with its saved offset");
+        Assert.That(h.Exists("B", "docs/big.bin"), Is.False);
+
+        await h.Engine.StartServiceAsync("B");
+        var synced = await SyncedAsync(h, "big.bin");
+        Assert.That(synced.Resumed, Is.True, "resumed at its saved offset, not started over");
+        Assert.That(File.ReadAllBytes(h.PathOf("B", "docs/big.bin")), Is.EqualTo(content));
+    }
+
+    [Test]
+    public async Task Stopping_a_service_stops_the_transfers_from_it_in_flight_and_they_resume_when_it_starts_again()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices(), Slowly);
+        var content = SyncHarness.RandomBytes(BigSize);
+        h.Write("A", "docs/big.bin", content);
+        await TransferUnderWayAsync(h);
+
+        await h.Engine.StopServiceAsync("A");
+
+        await AssertNothingMovesAsync(h, "nothing is read from A once it is stopped");
+        Assert.That(await h.Engine.GetTransfersAsync(), Has.Count.EqualTo(1), "the transfer stays persisted");
+        Assert.That(h.Exists("B", "docs/big.bin"), Is.False);
+
+        await h.Engine.StartServiceAsync("A");
+        var synced = await SyncedAsync(h, "big.bin");
+        Assert.That(synced.Resumed, Is.True, "resumed at its saved offset, not started over");
+        Assert.That(File.ReadAllBytes(h.PathOf("B", "docs/big.bin")), Is.EqualTo(content));
+    }
+
     [Test]
     public async Task Control_of_an_unknown_or_wrongly_stated_service_is_refused_with_the_seeds_reasons()
     {
