@@ -298,7 +298,11 @@ public sealed class OptionsValidator
 }
 
 /// <summary>A problem with one option (or with the options as a whole when <see cref="Option"/> is null).</summary>
-internal sealed record OptionProblem(string? Option, string Message);
+internal sealed record OptionProblem(string? Option, string Message)
+{
+    /// <summary>The folder whose mapping on the service is at fault, when the driver's own check names one.</summary>
+    public string? Folder { get; init; }
+}
 
 /// <summary>The outcome of <see cref="OptionsValidator.Validate"/>.</summary>
 public sealed class OptionsValidationResult

@@ -27,7 +27,8 @@ public static class SetupValidator
     /// <summary>
     /// Validates every service of <paramref name="setup"/> against its driver's manifest, then, for the services
     /// whose options passed, asks a factory that implements <see cref="IDriverOptionsValidator"/> what its manifest
-    /// cannot say (a file that must exist, balanced quotes).
+    /// cannot say (a file that must exist, balanced quotes, two folders mapped to one place: reported at the folder
+    /// mapping's line and key, <c>services.laptop.folders.music</c>).
     /// </summary>
     /// <param name="setup">The setup.</param>
     /// <param name="drivers">The installed drivers.</param>
@@ -64,12 +65,17 @@ public static class SetupValidator
             var (validated, problems) = Validator.ValidateCore(manifest, service.Options, service.OptionTexts);
             if (validated is not null && findChecks(service.Driver) is { } checks)
             {
-                problems = DriverChecks(checks, validated, setup.BaseDirectory);
+                problems = DriverChecks(checks, validated, setup.BaseDirectory, service.Folders);
                 if (problems.Count > 0)
                     validated = null;
             }
             foreach (var problem in problems)
             {
+                if (problem.Folder is { } folder && service.Folders.FirstOrDefault(f => f.Folder == folder) is { } mapping)
+                {
+                    errors.Add(new SetupError(setup.SourceFile, LineOr(mapping.Line, service.Line), $"{path}.folders.{folder}", problem.Message));
+                    continue;
+                }
                 var given = problem.Option is not null && service.Options.ContainsKey(problem.Option);
                 var line = given && service.OptionLines.TryGetValue(problem.Option!, out var optionLine)
                     ? optionLine
@@ -98,13 +104,20 @@ public static class SetupValidator
     }
 
     // What the driver's own check says, phrased like the manifest's problems; a check that throws is a problem too.
-    private static List<OptionProblem> DriverChecks(IDriverOptionsValidator checks, DriverOptions options, string baseDirectory)
+    private static List<OptionProblem> DriverChecks(IDriverOptionsValidator checks, DriverOptions options, string baseDirectory,
+        IReadOnlyList<ServiceFolderSetup> folders)
     {
         var problems = new List<OptionProblem>();
         try
         {
-            foreach (var problem in checks.ValidateOptions(options, baseDirectory) ?? [])
+            var mappings = folders.Select(f => new FolderMapping(f.Folder, f.Path)).ToList();
+            foreach (var problem in checks.ValidateOptions(options, baseDirectory, mappings) ?? [])
             {
+                if (problem.Folder is { } folder && mappings.Exists(m => m.Name == folder))
+                {
+                    problems.Add(new OptionProblem(null, problem.Message) { Folder = folder });
+                    continue;
+                }
                 var option = problem.Option is { } key && options.ContainsKey(key) ? key : null;
                 problems.Add(new OptionProblem(option, option is null ? problem.Message : $"option '{option}' {problem.Message}"));
             }
