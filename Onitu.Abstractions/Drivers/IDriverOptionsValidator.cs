@@ -8,12 +8,14 @@ namespace Onitu;
 /// </summary>
 /// <remarks>
 /// Let <see cref="IDriverFactory.Create"/> refuse through the same code (throwing a <see cref="DriverException"/> with
-/// these problems), so that what creation refuses is exactly what validation reports.
+/// these problems), so that what creation refuses is exactly what validation reports. When the manifest refused some
+/// options of a service, the host still calls the check, with the refused options at their defaults (a mandatory one
+/// absent), and reports only its problems with options the manifest accepted.
 /// </remarks>
 public interface IDriverOptionsValidator
 {
     /// <summary>Checks a service's options; must not touch the store (no network).</summary>
-    /// <param name="options">The options, valid against the manifest, defaults filled in.</param>
+    /// <param name="options">The options as the manifest accepted them, typed, defaults filled in (see the remarks of the interface).</param>
     /// <param name="baseDirectory">The directory relative paths in options are resolved against (see <see cref="IPlug.BaseDirectory"/>).</param>
     /// <returns>Every problem found; empty when the options are usable.</returns>
     IEnumerable<DriverOptionProblem> ValidateOptions(DriverOptions options, string baseDirectory);
@@ -23,7 +25,7 @@ public interface IDriverOptionsValidator
     /// in one place on the store); must not touch the store. The host calls this one; by default it checks the options
     /// only (<see cref="ValidateOptions(DriverOptions, string)"/>).
     /// </summary>
-    /// <param name="options">The options, valid against the manifest, defaults filled in.</param>
+    /// <param name="options">The options as the manifest accepted them, typed, defaults filled in (see the remarks of the interface).</param>
     /// <param name="baseDirectory">The directory relative paths in options and mappings are resolved against (see <see cref="IPlug.BaseDirectory"/>).</param>
     /// <param name="folders">The folders mapped on the service, as <see cref="IPlug.Folders"/> will give them.</param>
     /// <returns>Every problem found; empty when the options and mappings are usable.</returns>

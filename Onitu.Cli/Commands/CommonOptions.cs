@@ -177,12 +177,14 @@ internal static class CommonOptions
             // between two YAML events when the user asks; a read stuck on a dead mount or a pipe is abandoned.
             var loaded = Task.Run(() => TryLoadSetup(result, Console.Error, cancellationToken), cancellationToken);
             logging = await loggingTask;
-            var options = await loaded.WaitAsync(cancellationToken);
+            var (options, failure) = await loaded.WaitAsync(cancellationToken);
             engine = null;
-            if (options is not null)
+            if (options is not null || failure is not null)
             {
                 var drivers = await driversTask.WaitAsync(cancellationToken);
-                engine = await Task.Run(() => TryCreateEngine(options, drivers, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
+                engine = await Task.Run(() => failure is null
+                    ? TryCreateEngine(options!, drivers, result, logging, Console.Error)
+                    : ReportSetupFailure(failure, drivers, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -200,24 +202,36 @@ internal static class CommonOptions
         }
     }
 
-    /// <summary>The engine options with the setup read; null when an error was printed.</summary>
-    private static SyncEngineOptions? TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// The engine options with the setup read; or the setup's problems, to be reported with its services' option
+    /// problems once the drivers are known; or neither when an error was printed (a wrong flag).
+    /// </summary>
+    private static (SyncEngineOptions? Options, SetupException? Failure) TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
             var options = EngineOptions(result);
             options.Setup = SetupLoader.LoadFile(options.SetupFile!, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return options;
+            return (options, null);
         }
         catch (SetupException e)
         {
-            error.WriteLine(e.Message);
+            return (null, e);
         }
         catch (Exception e) when (e is FormatException or Microsoft.Extensions.Options.OptionsValidationException or OverflowException or OnituException)
         {
             error.WriteLine($"error: {e.Message}");
         }
+        return (null, null);
+    }
+
+    /// <summary>Prints every problem of a setup that failed to load, its services' option problems included; returns no engine.</summary>
+    private static SyncEngine? ReportSetupFailure(SetupException failure, DriverCatalog drivers, ParseResult result, ILoggerFactory logging, TextWriter error)
+    {
+        PluginDriverLoader.LoadAll(PluginsDirectory(result), drivers, logging.CreateLogger("Onitu.Plugins"));
+        foreach (var problem in Options.SetupValidator.Validate(failure, drivers))
+            error.WriteLine(problem);
         return null;
     }
 
