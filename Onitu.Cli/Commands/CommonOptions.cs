@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
@@ -23,12 +24,12 @@ internal static class CommonOptions
 
     public static readonly Option<string?> ChunkSize = new("--chunk-size")
     {
-        Description = "Chunk size of chunked transfers, e.g. 4MiB (default 4MiB).",
+        Description = "Chunk size of chunked transfers, 4KiB to 256MiB, e.g. 4MiB (default 4MiB).",
     };
 
     public static readonly Option<int?> Parallel = new("--parallel")
     {
-        Description = "How many transfers run at once (default 4; a service that asks for more, such as ssh with its option transfers, runs its own beside these).",
+        Description = "How many transfers run at once, 1 to 1024 (default 4; a service that asks for more, such as ssh with its option transfers, runs its own beside these).",
     };
 
     public static readonly Option<string?> BandwidthLimit = new("--bwlimit")
@@ -129,10 +130,20 @@ internal static class CommonOptions
             SetupFile = result.GetValue(Setup)!.FullName,
             DatabasePath = result.GetValue(Database)?.FullName,
         };
+        // The engine refuses these too, naming its own settings; the command line names its flags.
         if (result.GetValue(ChunkSize) is { } chunk)
-            options.ChunkSize = checked((int)ParseSize("--chunk-size", chunk));
+        {
+            var bytes = ParseSize("--chunk-size", chunk);
+            options.ChunkSize = bytes is >= SyncEngineOptions.MinChunkSize and <= SyncEngineOptions.MaxChunkSize
+                ? (int)bytes
+                : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"--chunk-size: must be between 4 KiB and 256 MiB, got '{chunk}' ({bytes:N0} bytes)."));
+        }
         if (result.GetValue(Parallel) is { } parallel)
-            options.MaxParallelTransfers = parallel;
+        {
+            options.MaxParallelTransfers = parallel is >= 1 and <= SyncEngineOptions.ParallelTransfersLimit
+                ? parallel
+                : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"--parallel: must be between 1 and {SyncEngineOptions.ParallelTransfersLimit}, got {parallel}."));
+        }
         if (result.GetValue(BandwidthLimit) is { } limit)
             options.BandwidthLimit = ParseSize("--bwlimit", limit);
         if (result.GetValue(MaxDelete) is { } maxDelete)
