@@ -177,4 +177,36 @@ public class SetupErrorsAtOnceTests : ScratchTest
             Assert.That(run.StandardError, Does.Contain("YAML syntax error"), run.StandardError);
         }
     }
+
+    [Test]
+    public async Task The_error_example_of_the_setup_reference_is_what_validate_and_sync_print()
+    {
+        // docs/setup.md shows a setup in /tmp/onitu-example/ and what onitu prints for it: run it here and compare.
+        const string exampleDirectory = "/tmp/onitu-example";
+        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "setup.md")).ReplaceLineEndings("\n");
+        var yamlStart = doc.IndexOf("```yaml\n", doc.IndexOf($"For this setup, in `{exampleDirectory}/`:", StringComparison.Ordinal), StringComparison.Ordinal) + "```yaml\n".Length;
+        var yamlEnd = doc.IndexOf("```\n", yamlStart, StringComparison.Ordinal);
+        var outputStart = doc.IndexOf("```\n", yamlEnd + 4, StringComparison.Ordinal) + 4;
+        var output = doc[outputStart..doc.IndexOf("```\n", outputStart, StringComparison.Ordinal)];
+        var setup = WriteSetup("setup.yml", doc[yamlStart..yamlEnd]);
+        var expected = output.Replace(exampleDirectory, Dir, StringComparison.Ordinal).TrimEnd('\n').Split('\n');
+        Assert.That(expected, Has.Length.GreaterThan(5), "the example was found in docs/setup.md");
+
+        foreach (var command in new[] { "validate", "sync" })
+        {
+            using var run = await OnituProcess.RunAsync(Dir, command, setup);
+            Assert.That(run.ExitCode, Is.EqualTo(1), run.Output);
+            Assert.That(run.StandardError.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'), Is.EqualTo(expected).AsCollection, command);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Onitu.sln")))
+                return dir.FullName;
+        }
+        throw new InvalidOperationException("The repository root (Onitu.sln) was not found above " + AppContext.BaseDirectory);
+    }
 }
