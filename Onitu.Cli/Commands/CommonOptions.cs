@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Onitu.Drivers;
@@ -23,12 +24,12 @@ internal static class CommonOptions
 
     public static readonly Option<string?> ChunkSize = new("--chunk-size")
     {
-        Description = "Chunk size of chunked transfers, e.g. 4MiB (default 4MiB).",
+        Description = "Chunk size of chunked transfers, 4KiB to 256MiB, e.g. 4MiB (default 4MiB).",
     };
 
     public static readonly Option<int?> Parallel = new("--parallel")
     {
-        Description = "How many transfers run at once (default 4; a service that asks for more, such as ssh with its option transfers, runs its own beside these).",
+        Description = "How many transfers run at once, 1 to 1024 (default 4; a service that asks for more, such as ssh with its option transfers, runs its own beside these).",
     };
 
     public static readonly Option<string?> BandwidthLimit = new("--bwlimit")
@@ -129,10 +130,20 @@ internal static class CommonOptions
             SetupFile = result.GetValue(Setup)!.FullName,
             DatabasePath = result.GetValue(Database)?.FullName,
         };
+        // The engine refuses these too, naming its own settings; the command line names its flags.
         if (result.GetValue(ChunkSize) is { } chunk)
-            options.ChunkSize = checked((int)ParseSize("--chunk-size", chunk));
+        {
+            var bytes = ParseSize("--chunk-size", chunk);
+            options.ChunkSize = bytes is >= SyncEngineOptions.MinChunkSize and <= SyncEngineOptions.MaxChunkSize
+                ? (int)bytes
+                : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"--chunk-size: must be between 4 KiB and 256 MiB, got '{chunk}' ({bytes:N0} bytes)."));
+        }
         if (result.GetValue(Parallel) is { } parallel)
-            options.MaxParallelTransfers = parallel;
+        {
+            options.MaxParallelTransfers = parallel is >= 1 and <= SyncEngineOptions.ParallelTransfersLimit
+                ? parallel
+                : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"--parallel: must be between 1 and {SyncEngineOptions.ParallelTransfersLimit}, got {parallel}."));
+        }
         if (result.GetValue(BandwidthLimit) is { } limit)
             options.BandwidthLimit = ParseSize("--bwlimit", limit);
         if (result.GetValue(MaxDelete) is { } maxDelete)
@@ -177,12 +188,14 @@ internal static class CommonOptions
             // between two YAML events when the user asks; a read stuck on a dead mount or a pipe is abandoned.
             var loaded = Task.Run(() => TryLoadSetup(result, Console.Error, cancellationToken), cancellationToken);
             logging = await loggingTask;
-            var options = await loaded.WaitAsync(cancellationToken);
+            var (options, failure) = await loaded.WaitAsync(cancellationToken);
             engine = null;
-            if (options is not null)
+            if (options is not null || failure is not null)
             {
                 var drivers = await driversTask.WaitAsync(cancellationToken);
-                engine = await Task.Run(() => TryCreateEngine(options, drivers, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
+                engine = await Task.Run(() => failure is null
+                    ? TryCreateEngine(options!, drivers, result, logging, Console.Error)
+                    : ReportSetupFailure(failure, drivers, result, logging, Console.Error), cancellationToken).WaitAsync(cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -200,24 +213,36 @@ internal static class CommonOptions
         }
     }
 
-    /// <summary>The engine options with the setup read; null when an error was printed.</summary>
-    private static SyncEngineOptions? TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// The engine options with the setup read; or the setup's problems, to be reported with its services' option
+    /// problems once the drivers are known; or neither when an error was printed (a wrong flag).
+    /// </summary>
+    private static (SyncEngineOptions? Options, SetupException? Failure) TryLoadSetup(ParseResult result, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
             var options = EngineOptions(result);
             options.Setup = SetupLoader.LoadFile(options.SetupFile!, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return options;
+            return (options, null);
         }
         catch (SetupException e)
         {
-            error.WriteLine(e.Message);
+            return (null, e);
         }
         catch (Exception e) when (e is FormatException or Microsoft.Extensions.Options.OptionsValidationException or OverflowException or OnituException)
         {
             error.WriteLine($"error: {e.Message}");
         }
+        return (null, null);
+    }
+
+    /// <summary>Prints every problem of a setup that failed to load, its services' option problems included; returns no engine.</summary>
+    private static SyncEngine? ReportSetupFailure(SetupException failure, DriverCatalog drivers, ParseResult result, ILoggerFactory logging, TextWriter error)
+    {
+        PluginDriverLoader.LoadAll(PluginsDirectory(result), drivers, logging.CreateLogger("Onitu.Plugins"));
+        foreach (var problem in Options.SetupValidator.Validate(failure, drivers))
+            error.WriteLine(problem);
         return null;
     }
 

@@ -30,25 +30,27 @@ internal static class ValidateCommand
     private static int Validate(ParseResult result, CancellationToken cancellationToken)
     {
         var file = result.GetValue(CommonOptions.Setup)!.FullName;
+        Setup.OnituSetup? setup = null;
+        Setup.SetupException? failure = null;
         try
         {
-            var setup = Setup.SetupLoader.LoadFile(file, cancellationToken);
-            using var logging = CommonOptions.WarningLogging();
-            var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
-            var errors = Options.SetupValidator.Validate(setup, drivers, out _);
-            if (errors.Count > 0)
-            {
-                foreach (var error in errors)
-                    Console.Error.WriteLine(error);
-                return ExitCodes.SetupError;
-            }
-            Console.WriteLine($"{file}: valid ({setup.FolderNames.Count} folders, {setup.Services.Count} services).");
-            return ExitCodes.Success;
+            setup = Setup.SetupLoader.LoadFile(file, cancellationToken);
         }
         catch (Setup.SetupException e)
         {
-            Console.Error.WriteLine(e.Message);
+            failure = e;
+        }
+        using var logging = CommonOptions.WarningLogging();
+        var drivers = CommonOptions.Drivers(result, logging.CreateLogger("Onitu.Plugins"));
+        // A setup with problems still has its services' options checked: every problem in one pass.
+        var errors = setup is not null ? Options.SetupValidator.Validate(setup, drivers, out _) : Options.SetupValidator.Validate(failure!, drivers);
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+                Console.Error.WriteLine(error);
             return ExitCodes.SetupError;
         }
+        Console.WriteLine($"{file}: valid ({setup!.FolderNames.Count} folders, {setup.Services.Count} services).");
+        return ExitCodes.Success;
     }
 }

@@ -76,7 +76,7 @@ public sealed partial class SyncEngine : IAsyncDisposable
 
         loggerFactory ??= NullLoggerFactory.Instance;
         clock ??= TimeProvider.System;
-        var setup = options.Setup ?? SetupLoader.LoadFile(options.SetupFile!);
+        var setup = options.Setup ?? LoadSetupFile(options.SetupFile!, drivers);
         var errors = SetupValidator.Validate(setup, drivers, out var optionsByService);
         if (errors.Count > 0)
             throw new SetupException(errors);
@@ -115,6 +115,19 @@ public sealed partial class SyncEngine : IAsyncDisposable
             store.DisposeAsync().AsTask().GetAwaiter().GetResult();
 #pragma warning restore VSTHRD002
             throw;
+        }
+    }
+
+    // A setup file with problems is refused with its services' option problems too: every problem at once.
+    private static OnituSetup LoadSetupFile(string path, DriverCatalog drivers)
+    {
+        try
+        {
+            return SetupLoader.LoadFile(path);
+        }
+        catch (SetupException e) when (e.Partial is not null)
+        {
+            throw new SetupException(SetupValidator.Validate(e, drivers), e.InnerException);
         }
     }
 

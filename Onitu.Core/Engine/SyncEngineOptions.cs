@@ -9,6 +9,15 @@ public sealed class SyncEngineOptions
     /// <summary>The default chunk size of chunked transfers: 4 MiB.</summary>
     public const int DefaultChunkSize = 4 * 1024 * 1024;
 
+    /// <summary>The smallest <see cref="ChunkSize"/>: 4 KiB.</summary>
+    public const int MinChunkSize = 4 * 1024;
+
+    /// <summary>The largest <see cref="ChunkSize"/>: 256 MiB.</summary>
+    public const int MaxChunkSize = 256 * 1024 * 1024;
+
+    /// <summary>The most <see cref="MaxParallelTransfers"/> can be: 1024.</summary>
+    public const int ParallelTransfersLimit = 1024;
+
     /// <summary>The setup file (YAML or JSON) to load, when <see cref="Setup"/> is not given.</summary>
     public string? SetupFile { get; set; }
 
@@ -21,13 +30,13 @@ public sealed class SyncEngineOptions
     /// </summary>
     public string? DatabasePath { get; set; }
 
-    /// <summary>The chunk size proposed to drivers for chunked transfers (they may answer another).</summary>
+    /// <summary>The chunk size proposed to drivers for chunked transfers (they may answer another), <see cref="MinChunkSize"/> to <see cref="MaxChunkSize"/>.</summary>
     public int ChunkSize { get; set; } = DefaultChunkSize;
 
     /// <summary>
     /// How many transfers, deletions and moves run at once. A service whose driver asks for more
     /// (<see cref="ITransferConcurrency"/>: a latency-bound store such as an SSH server wants many small files in flight)
-    /// runs the jobs it takes part in beside these, as many as it asked for.
+    /// runs the jobs it takes part in beside these, as many as it asked for. 1 to <see cref="ParallelTransfersLimit"/>.
     /// </summary>
     public int MaxParallelTransfers { get; set; } = 4;
 
@@ -88,10 +97,10 @@ public sealed class SyncEngineOptionsValidator : IValidateOptions<SyncEngineOpti
         var errors = new List<string>();
         if (options.Setup is null && string.IsNullOrWhiteSpace(options.SetupFile))
             errors.Add($"Give a setup: set {nameof(SyncEngineOptions.SetupFile)} or {nameof(SyncEngineOptions.Setup)}.");
-        if (options.ChunkSize is < 4096 or > 256 * 1024 * 1024)
+        if (options.ChunkSize is < SyncEngineOptions.MinChunkSize or > SyncEngineOptions.MaxChunkSize)
             errors.Add($"{nameof(SyncEngineOptions.ChunkSize)} must be between 4 KiB and 256 MiB (was {options.ChunkSize}).");
-        if (options.MaxParallelTransfers is < 1 or > 1024)
-            errors.Add($"{nameof(SyncEngineOptions.MaxParallelTransfers)} must be between 1 and 1024 (was {options.MaxParallelTransfers}).");
+        if (options.MaxParallelTransfers is < 1 or > SyncEngineOptions.ParallelTransfersLimit)
+            errors.Add($"{nameof(SyncEngineOptions.MaxParallelTransfers)} must be between 1 and {SyncEngineOptions.ParallelTransfersLimit} (was {options.MaxParallelTransfers}).");
         if (options.BandwidthLimit < 0)
             errors.Add($"{nameof(SyncEngineOptions.BandwidthLimit)} cannot be negative.");
         if (options.RetryBaseDelay <= TimeSpan.Zero || options.MaxRetryDelay < options.RetryBaseDelay)

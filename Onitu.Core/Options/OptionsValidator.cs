@@ -81,6 +81,29 @@ public sealed class OptionsValidator
         return (new DriverOptions(new ReadOnlyDictionary<string, object?>(values), secrets), problems);
     }
 
+    /// <summary>
+    /// What a driver's own checks can still look at when the manifest refused some options of a service: the options
+    /// it accepted, typed, and every other one (<paramref name="refused"/>, or not given) at its default; a mandatory
+    /// option refused or missing is absent.
+    /// </summary>
+    internal static DriverOptions AcceptedOptions(DriverManifest manifest, IReadOnlyDictionary<string, object?> options,
+        IReadOnlyDictionary<string, string>? texts, IReadOnlySet<string> refused)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(refused);
+        var values = new OrderedDictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (key, option) in manifest.Options)
+        {
+            if (!refused.Contains(key) && options.TryGetValue(key, out var value) && TryConvert(AsWritten(key, value, option, texts), option.Type, out var typed))
+                values[key] = typed;
+            else if (option.HasDefault && TryConvert(option.Default, option.Type, out var fallback))
+                values[key] = fallback;
+        }
+        var secrets = manifest.Options.Values.Where(o => o.IsSecret).Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        return new DriverOptions(new ReadOnlyDictionary<string, object?>(values), secrets);
+    }
+
     /// <summary>The problems the manifest's JSON Schema finds, one per option.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // NJsonSchema, Newtonsoft.Json and System.Text.Json load only when called
     internal List<OptionProblem> SchemaProblems(DriverManifest manifest, IReadOnlyDictionary<string, object?> input)
@@ -298,7 +321,11 @@ public sealed class OptionsValidator
 }
 
 /// <summary>A problem with one option (or with the options as a whole when <see cref="Option"/> is null).</summary>
-internal sealed record OptionProblem(string? Option, string Message);
+internal sealed record OptionProblem(string? Option, string Message)
+{
+    /// <summary>The folder whose mapping on the service is at fault, when the driver's own check names one.</summary>
+    public string? Folder { get; init; }
+}
 
 /// <summary>The outcome of <see cref="OptionsValidator.Validate"/>.</summary>
 public sealed class OptionsValidationResult

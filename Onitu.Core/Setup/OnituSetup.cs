@@ -51,10 +51,14 @@ public sealed class OnituSetup
         FolderNames = [.. ordered.Keys];
         Services = serviceList.AsReadOnly();
         SourceFile = sourceFile;
-        BaseDirectory = baseDirectory
+        BaseDirectory = ResolveBaseDirectory(sourceFile, baseDirectory);
+    }
+
+    /// <summary>The given base directory, else the source file's directory, else the current directory.</summary>
+    internal static string ResolveBaseDirectory(string? sourceFile, string? baseDirectory) =>
+        baseDirectory
             ?? (sourceFile is null ? null : Path.GetDirectoryName(Path.GetFullPath(sourceFile)))
             ?? Directory.GetCurrentDirectory();
-    }
 
     /// <summary>The setup's name.</summary>
     public string Name { get; }

@@ -21,12 +21,22 @@ public sealed class ServiceSetup
     /// <exception cref="ArgumentException">A folder is mapped twice, or there is no folder.</exception>
     public ServiceSetup(string name, string driver, IReadOnlyDictionary<string, object?> options,
         IReadOnlyList<ServiceFolderSetup> folders, int line = 0, IReadOnlyDictionary<string, int>? optionLines = null)
+        : this(name, driver, options, folders, line, optionLines, partial: false)
+    {
+    }
+
+    /// <summary>
+    /// Creates a service; a <paramref name="partial"/> one (what the loader could read of a service of a setup with
+    /// problems, for checking its options all the same) may map no folder.
+    /// </summary>
+    internal ServiceSetup(string name, string driver, IReadOnlyDictionary<string, object?> options,
+        IReadOnlyList<ServiceFolderSetup> folders, int line, IReadOnlyDictionary<string, int>? optionLines, bool partial)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentException.ThrowIfNullOrEmpty(driver);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(folders);
-        if (folders.Count == 0)
+        if (folders.Count == 0 && !partial)
             throw new ArgumentException($"The service '{name}' maps no folder.", nameof(folders));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var folder in folders)
@@ -76,6 +86,12 @@ public sealed class ServiceSetup
     /// <c>1.10</c> gets what was written rather than the number YAML reads.
     /// </summary>
     internal IReadOnlyDictionary<string, string>? OptionTexts { get; init; }
+
+    /// <summary>
+    /// Whether the loader could read the options as written: false when <c>options</c> is not a mapping or one of its
+    /// keys is not a name (already reported), so that checking them would only report what follows from that.
+    /// </summary>
+    internal bool OptionsReadable { get; init; } = true;
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} ({Driver})";

@@ -27,7 +27,8 @@ namespace Onitu.Setup;
 /// <remarks>
 /// Every problem found is reported at once in a <see cref="SetupException"/>, each with the file, the line and the key
 /// path (such as <c>services.laptop.folders.music.min-size</c>). Driver options are only read here; their
-/// validation needs the drivers' manifests (see <c>Onitu.Options.SetupValidator</c>).
+/// validation needs the drivers' manifests (see <c>Onitu.Options.SetupValidator</c>, which also adds the option problems
+/// of the services it could read to those of a setup that failed to load, so that every problem is reported at once).
 /// </remarks>
 public static class SetupLoader
 {

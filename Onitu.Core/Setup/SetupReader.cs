@@ -21,10 +21,17 @@ internal sealed class SetupReader(string? file, CancellationToken cancellationTo
 
     public OnituSetup Read(string text, string? baseDirectory)
     {
-        if (Load(text) is { } root)
-            ReadRoot(root);
-        if (_errors.Count > 0 || _setupName is null)
+        if (Load(text) is not { } root)
             throw new SetupException(SortedErrors());
+        ReadRoot(root);
+        if (_errors.Count > 0 || _setupName is null)
+        {
+            // What could still be read goes with the problems, so that the services' options are checked in the same pass.
+            throw new SetupException(SortedErrors())
+            {
+                Partial = new PartialSetup(file, OnituSetup.ResolveBaseDirectory(file, baseDirectory), _services.AsReadOnly()),
+            };
+        }
         return new OnituSetup(_setupName, _folders, _services, file, baseDirectory);
     }
 
@@ -206,6 +213,7 @@ internal sealed class SetupReader(string? file, CancellationToken cancellationTo
 
         string? driver = null;
         int driverLine = 0, optionsLine = 0;
+        var optionsReadable = true;
         var options = new OrderedDictionary<string, object?>(StringComparer.Ordinal);
         var optionLines = new Dictionary<string, int>(StringComparer.Ordinal);
         var optionTexts = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -231,8 +239,10 @@ internal sealed class SetupReader(string? file, CancellationToken cancellationTo
                     if (value is not YamlMappingNode optionsMapping)
                     {
                         Error(YamlValues.LineOf(value), keyPath, "'options' must be a mapping of driver option names to values");
+                        optionsReadable = false;
                         break;
                     }
+                    var errorsBefore = _errors.Count;
                     foreach (var (option, optionKey, optionValue) in Entries(optionsMapping, keyPath))
                     {
                         options[option] = YamlValues.ToObject(optionValue);
@@ -240,6 +250,7 @@ internal sealed class SetupReader(string? file, CancellationToken cancellationTo
                         if (optionValue is YamlScalarNode text && YamlValues.IsPlainImplicit(text) && options[option] is not (string or null))
                             optionTexts[option] = text.Value ?? string.Empty;
                     }
+                    optionsReadable &= _errors.Count == errorsBefore; // a key that is not a name: what is read is not all
                     break;
                 case "folders":
                     foldersSeen = true;
@@ -259,14 +270,16 @@ internal sealed class SetupReader(string? file, CancellationToken cancellationTo
         if (!foldersSeen)
             Error(line, path, "the service maps no folder; add 'folders' with at least one folder declared under the top-level 'folders'");
 
-        if (driver is not null && folders.Count > 0)
+        // Without folders the setup has an error already; the service is kept for checking its options all the same.
+        if (driver is not null)
         {
             _services.Add(new ServiceSetup(name, driver, new ReadOnlyDictionary<string, object?>(options), folders.AsReadOnly(), line,
-                new ReadOnlyDictionary<string, int>(optionLines))
+                new ReadOnlyDictionary<string, int>(optionLines), partial: folders.Count == 0)
             {
                 DriverLine = driverLine,
                 OptionsLine = optionsLine,
                 OptionTexts = optionTexts,
+                OptionsReadable = optionsReadable,
             });
         }
     }

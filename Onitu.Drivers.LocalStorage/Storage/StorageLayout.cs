@@ -6,20 +6,16 @@ internal sealed class StorageLayout
     private readonly Dictionary<string, StorageFolder> _byName;
 
     /// <summary>Resolves every folder mapping: <c>root</c> against the base directory, each mapping against <c>root</c>.</summary>
-    /// <exception cref="DriverException">Two folders share a directory, or one lies inside another.</exception>
+    /// <exception cref="DriverException">A path cannot be resolved, a folder is mapped twice, or two folders overlap
+    /// (see <see cref="Check"/>).</exception>
     public StorageLayout(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders)
     {
         ArgumentNullException.ThrowIfNull(folders);
-        var fullBase = Path.GetFullPath(string.IsNullOrEmpty(baseDirectory) ? "." : baseDirectory);
-        Root = Path.GetFullPath(root, fullBase);
-        Folders = folders.Select(f => new StorageFolder(f.Name, Path.GetFullPath(f.Path, Root))).ToArray();
-        _byName = new Dictionary<string, StorageFolder>(StringComparer.Ordinal);
-        foreach (var folder in Folders)
-        {
-            if (!_byName.TryAdd(folder.Name, folder))
-                throw new DriverException($"The folder '{folder.Name}' is mapped twice.");
-        }
-        RefuseOverlaps();
+        var problems = Resolve(baseDirectory, root, folders, out var fullRoot, out var resolved);
+        LocalStorageOptions.ThrowIfAny(problems);
+        Root = fullRoot!;
+        Folders = resolved;
+        _byName = resolved.ToDictionary(f => f.Name, StringComparer.Ordinal);
     }
 
     /// <summary>The full path of the <c>root</c> option.</summary>
@@ -27,6 +23,17 @@ internal sealed class StorageLayout
 
     /// <summary>The folders, in setup order.</summary>
     public IReadOnlyList<StorageFolder> Folders { get; }
+
+    /// <summary>
+    /// Every problem of where the folders would lie, without touching the disk: a path the system cannot use, a folder
+    /// mapped twice, and two folders whose directories are the same or one inside the other (a file inside both would
+    /// be two files for Onitu, each write echoing as a change of the other: a loop), reported at the later mapping.
+    /// </summary>
+    public static IReadOnlyList<DriverOptionProblem> Check(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders)
+    {
+        ArgumentNullException.ThrowIfNull(folders);
+        return Resolve(baseDirectory, root, folders, out _, out _);
+    }
 
     /// <summary>Returns the folder named <paramref name="name"/>.</summary>
     /// <exception cref="DriverException">No such folder is mapped on this service.</exception>
@@ -42,18 +49,51 @@ internal sealed class StorageLayout
         return GetFolder(metadata.Folder).GetFullPath(metadata.Path);
     }
 
-    // A file inside two folder directories would be two files for Onitu, each write echoing as a change of the
-    // other: a loop. Refuse the setup instead.
-    private void RefuseOverlaps()
+    private static List<DriverOptionProblem> Resolve(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders,
+        out string? fullRoot, out List<StorageFolder> resolved)
     {
-        for (var i = 0; i < Folders.Count; i++)
+        var problems = new List<DriverOptionProblem>();
+        resolved = new List<StorageFolder>(folders.Count);
+        fullRoot = null;
+        try
         {
-            for (var j = 0; j < Folders.Count; j++)
-            {
-                var (a, b) = (Folders[i], Folders[j]);
-                if (i != j && (string.Equals(a.Directory, b.Directory, Paths.Comparison) || b.IsStrictlyInside(a.Directory)))
-                    throw new DriverException($"The folders '{a.Name}' ({a.Directory}) and '{b.Name}' ({b.Directory}) overlap on disk; each folder needs a directory of its own.");
-            }
+            fullRoot = Path.GetFullPath(root, Path.GetFullPath(string.IsNullOrEmpty(baseDirectory) ? "." : baseDirectory));
         }
+        catch (ArgumentException e)
+        {
+            problems.Add(new DriverOptionProblem(LocalStorageOptions.RootKey, $"is not a usable path: {e.Message}"));
+            return problems;
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var mapping in folders)
+        {
+            if (!names.Add(mapping.Name))
+            {
+                problems.Add(new DriverOptionProblem(null, $"the folder '{mapping.Name}' is mapped twice") { Folder = mapping.Name });
+                continue;
+            }
+            StorageFolder folder;
+            try
+            {
+                folder = new StorageFolder(mapping.Name, Path.GetFullPath(mapping.Path, fullRoot));
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add(new DriverOptionProblem(null, $"the folder '{mapping.Name}' is mapped to a path that is not usable: {e.Message}") { Folder = mapping.Name });
+                continue;
+            }
+            if (resolved.FirstOrDefault(other => Overlap(other, folder)) is { } earlier)
+            {
+                problems.Add(new DriverOptionProblem(null,
+                    $"the folders '{earlier.Name}' ({earlier.Directory}) and '{folder.Name}' ({folder.Directory}) overlap on disk; each folder needs a directory of its own")
+                { Folder = folder.Name });
+            }
+            resolved.Add(folder);
+        }
+        return problems;
     }
+
+    private static bool Overlap(StorageFolder a, StorageFolder b) =>
+        string.Equals(a.Directory, b.Directory, Paths.Comparison) || a.IsStrictlyInside(b.Directory) || b.IsStrictlyInside(a.Directory);
 }

@@ -339,6 +339,23 @@ public class CliTests : ScratchTest
         Assert.That(run.StandardError, Does.Contain("--api").And.Contain("99999"));
     }
 
+    [TestCase("--parallel", "0", "must be between 1 and 1024, got 0", TestName = "--parallel 0 is refused naming the flag")]
+    [TestCase("--parallel", "1025", "must be between 1 and 1024, got 1025", TestName = "--parallel 1025 is refused naming the flag")]
+    [TestCase("--chunk-size", "0", "must be between 4 KiB and 256 MiB, got '0' (0 bytes)", TestName = "--chunk-size 0 is refused naming the flag")]
+    [TestCase("--chunk-size", "1k", "must be between 4 KiB and 256 MiB, got '1k' (1,000 bytes)", TestName = "--chunk-size 1k is refused naming the flag")]
+    [TestCase("--chunk-size", "3GiB", "must be between 4 KiB and 256 MiB, got '3GiB' (3,221,225,472 bytes)", TestName = "--chunk-size 3GiB is refused naming the flag")]
+    public async Task An_engine_flag_out_of_range_is_refused_naming_the_flag(string flag, string value, string rule)
+    {
+        var setup = WriteSetup(TwoFolders);
+        foreach (var command in new[] { "sync", "run" })
+        {
+            using var run = await OnituProcess.RunAsync(Dir, command, setup, flag, value);
+            Assert.That(run.ExitCode, Is.EqualTo(1), $"{command}: {run.Output}");
+            Assert.That(run.StandardError.Trim(), Is.EqualTo($"error: {flag}: {rule}."), $"{command}: {run.Output}");
+        }
+        Assert.That(Directory.Exists(Path.Combine(Dir, "A")), Is.False, "nothing started");
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

@@ -20,6 +20,8 @@ public class FactoryTests
             Assert.That(manifest.Options["fsync"].Default, Is.EqualTo(false));
             Assert.That(manifest.Options["debounce-ms"].Type, Is.EqualTo(OptionType.Integer));
             Assert.That(manifest.Options["debounce-ms"].Default, Is.EqualTo(20L));
+            Assert.That((manifest.Options["debounce-ms"].Minimum, manifest.Options["debounce-ms"].Maximum), Is.EqualTo((0d, 60_000d)),
+                "the range the driver enforces is the manifest's, so that onitu validate checks it");
             Assert.That(manifest.Options.Values.Where(o => o.Key != "root").Select(o => o.IsMandatory), Is.All.False);
             Assert.That(manifest.Options.Values.Select(o => o.IsSecret), Is.All.False);
         });

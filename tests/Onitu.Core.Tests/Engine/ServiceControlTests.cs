@@ -212,4 +212,15 @@ public class ServiceControlTests
 
         Assert.That(error!.Message, Does.Contain("services.B.options").And.Contain("cannot change"));
     }
+
+    [Test]
+    public async Task A_reload_of_a_broken_setup_file_names_its_rule_and_option_problems_at_once()
+    {
+        await using var h = await StartedAsync(SyncHarness.TwoLocalServices());
+        File.WriteAllText(h.SetupFile, SyncHarness.TwoLocalServices("max-size: huge").Replace("root: B", "root: B\n      fsync: sometimes", StringComparison.Ordinal));
+
+        var error = Assert.ThrowsAsync<SetupException>(() => h.Engine.ReloadAsync());
+
+        Assert.That(error!.Errors.Select(e => e.Key), Is.EqualTo(new[] { "folders.docs.max-size", "services.B.options.fsync" }), error.Message);
+    }
 }

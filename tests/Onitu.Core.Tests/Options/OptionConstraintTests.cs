@@ -138,13 +138,25 @@ public class OptionConstraintTests
     }
 
     [Test]
-    public void The_drivers_check_runs_only_on_options_the_manifest_accepted()
+    public void The_drivers_check_of_the_options_the_manifest_accepted_is_reported_beside_the_manifests_refusal()
     {
-        var factory = new CheckingFactory((_, _) => []);
+        DriverOptions? seen = null;
+        var factory = new CheckingFactory((options, _) =>
+        {
+            seen = options;
+            return [new DriverOptionProblem("host", "is empty"), new DriverOptionProblem("key", "names a file that does not exist"),
+                new DriverOptionProblem(null, "follows from the refused host")];
+        });
         var setup = SetupLoader.Parse(Yaml.Replace("host: h", "host: -x"), "setup.yml");
-        var errors = SetupValidator.Validate(setup, new Drivers.DriverCatalog([factory]), out _);
-        Assert.That(errors.Select(e => e.Key), Is.EqualTo(new[] { "services.nas.options.host" }));
-        Assert.That(factory.Checks, Is.Zero);
+        var errors = SetupValidator.Validate(setup, new Drivers.DriverCatalog([factory]), out var valid);
+        Assert.That(errors.Select(e => $"{e.Key}: {e.Message}"), Is.EqualTo(new[]
+        {
+            "services.nas.options.host: option 'host' must match the pattern ^[^-] (Host; must not start with '-'), got \"-x\"",
+            "services.nas.options.key: option 'key' names a file that does not exist",
+        }), "only what the check says of an option the manifest accepted is the driver's; the rest may follow from the refusal");
+        Assert.That(seen, Is.Not.Null.And.Not.ContainKey("host"), "the refused mandatory option is absent from what the check sees");
+        Assert.That(seen!.GetString("key"), Is.EqualTo("missing.key"));
+        Assert.That(valid, Does.Not.ContainKey("nas"));
     }
 
     [Test]

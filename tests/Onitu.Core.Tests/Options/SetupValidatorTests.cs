@@ -145,4 +145,70 @@ public class SetupValidatorTests
         var errors = SetupValidator.Validate(setup, _ => null, [], out _);
         Assert.That(errors.Single().Message, Does.Contain("unknown driver 'nope'").And.Contain("no driver is installed"));
     }
+
+    [Test]
+    public void The_engine_refuses_a_setup_file_with_every_problem_of_its_rules_and_of_its_options_at_once()
+    {
+        var directory = Directory.CreateTempSubdirectory("onitu-setup-").FullName;
+        try
+        {
+            var file = Path.Combine(directory, "setup.yml");
+            File.WriteAllText(file, """
+                name: x
+                folders:
+                  docs:
+                    max-size: huge
+                services:
+                  laptop:
+                    driver: local_storage
+                    options: { root: laptop, debounce-ms: -5 }
+                    folders:
+                      docs: docs
+                  nas:
+                    driver: local_storage
+                    options: { root: nas, fsync: sometimes }
+                    folders: { docs: docs }
+                """);
+            var exception = Assert.Throws<SetupException>(() => SyncEngine.Create(
+                new SyncEngineOptions { SetupFile = file, DatabasePath = Path.Combine(directory, "state.db") }, [new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory()]))!;
+            Assert.That(exception.Errors.Select(e => $"{e.Line}: {e.Key}"), Is.EqualTo(new[]
+            {
+                "4: folders.docs.max-size",
+                "8: services.laptop.options.debounce-ms",
+                "13: services.nas.options.fsync",
+            }), exception.Message);
+            Assert.That(File.Exists(Path.Combine(directory, "state.db")), Is.False, "refused before the state database is opened");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Test]
+    public void Options_refused_by_the_manifest_leave_the_drivers_checks_of_the_others_and_are_not_reported_twice()
+    {
+        var catalog = new Onitu.Drivers.DriverCatalog([new Onitu.Drivers.LocalStorage.LocalStorageDriverFactory()]);
+        var setup = SetupLoader.Parse("""
+            name: x
+            folders: { a: , b: }
+            services:
+              laptop:
+                driver: local_storage
+                options:
+                  root: laptop
+                  debounce-ms: -5
+                  fsync: sometimes
+                folders:
+                  a: same
+                  b: same
+            """, "setup.yml");
+        var errors = SetupValidator.Validate(setup, catalog, out var options);
+        Assert.That(errors.Select(e => e.ToString()), Is.EqualTo(new[]
+        {
+            "setup.yml:8: services.laptop.options.debounce-ms: option 'debounce-ms' must be between 0 and 60000, got -5",
+            "setup.yml:9: services.laptop.options.fsync: option 'fsync' must be true or false, got \"sometimes\"",
+        }).AsCollection, "the overlap of the folders is not the driver's own problem with an accepted option: left for when the options pass");
+        Assert.That(options, Is.Empty);
+    }
 }
