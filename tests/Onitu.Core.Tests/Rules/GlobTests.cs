@@ -78,6 +78,9 @@ public class GlobTests
     [TestCase("build/", "builder/x", false)]
     [TestCase("src/build/", "src/build/a", true)]
     [TestCase("src/build/", "x/src/build/a", false)]
+    [TestCase("/cache/", "cache/a", true)] // docs/setup.md's example: a leading / anchors it
+    [TestCase("/cache/", "sub/cache/a", false)]
+    [TestCase("cache/", "sub/cache/a", true)]
     public void A_pattern_ending_with_slash_matches_everything_under_that_directory(string pattern, string path, bool expected) =>
         Assert.That(Glob.IsMatch(pattern, path), Is.EqualTo(expected));
 
