@@ -6,13 +6,17 @@ internal sealed class StorageLayout
     private readonly Dictionary<string, StorageFolder> _byName;
 
     /// <summary>Resolves every folder mapping: <c>root</c> against the base directory, each mapping against <c>root</c>.</summary>
+    /// <param name="baseDirectory">What a relative <paramref name="root"/> is relative to.</param>
+    /// <param name="root">The <c>root</c> option.</param>
+    /// <param name="folders">The folder mappings.</param>
+    /// <param name="service">The service's name, for the messages of a lost folder.</param>
     /// <exception cref="DriverException">Two folders share a directory, or one lies inside another.</exception>
-    public StorageLayout(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders)
+    public StorageLayout(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders, string service = "")
     {
         ArgumentNullException.ThrowIfNull(folders);
         var fullBase = Path.GetFullPath(string.IsNullOrEmpty(baseDirectory) ? "." : baseDirectory);
         Root = Path.GetFullPath(root, fullBase);
-        Folders = folders.Select(f => new StorageFolder(f.Name, Path.GetFullPath(f.Path, Root))).ToArray();
+        Folders = folders.Select(f => new StorageFolder(f.Name, Path.GetFullPath(f.Path, Root), service, f.Path)).ToArray();
         _byName = new Dictionary<string, StorageFolder>(StringComparer.Ordinal);
         foreach (var folder in Folders)
         {

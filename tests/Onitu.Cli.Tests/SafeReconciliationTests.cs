@@ -156,6 +156,139 @@ public class SafeReconciliationTests : ScratchTest
     }
 
     [Test]
+    [Platform("Linux", Reason = "Bind mounts are Linux's.")]
+    public async Task A_disk_unmounted_during_run_receives_nothing_and_the_edits_made_meanwhile_survive_the_next_sync()
+    {
+        // B's root is a link to a bind mount, as a disk mounted under /mnt would be.
+        var disk = Directory.CreateDirectory(Path.Combine(Dir, "realdisk")).FullName;
+        var mountPoint = Directory.CreateDirectory(Path.Combine(Dir, "mnt4")).FullName;
+        File.CreateSymbolicLink(Path.Combine(Dir, "B"), mountPoint);
+        var setup = WriteTwoRootSetup();
+        WriteFiles("A/docs", 20);
+        BindMount(disk, mountPoint);
+        try
+        {
+            using (var first = await SyncAsync(setup))
+                Assert.That(first.ExitCode, Is.Zero, first.Output);
+            Assert.That(File.Exists(Path.Combine(disk, "docs", ".onitu-folder")), "the engine marks the folder's root on the disk");
+            var before = Tree("A/docs");
+
+            string runOutput;
+            string[] onBareMountPoint;
+            using (var run = OnituProcess.Start(Dir, "run", setup, "--verbose"))
+            {
+                await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                    && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+                Unmount(mountPoint);
+                File.WriteAllText(Path.Combine(Dir, "A/docs/f001.bin"), "edited on A");
+                File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "brand new on A");
+
+                // Until B fails, or A's edits reach the bare mount point, or long enough for them to have (they are
+                // picked up within the watcher's debounce and sent at once); then a while more for any write in flight.
+                await WaitUntilAsync(() => run.StandardError.Contains("Service B is failing", StringComparison.Ordinal)
+                    || Directory.EnumerateFileSystemEntries(mountPoint, "*", SearchOption.AllDirectories).Count() >= 2, seconds: 20);
+                await Task.Delay(TimeSpan.FromSeconds(2 * OnituProcess.TimeUnit));
+                onBareMountPoint = Directory.EnumerateFileSystemEntries(mountPoint, "*", SearchOption.AllDirectories)
+                    .Select(entry => Path.GetRelativePath(mountPoint, entry)).ToArray();
+                run.Terminate();
+                await run.WaitAsync(TimeSpan.FromSeconds(30 * OnituProcess.TimeUnit));
+                runOutput = run.StandardError;
+            }
+            var onA = Tree("A/docs");
+
+            BindMount(disk, mountPoint);
+            using var sync = await SyncAsync(setup);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(runOutput, Does.Contain("Service B is failing").And.Contain("folder marker missing: is the disk mounted?"),
+                    "B fails with the marker's reason while its disk is away");
+                Assert.That(onBareMountPoint, Is.Empty, "nothing written onto the bare mount point, not even the folder's directory");
+                Assert.That(onA.Count, Is.EqualTo(before.Count + 1), "A deleted nothing while B was away");
+                Assert.That(sync.ExitCode, Is.Zero, sync.Output);
+                Assert.That(File.ReadAllText(Path.Combine(Dir, "A/docs/f001.bin")), Is.EqualTo("edited on A"), "A's edit survives");
+                Assert.That(File.ReadAllText(Path.Combine(Dir, "A/docs/new.txt")), Is.EqualTo("brand new on A"), "A's new file survives");
+                Assert.That(Tree("B/docs"), Is.EqualTo(Tree("A/docs")), "B has them too, on the disk");
+                Assert.That(Tree("A/docs").Keys.Where(k => k.Contains(".conflict-", StringComparison.Ordinal)), Is.Empty, "no conflict copy");
+            });
+        }
+        finally
+        {
+            for (var i = 0; i < 3 && IsMountPoint(mountPoint); i++)
+                Run("umount", mountPoint);
+        }
+    }
+
+    /// <summary>A on <c>A/docs</c>, B on <c>B/docs</c> (B's root a link to a mount point).</summary>
+    private string WriteTwoRootSetup()
+    {
+        var path = Path.Combine(Dir, "setup.yml");
+        File.WriteAllText(path, """
+            name: mounted
+            folders:
+              docs: {}
+            services:
+              A:
+                driver: local_storage
+                options: { root: A }
+                folders: { docs: docs }
+              B:
+                driver: local_storage
+                options: { root: B }
+                folders: { docs: docs }
+            """);
+        return path;
+    }
+
+    private static async Task WaitForAsync(OnituProcess run, string what, Func<bool> condition, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds * OnituProcess.TimeUnit);
+        while (!condition())
+        {
+            Assert.That(run.HasExited, Is.False, $"onitu exited while waiting for {what}: {run.Output}");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"no {what} within {seconds} s: {run.Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, int seconds)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds * OnituProcess.TimeUnit);
+        while (!condition() && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+    }
+
+    private static void BindMount(string source, string mountPoint)
+    {
+        if (Environment.UserName != "root")
+            Assert.Ignore("A bind mount needs root (CI runs as root).");
+        var (code, error) = Run("mount", "--bind", source, mountPoint);
+        if (code != 0)
+            Assert.Ignore($"'mount --bind' is not permitted here: {error}");
+    }
+
+    private static void Unmount(string mountPoint)
+    {
+        var (code, error) = Run("umount", mountPoint);
+        Assert.That(code, Is.Zero, $"umount {mountPoint}: {error}");
+    }
+
+    private static bool IsMountPoint(string directory) =>
+        File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == directory);
+
+    private static (int Code, string Error) Run(string program, params string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments)
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+        })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error);
+    }
+
+    [Test]
     public async Task A_lost_state_database_twice_over_pairs_the_trees_again_without_a_copy_or_a_conflict()
     {
         var setup = WriteSetup();
