@@ -53,8 +53,8 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     {
         var started = Stopwatch.GetTimestamp();
         var start = directory is null ? folder.Directory : folder.GetFullPath(directory);
-        if (directory is null && !Directory.Exists(folder.Directory))
-            throw RootMissing(folder);
+        if (directory is null)
+            folder.Root.EnsureIntact();
 
         // The engine's listing and the walk of the disk are both in path order and merged as they go: memory does
         // not grow with the number of files (only with what is missing from the disk, checked after the walk).
@@ -125,9 +125,9 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         var deleted = 0;
         if (missing.Count > 0)
         {
-            // Checked again after the walk: a root unmounted while we listed it must not read as mass deletion.
-            if (!Directory.Exists(folder.Directory))
-                throw RootMissing(folder);
+            // Checked again after the walk: a root unmounted, replaced or without its marker since it was listed must not
+            // read as a mass deletion.
+            folder.Root.EnsureIntact();
             foreach (var metadata in missing)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -11,7 +11,7 @@ namespace Onitu.Drivers.LocalStorage;
 /// Nothing here looks at the disk on a write's way: writes read <see cref="ThrowIfLost"/> (a field), and the walk that
 /// opens a target's directory, which never makes the folder's directory, finds a missing one (<see cref="Missing"/>).
 /// The looks (<see cref="Check"/>, two or three <c>statx</c> calls) are for the rare paths: a file found missing, the
-/// staging directory opened again.
+/// staging directory opened again, a batch of the watcher, the watcher's sentinel (<see cref="RootSentinel"/>).
 /// </remarks>
 /// <param name="folder">The folder.</param>
 /// <param name="service">The service's name, for the messages.</param>
@@ -91,7 +91,7 @@ internal sealed class FolderRoot(StorageFolder folder, string service, string lo
             throw Lose(reason);
     }
 
-    /// <summary>As <see cref="Check"/>, without throwing: whether the folder is lost (newly or not) since a scan found it.</summary>
+    /// <summary>As <see cref="Check"/>, for the sentinel: whether the folder is lost (newly or not) since a scan found it.</summary>
     public bool IsLostNow()
     {
         if (IsLost)

@@ -219,6 +219,86 @@ public class SafeReconciliationTests : ScratchTest
         }
     }
 
+    // B's folder (its root, "mnt", as a mount point would be) put aside, or deleted, and an empty directory made in its place.
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task A_folder_replaced_by_an_empty_one_during_run_fails_its_service_and_nothing_is_deleted_or_written(bool putAside)
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        var before = Tree("A/docs");
+        var folder = Path.Combine(Dir, "mnt");
+
+        using var run = OnituProcess.Start(Dir, "run", setup, "--verbose");
+        try
+        {
+            await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+            if (putAside)
+                Directory.Move(folder, folder + ".aside");
+            else
+                Directory.Delete(folder, recursive: true);
+            Directory.CreateDirectory(folder);
+
+            // Seen live, before any write to B could find it out; then A's new file must not land in the new directory.
+            await WaitUntilAsync(() => run.StandardError.Contains("Service B is failing", StringComparison.Ordinal), seconds: 20);
+            var beforeAnyWrite = run.StandardError;
+            File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "new on A");
+            await Task.Delay(TimeSpan.FromSeconds(3 * OnituProcess.TimeUnit));
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(beforeAnyWrite, Does.Contain("Service B is failing").And.Contain("folder marker missing: is the disk mounted?"),
+                    "B fails with the marker's reason as soon as its folder is replaced");
+                Assert.That(Tree("A/docs"), Is.EqualTo(new SortedDictionary<string, string>(before, StringComparer.Ordinal) { ["new.txt"] = Hash("new on A") }),
+                    "nothing deleted on A");
+                if (putAside)
+                    Assert.That(Tree("mnt.aside"), Is.EqualTo(before), "nothing deleted in B's folder");
+                Assert.That(Directory.EnumerateFileSystemEntries(folder), Is.Empty, "nothing written into the directory put in its place");
+            });
+        }
+        finally
+        {
+            run.Kill();
+        }
+    }
+
+    [Test]
+    public async Task A_folder_back_with_its_marker_during_run_resumes_and_receives_what_changed_meanwhile()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+
+        using var run = OnituProcess.Start(Dir, "run", setup, "--verbose");
+        try
+        {
+            await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+            Directory.Move(Path.Combine(Dir, "mnt"), Path.Combine(Dir, "mnt.aside"));
+            Directory.CreateDirectory(Path.Combine(Dir, "mnt"));
+            await WaitForAsync(run, "B failing for its folder", () => run.StandardError.Contains("folder marker missing: is the disk mounted?", StringComparison.Ordinal));
+            File.WriteAllText(Path.Combine(Dir, "A/docs/while-away.txt"), "written while B's folder was away");
+            File.Delete(Path.Combine(Dir, "A/docs/f000.bin"));
+
+            // The folder comes back, marker and all: the service is scanned again and catches up, without a restart of onitu.
+            Directory.Delete(Path.Combine(Dir, "mnt"));
+            Directory.Move(Path.Combine(Dir, "mnt.aside"), Path.Combine(Dir, "mnt"));
+            await WaitForAsync(run, "B to catch up", () => Tree("mnt").ContainsKey("while-away.txt") && !Tree("mnt").ContainsKey("f000.bin"));
+            File.WriteAllText(Path.Combine(Dir, "A/docs/after.txt"), "written after B came back");
+            await WaitForAsync(run, "B to watch again", () => Tree("mnt").ContainsKey("after.txt"));
+
+            Assert.That(Tree("mnt"), Is.EqualTo(Tree("A/docs")), run.Output);
+        }
+        finally
+        {
+            run.Kill();
+        }
+    }
+
     /// <summary>A on <c>A/docs</c>, B on <c>B/docs</c> (B's root a link to a mount point).</summary>
     private string WriteTwoRootSetup()
     {
@@ -239,6 +319,8 @@ public class SafeReconciliationTests : ScratchTest
             """);
         return path;
     }
+
+    private static string Hash(string content) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
 
     private static async Task WaitForAsync(OnituProcess run, string what, Func<bool> condition, int seconds = 60)
     {

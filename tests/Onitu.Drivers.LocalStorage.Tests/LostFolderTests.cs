@@ -1,10 +1,12 @@
+using System.Diagnostics;
+
 namespace Onitu.Drivers.LocalStorage.Tests;
 
 /// <summary>
 /// A folder whose directory goes away after the scan found it (a disk unmounted, the directory moved aside, another put
 /// in its place, the engine's marker deleted) is lost: no write makes its directory again or lands in the one put in
-/// its place, and nothing found missing in it is taken as deleted. The next scan that finds it again (the engine runs
-/// it once the marker is back) resumes.
+/// its place, nothing found missing in it is taken as deleted, and a watch fails instead of reporting deletions. The
+/// next scan that finds it again (the engine runs it once the marker is back) resumes.
 /// </summary>
 public class LostFolderTests : DriverTestBase
 {
@@ -104,6 +106,86 @@ public class LostFolderTests : DriverTestBase
         Directory.Delete(DocsDir, recursive: true);
         Assert.That(async () => await driver.UploadFileAsync(Meta("docs", Marker), new MemoryStream([]), Token), Throws.TypeOf<FolderMissingException>());
         Assert.That(Directory.Exists(DocsDir), Is.False);
+    }
+
+    [Test]
+    public async Task Watching_fails_without_reporting_deletions_when_the_marker_goes_with_the_files()
+    {
+        Plug = CreatePlug(new Dictionary<string, object?> { ["debounce-ms"] = 300L });
+        Write(Path.Combine(DocsDir, Marker), "");
+        foreach (var name in new[] { "a.txt", "b.txt", "c/d.txt" })
+            Write(Path.Combine(DocsDir, name), name);
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+
+        // Emptied, marker and all (an `rm -rf docs/{*,.*}`, or a disk unmounted from under a mount point that stays).
+        foreach (var entry in Directory.EnumerateFileSystemEntries(DocsDir).Where(e => !e.EndsWith(TempFiles.StagingDirectoryName, StringComparison.Ordinal)))
+        {
+            if (Directory.Exists(entry))
+                Directory.Delete(entry, recursive: true);
+            else
+                File.Delete(entry);
+        }
+
+        var error = Assert.ThrowsAsync<FolderMissingException>(async () => await LastWatch.WaitAsync(RecordingPlug.Timeout));
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Message, Does.Contain("folder marker missing: is the disk mounted?"));
+            Assert.That(Plug.Calls(mark).Where(c => c.Kind == CallKind.Delete), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Watching_fails_when_another_directory_is_put_in_the_place_of_the_folder()
+    {
+        Write(Path.Combine(DocsDir, Marker), "");
+        Write(Path.Combine(DocsDir, "a.txt"), "a");
+        await StartWatchingAsync();
+        var mark = Plug.CallCount;
+
+        Directory.Move(DocsDir, DocsDir + ".aside");
+        Directory.CreateDirectory(DocsDir);
+
+        var error = Assert.ThrowsAsync<FolderMissingException>(async () => await LastWatch.WaitAsync(RecordingPlug.Timeout));
+        Assert.Multiple(() =>
+        {
+            Assert.That(error!.Message, Does.Contain("folder marker missing: is the disk mounted?"));
+            Assert.That(Plug.Calls(mark).Where(c => c.Kind == CallKind.Delete), Is.Empty);
+        });
+    }
+
+    // The folder below the disk's mount point, or the mount point itself (whose directory stays, bare, when unmounted).
+    [TestCase("mnt/docs")]
+    [TestCase("mnt")]
+    [Platform("Linux", Reason = "Bind mounts are Linux's.")]
+    public async Task Watching_fails_when_the_disk_holding_the_folder_is_unmounted(string mapping)
+    {
+        // A bind mount: unmounting it tells the folder's watches nothing (they stay on the disk's directories).
+        var (disk, mountPoint) = DiskWithFolder(mapping);
+        try
+        {
+            Plug = new RecordingPlug(Root, [new FolderMapping("docs", mapping)]);
+            var driver = await StartWatchingAsync();
+            var mark = Plug.CallCount;
+
+            var stopwatch = Stopwatch.StartNew();
+            StagingTests.Unmount(mountPoint);
+
+            var error = Assert.ThrowsAsync<FolderMissingException>(async () => await LastWatch.WaitAsync(RecordingPlug.Timeout));
+            TestContext.Out.WriteLine($"failed {stopwatch.ElapsedMilliseconds} ms after the unmount");
+            Assert.That(async () => await driver.UploadFileAsync(Meta("docs", "new.txt"), new MemoryStream("x"u8.ToArray()), Token),
+                Throws.TypeOf<FolderMissingException>());
+            Assert.Multiple(() =>
+            {
+                Assert.That(error!.Message, Does.Contain("folder marker missing: is the disk mounted?"));
+                Assert.That(Plug.Calls(mark).Where(c => c.Kind == CallKind.Delete), Is.Empty);
+                Assert.That(Directory.EnumerateFileSystemEntries(mountPoint), Is.Empty, "nothing on the bare mount point");
+            });
+        }
+        finally
+        {
+            UnmountIfMounted(mountPoint);
+        }
     }
 
     [TestCase("mnt/docs")]
