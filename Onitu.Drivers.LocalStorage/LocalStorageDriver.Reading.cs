@@ -6,6 +6,7 @@ namespace Onitu.Drivers.LocalStorage;
 public sealed partial class LocalStorageDriver
 {
     /// <inheritdoc />
+    /// <exception cref="FolderMissingException">The file is not found, and its folder is lost.</exception>
     public ValueTask<Stream> OpenReadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -26,11 +27,12 @@ public sealed partial class LocalStorageDriver
         }
         catch (Exception e) when (IsIoError(e))
         {
-            throw ReadError(e, metadata, fullPath);
+            throw ReadFailure(e, metadata, fullPath);
         }
     }
 
     /// <inheritdoc />
+    /// <exception cref="FolderMissingException">The file is not found, and its folder is lost.</exception>
     public async ValueTask<int> ReadChunkAsync(Metadata metadata, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
@@ -51,8 +53,17 @@ public sealed partial class LocalStorageDriver
         }
         catch (Exception e) when (IsIoError(e))
         {
-            throw ReadError(e, metadata, fullPath);
+            throw ReadFailure(e, metadata, fullPath);
         }
+    }
+
+    // A file not found is not gone when its folder is lost (an unmounted disk): the engine takes a file that cannot be
+    // read for moving or keeping aside as this service's deletion.
+    private ServiceException ReadFailure(Exception e, Metadata metadata, string fullPath)
+    {
+        if (e is FileNotFoundException or DirectoryNotFoundException)
+            _layout.GetFolder(metadata.Folder).Root.Check();
+        return ReadError(e, metadata, fullPath);
     }
 
     private void RefuseLinkedRead(Metadata metadata, string fullPath)

@@ -8,7 +8,9 @@ namespace Onitu.Drivers.LocalStorage;
 /// The local storage driver: syncs folders of a local disk. A startup scan reports what changed while Onitu was
 /// stopped, a file system watcher reports changes live, and every write lands atomically (a temporary file in the
 /// folder's staging directory, then a rename), refusing to overwrite or delete a version the engine has not seen, and
-/// to write, rename or delete through a symbolic link.
+/// to write, rename or delete through a symbolic link. A write never makes a folder's own directory: a folder found
+/// missing, replaced or without its marker since the scan is lost (<see cref="FolderMissingException"/>) until a scan
+/// finds it again.
 /// </summary>
 /// <remarks>
 /// Revisions are <c>{size}-{last write time in UTC ticks}.{nanoseconds below the tick}-{inode}</c> (without the
@@ -59,16 +61,16 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         ArgumentNullException.ThrowIfNull(plug);
         _plug = plug;
         _options = LocalStorageOptions.From(plug.Options);
-        _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders);
+        _layout = new StorageLayout(plug.BaseDirectory, _options.Root, plug.Folders, plug.ServiceName);
         _staging = new UploadStaging(plug, _layout);
-        _copies = _layout.Folders.ToDictionary(f => f.Name, _ => new FileCopy(), StringComparer.Ordinal);
+        _copies = _layout.Folders.ToDictionary(f => f.Name, f => new FileCopy(f.MakeDirectory), StringComparer.Ordinal);
         _scanner = new FolderScanner(plug, _ownChanges, () => _staging.KnownWriterId, _staging.InstanceId);
         _monitor = new ChangeMonitor(_layout.Folders, plug.Logger);
         _reporter = new WatchReporter(plug, _monitor, _scanner, _ownChanges, _options.Debounce);
     }
 
     /// <inheritdoc />
-    /// <exception cref="ServiceException">A folder's directory is missing while the engine knows files in it.</exception>
+    /// <exception cref="FolderMissingException">A folder's directory is missing while the engine knows files in it.</exception>
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
@@ -140,10 +142,17 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     }
 
     /// <inheritdoc />
+    /// <exception cref="FolderMissingException">The file's folder is lost: a file not found there is not gone.</exception>
     public ValueTask<Metadata?> StatAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(FileState.TryRead(Resolve(metadata)) is { } state ? state.ToMetadata(metadata.Folder, metadata.Path) : null);
+        var root = _layout.GetFolder(metadata.Folder).Root;
+        root.ThrowIfLost();
+        if (FileState.TryRead(Resolve(metadata)) is { } state)
+            return ValueTask.FromResult<Metadata?>(state.ToMetadata(metadata.Folder, metadata.Path));
+        // Reported deleted by the engine's check of a source: only when the folder is there to say so.
+        root.Check();
+        return ValueTask.FromResult<Metadata?>(null);
     }
 
     /// <inheritdoc />
@@ -176,6 +185,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    /// <exception cref="FolderMissingException">The folder is lost: its directory is missing (it is never made by a write), not the one scanned, or without its marker.</exception>
     public ValueTask UploadFileAsync(Metadata metadata, Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
@@ -194,7 +204,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
                     Share = FileShare.Read,
                     Options = small ? FileOptions.None : FileOptions.Asynchronous,
                     BufferSize = 0,
-                }));
+                }), _layout.GetFolder(metadata.Folder).MakeDirectory);
             await using var disposeFile = file.ConfigureAwait(false);
             // Asynchronous even for a small file: the content may come from a network store (SFTP) whose reads are
             // round trips, or through the bandwidth limit; a synchronous copy would block a pool thread on them.
@@ -216,6 +226,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    /// <exception cref="FolderMissingException">The folder is lost: its directory is missing (it is never made by a write), not the one scanned, or without its marker.</exception>
     public ValueTask CopyFromAsync(IDriver source, Metadata sourceMetadata, Metadata destination, CancellationToken cancellationToken)
     {
         var from = source is LocalStorageDriver local
@@ -249,6 +260,36 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     /// expects (<see cref="CommitStagedAsync"/>, <see cref="CommitAsync"/>); on any failure the temporary file is removed.
     /// </summary>
     private async ValueTask WriteThroughTempAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
+    {
+        var folder = _layout.GetFolder(metadata.Folder);
+        var marker = IsMarker(metadata);
+        BeforeWrite(folder, marker);
+        await WriteThroughTempCoreAsync(metadata, action, fill, cancellationToken).ConfigureAwait(false);
+        if (marker)
+            folder.Root.MarkerWritten();
+    }
+
+    private static bool IsMarker(Metadata metadata) => metadata.Path == FolderMarker.FileName;
+
+    /// <summary>
+    /// Refuses a write to a lost folder (<see cref="FolderRoot"/>). No write makes a folder's missing directory — the
+    /// walk to a target makes missing directories below it only — but one: the engine's write of the marker before any
+    /// scan of this driver found the folder, which is <c>onitu sync --force</c> confirming a folder as it is (the scan of
+    /// a folder in which the engine knows no file makes it too: <see cref="FolderScanner.PrepareAsync"/>). After a scan
+    /// found it, a missing directory is a lost folder, even for the marker: the engine writes it then just after the
+    /// scan, and a disk unmounted in between must not get a marker on its bare mount point.
+    /// </summary>
+    private void BeforeWrite(StorageFolder folder, bool marker)
+    {
+        folder.Root.ThrowIfLost();
+        if (marker && !folder.Root.WasFound && !Directory.Exists(folder.Directory))
+        {
+            Directory.CreateDirectory(folder.Directory);
+            Log.FolderCreated(_plug.Logger, folder.Name, folder.Directory);
+        }
+    }
+
+    private async ValueTask WriteThroughTempCoreAsync(Metadata metadata, string action, Func<string, StagedFile?, ValueTask<FileState?>> fill, CancellationToken cancellationToken)
     {
         var target = Resolve(metadata);
         if (await _staging.StageAsync(metadata, target, whole: true, cancellationToken).ConfigureAwait(false) is { } staged)
@@ -342,7 +383,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
             {
                 _uploads.Start(metadata.Fid, path);
                 return true;
-            });
+            }, _layout.GetFolder(metadata.Folder).MakeDirectory);
         }
         catch (Exception e) when (IsIoError(e))
         {
@@ -407,6 +448,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
     /// <inheritdoc />
     /// <exception cref="UploadNotResumableException">The partial file is gone.</exception>
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    /// <exception cref="FolderMissingException">The folder is lost: its directory is missing (it is never made by a write), not the one scanned, or without its marker.</exception>
     public async ValueTask EndUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         using var temp = await ChunkedTempAsync(metadata, cancellationToken).ConfigureAwait(false);
@@ -452,17 +494,24 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The file on disk is not the revision the engine expected; it was reported instead.</exception>
+    /// <exception cref="FolderMissingException">The folder is lost: its directory is missing (it is never made by a write), not the one scanned, or without its marker.</exception>
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken).ConfigureAwait(false);
         var folder = _layout.GetFolder(metadata.Folder);
+        folder.Root.ThrowIfLost();
+        var target = await ResolveForChangeAsync(metadata, "delete", cancellationToken).ConfigureAwait(false);
         FileState current;
         try
         {
             using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
             {
                 if (FileState.TryRead(target) is not { } state)
-                    return; // already gone: deleting is idempotent
+                {
+                    // Already gone: deleting is idempotent — when the folder is there to say so. A file of a folder whose
+                    // disk is unmounted is not gone, and recorded as deleted it would come back as a new file.
+                    folder.Root.Check();
+                    return;
+                }
                 current = state;
                 if (current.Matches(metadata.Revision))
                 {
@@ -495,10 +544,13 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     /// <inheritdoc />
     /// <exception cref="ContentChangedException">The source or an existing destination is not the revision the engine expected; it was reported instead.</exception>
+    /// <exception cref="FolderMissingException">The folder is lost: its directory is missing (it is never made by a write), not the one scanned, or without its marker.</exception>
     public async ValueTask MoveFileAsync(Metadata source, Metadata destination, CancellationToken cancellationToken)
     {
-        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken).ConfigureAwait(false);
         var sourceFolder = _layout.GetFolder(source.Folder);
+        sourceFolder.Root.ThrowIfLost();
+        _layout.GetFolder(destination.Folder).Root.ThrowIfLost();
+        var sourcePath = await ResolveForChangeAsync(source, "move", cancellationToken).ConfigureAwait(false);
         var destinationPath = await ResolveForChangeAsync(destination, "move a file to", cancellationToken).ConfigureAwait(false);
         // Equal by the platform's comparer but spelled differently: a case-only rename on Windows or macOS.
         var sameFile = string.Equals(sourcePath, destinationPath, Paths.Comparison);
@@ -508,8 +560,13 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
         {
             using (await _locks.AcquireAsync(sourcePath, destinationPath, cancellationToken).ConfigureAwait(false))
             {
-                moved = FileState.TryRead(sourcePath)
-                    ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
+                if (FileState.TryRead(sourcePath) is not { } found)
+                {
+                    // The engine takes a source gone as this service's deletion: only when the folder is there to say so.
+                    sourceFolder.Root.Check();
+                    throw new RemoteFileNotFoundException($"Cannot move {source}: {sourcePath} is not there any more.");
+                }
+                moved = found;
                 if (!moved.Matches(source.Revision))
                     refused = (source, moved);
                 else if (!sameFile && FileState.TryRead(destinationPath) is { } existing && !existing.Matches(destination.Revision))
@@ -764,6 +821,7 @@ public sealed partial class LocalStorageDriver : IDriver, IChunkedReader, IChunk
 
     private async ValueTask<ChunkedTemp> ChunkedTempAsync(Metadata metadata, CancellationToken cancellationToken)
     {
+        _layout.GetFolder(metadata.Folder).Root.ThrowIfLost();
         var target = await ResolveForChangeAsync(metadata, "upload", cancellationToken).ConfigureAwait(false);
         return await _staging.StageAsync(metadata, target, whole: false, cancellationToken).ConfigureAwait(false) is { } staged
             ? new ChunkedTemp(staged.FullPath, staged)

@@ -29,6 +29,12 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Warning, "Could not start watching at the scan; changes made meanwhile are caught up when watching starts")]
     public static partial void EarlyWatchFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(1012, LogLevel.Debug, "The folder sentinel cannot use the kernel's notifications of mounts and folder directories; it looks at the folders every {Period}")]
+    public static partial void SentinelPolls(ILogger logger, TimeSpan period);
+
+    [LoggerMessage(1013, LogLevel.Warning, "The folder sentinel stopped; a lost folder is still found by the writes and the watcher")]
+    public static partial void SentinelFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(2001, LogLevel.Information, "Refused to {Action} {File}: it changed on disk (revision {Actual}, the engine expected {Expected}); reported the new revision instead")]
     public static partial void ChangedOnDisk(ILogger logger, string action, Metadata file, string actual, string? expected);
 

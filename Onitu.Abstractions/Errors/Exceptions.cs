@@ -35,6 +35,34 @@ public class ServiceException : OnituException
     public bool IsTransient { get; }
 }
 
+/// <summary>
+/// A folder of the service is not where it was: its directory is missing, is another directory than the one the driver
+/// scanned (an unmounted disk's bare mount point, a directory put in its place), or lost its
+/// <see cref="FolderMarker"/>. Nothing is written to the folder, and nothing is reported deleted from it, until a scan
+/// finds it again. The engine fails the service at once and scans it again with the service's backoff, as when a
+/// start-up scan finds a folder missing: the same check of the marker decides when it resumes.
+/// </summary>
+public class FolderMissingException : ServiceException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Which folder, where, and what was found instead.</param>
+    /// <param name="innerException">The cause, if any.</param>
+    public FolderMissingException(string message, Exception? innerException = null)
+        : base(message, isTransient: true, innerException) { }
+
+    /// <summary>
+    /// The failure of a folder whose marker is missing, as the engine words it when a scan does not find it: "folder
+    /// marker missing: is the disk mounted?", what to do when the folder was moved on purpose.
+    /// </summary>
+    /// <param name="service">The service's name.</param>
+    /// <param name="folder">The folder's name.</param>
+    /// <param name="location">Where the folder is on the store (its mapping, or its full path).</param>
+    public static FolderMissingException MarkerMissing(string service, string folder, string location) =>
+        new($"Service '{service}', folder '{folder}' ({location}): folder marker missing: is the disk mounted? " +
+            $"Nothing is synced from or to this folder until its marker '{FolderMarker.FileName}' is back. If you moved the folder " +
+            $"on purpose, create an empty file '{FolderMarker.FileName}' in its root, or confirm once with 'onitu sync --force'.");
+}
+
 /// <summary>The file asked for is not on the store (any more).</summary>
 public class RemoteFileNotFoundException : ServiceException
 {

@@ -18,6 +18,7 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FolderMarkers _markers;
     private DriverException? _brokenBy;
+    private FolderMissingException? _folderMissing;
     private int _driverUsers;
     // A transfer stuck in a driver call must not hold the service's shutdown forever.
     private static readonly TimeSpan DriverReleaseTimeout = TimeSpan.FromSeconds(30);
@@ -85,8 +86,11 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             using var restart = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             lock (_lock)
                 _restart = restart;
+            var failed = false;
             try
             {
+                // A folder found gone before this scan is what the scan looks at anew.
+                Volatile.Write(ref _folderMissing, null);
                 Driver ??= _factory.Create(Plug);
                 SetState(ServiceState.Scanning, null);
                 Log.ServiceScanning(_logger, Name);
@@ -127,21 +131,9 @@ internal sealed partial class ServiceHost : IAsyncDisposable
             }
             catch (Exception e)
             {
-                attempt++;
-                var delay = _coordinator.Options.RetryDelay(attempt);
-                SetState(ServiceState.Failing, e.Message);
-                // The reason says what happened; where in the code is for --verbose (debug level).
-                Log.ServiceFailingWithoutTrace(_logger, Name, delay, e.Message);
-                Log.ServiceFailureDetail(_logger, Name, e);
-                Volatile.Read(ref _firstScan).TrySetResult();
-                try
-                {
-                    await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
+                failed = true;
+                if (!await FailAndWaitAsync(e, ++attempt, cancellationToken).ConfigureAwait(false))
                     break;
-                }
             }
             finally
             {
@@ -154,9 +146,38 @@ internal sealed partial class ServiceHost : IAsyncDisposable
                 await FailUntilRestartedAsync(broken, cancellationToken).ConfigureAwait(false);
                 break;
             }
+            // A transfer found a folder gone and restarted the service: it fails as if its scan had, and is scanned again
+            // after the same backoff (the scan's marker check then says whether the folder is back).
+            if (!failed && restart.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+                && Interlocked.Exchange(ref _folderMissing, null) is { } missing
+                && !await FailAndWaitAsync(missing, ++attempt, cancellationToken).ConfigureAwait(false))
+                break;
         }
         SetState(ServiceState.Stopped, null);
         Log.ServiceStopped(_logger, Name);
+    }
+
+    /// <summary>
+    /// Marks the service failing with <paramref name="failure"/>'s reason and waits the backoff of attempt
+    /// <paramref name="attempt"/>; false when the service is stopped meanwhile.
+    /// </summary>
+    private async Task<bool> FailAndWaitAsync(Exception failure, int attempt, CancellationToken cancellationToken)
+    {
+        var delay = _coordinator.Options.RetryDelay(attempt);
+        SetState(ServiceState.Failing, failure.Message);
+        // The reason says what happened; where in the code is for --verbose (debug level).
+        Log.ServiceFailingWithoutTrace(_logger, Name, delay, failure.Message);
+        Log.ServiceFailureDetail(_logger, Name, failure);
+        Volatile.Read(ref _firstScan).TrySetResult();
+        try
+        {
+            await Task.Delay(delay, _coordinator.Clock, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -207,6 +228,8 @@ internal sealed partial class ServiceHost : IAsyncDisposable
     /// Records a transfer that failed on this service; too many in a row restart it (rescan). A
     /// <see cref="DriverException"/> fails it until restarted, as one from its scan does: a driver that broke its
     /// contract in a transfer (a write without a revision) must not be healed by a rescan into a pass that "succeeded".
+    /// A <see cref="FolderMissingException"/> (a folder's directory gone, replaced or without its marker) fails it at
+    /// once, and it is scanned again after its backoff, as after a failed scan.
     /// </summary>
     public void ReportTransferFailure(Exception exception)
     {
@@ -214,6 +237,15 @@ internal sealed partial class ServiceHost : IAsyncDisposable
         {
             Volatile.Write(ref _brokenBy, broken);
             SetState(ServiceState.Failing, broken.Message);
+            lock (_lock)
+                _restart?.Cancel();
+            return;
+        }
+        if (exception is FolderMissingException missing)
+        {
+            // Not one more failure to count: the folder is gone, and every job on it would fail alike.
+            Volatile.Write(ref _folderMissing, missing);
+            SetState(ServiceState.Failing, missing.Message);
             lock (_lock)
                 _restart?.Cancel();
             return;

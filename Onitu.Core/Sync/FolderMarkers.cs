@@ -13,7 +13,7 @@ namespace Onitu.Sync;
 internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
 {
     /// <summary>The marker's name at a folder's root; a path the engine reserves and never syncs.</summary>
-    public const string FileName = ".onitu-folder";
+    public const string FileName = FolderMarker.FileName;
 
     private static readonly byte[] Content = Encoding.UTF8.GetBytes(
         "This directory is a folder synced by Onitu. This file tells Onitu the folder is really here (a disk that\n" +
@@ -22,7 +22,7 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
     public static bool IsMarker(string path) => path == FileName;
 
     /// <summary>Fails when a folder whose marker the engine created earlier has lost it.</summary>
-    /// <exception cref="ServiceException">A marker is missing.</exception>
+    /// <exception cref="FolderMissingException">A marker is missing.</exception>
     public async Task CheckAsync(IDriver driver, IReadOnlyList<FolderMapping> folders, CancellationToken cancellationToken)
     {
         foreach (var folder in folders)
@@ -35,11 +35,7 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
                     await CreateAsync(driver, folder.Name, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            throw new ServiceException(
-                $"Service '{service}', folder '{folder.Name}' ({folder.Path}): folder marker missing: is the disk mounted? " +
-                $"Nothing is synced from or to this folder until its marker '{FileName}' is back. If you moved the folder " +
-                $"on purpose, create an empty file '{FileName}' in its root, or confirm once with 'onitu sync --force'.",
-                isTransient: true);
+            throw FolderMissingException.MarkerMissing(service, folder.Name, folder.Path);
         }
     }
 
@@ -86,7 +82,8 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
             await stream.DisposeAsync().ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is RemoteFileNotFoundException or FileNotFoundException or DirectoryNotFoundException)
+        // A driver that finds the folder itself gone (FolderMissingException) says no more than that the marker is not there.
+        catch (Exception e) when (e is RemoteFileNotFoundException or FolderMissingException or FileNotFoundException or DirectoryNotFoundException)
         {
             return false;
         }

@@ -21,6 +21,9 @@ internal sealed class ChangeBatch
     /// <summary>Folders whose notifications were lost.</summary>
     public HashSet<StorageFolder> Rescans { get; } = [];
 
+    /// <summary>Every folder a notification was about: each is looked at (<see cref="FolderRoot.EnsureIntact"/>) before anything is reported.</summary>
+    public HashSet<StorageFolder> Folders { get; } = [];
+
     /// <summary>The revision last reported per full path in this batch, so one change is reported once.</summary>
     public Dictionary<string, string> Reported { get; } = new(LocalStorage.Paths.Comparer);
 
@@ -32,12 +35,16 @@ internal sealed class ChangeBatch
     {
         Count++;
         var folder = change.Folder;
+        Folders.Add(folder);
         var path = UserPath(folder, change.FullPath);
         switch (change.Kind)
         {
             case ChangeKind.Overflow:
                 Rescans.Add(folder);
                 break;
+            case ChangeKind.FolderLost:
+                break; // the folder is looked at, as every folder of the batch, and found lost
+
             case ChangeKind.Renamed:
                 var oldPath = change.OldFullPath is null ? null : UserPath(folder, change.OldFullPath);
                 if (oldPath is not null && path is not null)

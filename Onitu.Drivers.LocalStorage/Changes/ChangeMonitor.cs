@@ -4,9 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Onitu.Drivers.LocalStorage;
 
 /// <summary>
-/// The watchers of every folder and the queue of their notifications. Started by the scan (so that nothing
-/// changed between the end of the scan and the start of watching is missed) or by watching, stopped when
-/// watching ends.
+/// The watchers of every folder, the sentinel of their directories (<see cref="RootSentinel"/>), and the queue of their
+/// notifications. Started by the scan (so that nothing changed between the end of the scan and the start of watching
+/// is missed) or by watching, stopped when watching ends.
 /// </summary>
 internal sealed class ChangeMonitor(IReadOnlyList<StorageFolder> folders, ILogger logger) : IDisposable
 {
@@ -18,6 +18,7 @@ internal sealed class ChangeMonitor(IReadOnlyList<StorageFolder> folders, ILogge
         new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = false, SingleReader = false });
     private readonly Lock _lock = new();
     private List<FolderWatcher>? _watchers;
+    private RootSentinel? _sentinel;
     private bool _disposed;
 
     /// <summary>The notifications, in the order they were raised; completes when the monitor is disposed.</summary>
@@ -48,6 +49,9 @@ internal sealed class ChangeMonitor(IReadOnlyList<StorageFolder> folders, ILogge
                 throw;
             }
             _watchers = watchers;
+            // Every folder found lost wakes the loop (FolderLost), which then fails the watch: the event need not get
+            // through a full channel, since the folder refuses writes already and is looked at with every batch.
+            _sentinel = new RootSentinel(folders, folder => _channel.Writer.TryWrite(new WatchEvent(folder, ChangeKind.FolderLost, folder.Directory)), logger);
             return true;
         }
     }
@@ -66,6 +70,8 @@ internal sealed class ChangeMonitor(IReadOnlyList<StorageFolder> folders, ILogge
         {
             _watchers?.ForEach(w => w.Dispose());
             _watchers = null;
+            _sentinel?.Dispose();
+            _sentinel = null;
             while (_channel.Reader.TryRead(out _))
             {
             }

@@ -16,15 +16,21 @@ namespace Onitu.Drivers.LocalStorage;
 internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<string?> writerId, string instanceId)
 {
     /// <summary>
-    /// Makes sure the folder's directory exists before a scan: creates it when the engine knows no file there,
-    /// refuses when it does, since a vanished root (an unmounted disk) must never read as "everything was deleted".
+    /// Makes sure the folder's directory exists before a scan: creates it when the engine knows no file there (a first
+    /// pairing: the one place besides the engine's marker where a folder's directory is made), refuses when it does,
+    /// since a vanished root (an unmounted disk) must never read as "everything was deleted". The directory found is
+    /// remembered (<see cref="FolderRoot.Found"/>): until the next scan, another one in its place, or the marker it
+    /// held gone, is the folder lost.
     /// </summary>
-    /// <exception cref="ServiceException">The directory is missing while the engine knows files in it (transient).</exception>
+    /// <exception cref="FolderMissingException">The directory is missing while the engine knows files in it (transient).</exception>
     /// <returns>Whether the directory exists now (a dry run creates nothing: a missing, empty folder has nothing to scan).</returns>
     public async Task<bool> PrepareAsync(StorageFolder folder, CancellationToken cancellationToken)
     {
         if (Directory.Exists(folder.Directory))
+        {
+            folder.Root.Found();
             return true;
+        }
         var known = plug.ListFilesAsync(folder.Name, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken);
         await using (known.ConfigureAwait(false))
         {
@@ -35,6 +41,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
             return false;
         Directory.CreateDirectory(folder.Directory);
         Log.FolderCreated(plug.Logger, folder.Name, folder.Directory);
+        folder.Root.Found();
         return true;
     }
 
@@ -46,8 +53,8 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     {
         var started = Stopwatch.GetTimestamp();
         var start = directory is null ? folder.Directory : folder.GetFullPath(directory);
-        if (directory is null && !Directory.Exists(folder.Directory))
-            throw RootMissing(folder);
+        if (directory is null)
+            folder.Root.EnsureIntact();
 
         // The engine's listing and the walk of the disk are both in path order and merged as they go: memory does
         // not grow with the number of files (only with what is missing from the disk, checked after the walk).
@@ -118,9 +125,9 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
         var deleted = 0;
         if (missing.Count > 0)
         {
-            // Checked again after the walk: a root unmounted while we listed it must not read as mass deletion.
-            if (!Directory.Exists(folder.Directory))
-                throw RootMissing(folder);
+            // Checked again after the walk: a root unmounted, replaced or without its marker since it was listed must not
+            // read as a mass deletion.
+            folder.Root.EnsureIntact();
             foreach (var metadata in missing)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -204,7 +211,7 @@ internal sealed class FolderScanner(IPlug plug, OwnChanges ownChanges, Func<stri
     }
 
     /// <summary>The error for a folder whose directory vanished while the engine knows files in it.</summary>
-    public static ServiceException RootMissing(StorageFolder folder) =>
+    public static FolderMissingException RootMissing(StorageFolder folder) =>
         new($"The directory of folder '{folder.Name}' ({folder.Directory}) is missing although this service holds files in it; " +
-            "is a disk unmounted? Nothing is reported deleted until it is back.", isTransient: true);
+            "is a disk unmounted? Nothing is reported deleted until it is back.");
 }

@@ -12,6 +12,8 @@ internal enum ChangeKind
     Renamed,
     /// <summary>Notifications were lost: the folder must be rescanned.</summary>
     Overflow,
+    /// <summary>The folder was found lost (<see cref="RootSentinel"/>): the watch must fail.</summary>
+    FolderLost,
 }
 
 /// <summary>One change notification, as the file system watcher raised it.</summary>

@@ -51,6 +51,11 @@ internal sealed class WatchReporter(IPlug plug, ChangeMonitor monitor, FolderSca
 
     private async Task ProcessAsync(ChangeBatch batch, CancellationToken cancellationToken)
     {
+        // A folder lost (its directory gone, replaced or unmounted, or its marker gone: found by the sentinel, or now)
+        // fails the watch before anything of the batch is reported: the deletions an emptied or vanished folder shows
+        // are not the user's. The service is scanned again once the folder is back with its marker.
+        foreach (var folder in batch.Folders)
+            folder.Root.EnsureIntact();
         // Renames first: a rename must find the old path still known to the engine, before the path pass would
         // report it deleted.
         foreach (var (folder, oldPath, newPath) in batch.Renames)
@@ -96,9 +101,8 @@ internal sealed class WatchReporter(IPlug plug, ChangeMonitor monitor, FolderSca
                 await scanner.ScanAsync(folder, path, cancellationToken).ConfigureAwait(false);
             return;
         }
-        // Gone. A vanished folder root must not read as a mass deletion.
-        if (!Directory.Exists(folder.Directory))
-            throw FolderScanner.RootMissing(folder);
+        // Gone. A vanished, replaced or unmarked folder root must not read as a mass deletion.
+        folder.Root.EnsureIntact();
         if (ownChanges.IsOwn(fullPath, null))
             return; // a file the driver itself deleted or moved away
         var known = await plug.GetMetadataAsync(folder.Name, path, cancellationToken).ConfigureAwait(false);

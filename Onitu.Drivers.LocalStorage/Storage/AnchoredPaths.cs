@@ -43,7 +43,8 @@ internal static partial class AnchoredPaths
 
     /// <summary>
     /// Renames <paramref name="source"/> to <paramref name="destination"/>, replacing a file there, or an empty
-    /// directory (one a rename or deletion left behind), and creating the destination's missing parents.
+    /// directory (one a rename or deletion left behind), and creating the destination's missing parents below its
+    /// folder's directory (never that directory: <see cref="FolderMissingException"/>).
     /// </summary>
     /// <param name="sourceFolder">The folder of <paramref name="source"/>.</param>
     /// <param name="source">The full path of the entry renamed.</param>
@@ -70,7 +71,7 @@ internal static partial class AnchoredPaths
                     if (result == AnchoredResult.Unavailable && !parentsChecked
                         && destinationFolder.FindLink(Path.GetDirectoryName(destination)!) is { } link)
                         throw new LinkOnPathException(link);
-                    Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                    destinationFolder.MakeDirectory(Path.GetDirectoryName(destination)!);
                     PlainRename(source, destination);
                 }
                 return;
@@ -177,8 +178,25 @@ internal static partial class AnchoredPaths
     public static ParentDirectory? OpenParentForWrite(StorageFolder folder, string fullPath) =>
         IsAvailable && folder.IsStrictlyInside(fullPath) ? OpenParent(folder, fullPath, create: true) : null;
 
+    /// <summary>
+    /// Makes the directory at <paramref name="fullPath"/>, strictly inside the folder, and its missing parents by the walk
+    /// without links (<c>mkdirat</c> in each directory opened): never the folder's directory, nor anything above it.
+    /// False when the system refuses the anchored calls (or the path is not inside the folder).
+    /// </summary>
+    /// <exception cref="FolderMissingException">The folder's directory is missing.</exception>
+    /// <exception cref="LinkOnPathException">A component on the way is a symbolic link.</exception>
+    public static bool MakeDirectories(StorageFolder folder, string fullPath)
+    {
+        if (!IsAvailable || !folder.IsStrictlyInside(fullPath))
+            return false;
+        // The walk opens, making them, every component of the path it is given but the last: here ".", below the directory.
+        using var inside = OpenParent(folder, Path.Join(fullPath, "."), create: true);
+        return inside is not null;
+    }
+
     /// <summary>Deletes the file at <paramref name="fullPath"/>; a missing file is not an error.</summary>
     /// <exception cref="LinkOnPathException">A parent of the path below the folder's directory is a link.</exception>
+    /// <exception cref="FolderMissingException">The folder's directory is missing: its files are not gone, they are elsewhere.</exception>
     public static void Delete(StorageFolder folder, string fullPath)
     {
         if (!IsAvailable || !folder.IsStrictlyInside(fullPath))
@@ -231,9 +249,9 @@ internal static partial class AnchoredPaths
         {
             parent = OpenParent(folder, fullPath, create: false);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or FolderMissingException)
         {
-            return false; // gone, or a link on the way
+            return false; // gone (the folder's directory too), or a link on the way
         }
         using (parent)
         {
@@ -275,6 +293,7 @@ internal static partial class AnchoredPaths
     /// </summary>
     /// <exception cref="LinkOnPathException">A component on the way is a symbolic link.</exception>
     /// <exception cref="DirectoryNotFoundException">A component is missing and <paramref name="create"/> is false.</exception>
+    /// <exception cref="FolderMissingException">The folder's directory is missing (it is never made here).</exception>
     private static ParentDirectory? OpenParent(StorageFolder folder, string fullPath, bool create)
     {
         var (directoryFlag, noFollow) = Flags!.Value;
@@ -292,12 +311,6 @@ internal static partial class AnchoredPaths
         }
         // The folder's directory itself may be a link: the setup chose it.
         var fd = OpenAt(AtFdCwd, folder.Directory, OPath | directoryFlag | OCloexec);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == ENOENT && create)
-        {
-            // A write creates the folder's directory as it always did (a scan refuses a vanished root, not a write).
-            Directory.CreateDirectory(folder.Directory);
-            fd = OpenAt(AtFdCwd, folder.Directory, OPath | directoryFlag | OCloexec);
-        }
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -306,6 +319,11 @@ internal static partial class AnchoredPaths
                 Volatile.Write(ref s_available, 0);
                 return null;
             }
+            // Never made here, even for a write: a folder whose directory is gone (a disk unmounted above it) is lost,
+            // and a directory made on the bare mount point would receive what belongs on the disk. Only a scan of a
+            // folder the engine knows no file in, and the engine's write of the marker, make it.
+            if (errno is ENOENT or ENOTDIR)
+                throw folder.Root.Missing();
             throw Error(errno, $"Cannot open {folder.Directory}");
         }
         return Walk(components, folder.Directory, fd, first: 0, create);

@@ -4,10 +4,12 @@ namespace Onitu.Drivers.LocalStorage;
 internal static class DiskOps
 {
     /// <summary>
-    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> when it is missing.
-    /// Retried because a concurrent deletion may remove the directory again while it is still empty.
+    /// Runs <paramref name="create"/>, creating the parent directory of <paramref name="path"/> with
+    /// <paramref name="makeDirectory"/> when it is missing (<see cref="StorageFolder.MakeDirectory"/>, which never makes a
+    /// folder's own directory). Retried because a concurrent deletion may remove the directory again while it is still
+    /// empty.
     /// </summary>
-    public static T WithDirectory<T>(string path, Func<T> create)
+    public static T WithDirectory<T>(string path, Func<T> create, Action<string> makeDirectory)
     {
         var directory = Path.GetDirectoryName(path)!;
         // Tried first, the directory made only when missing: almost every write goes to an existing directory (the
@@ -23,14 +25,15 @@ internal static class DiskOps
             // time it looks, so both mean "create it and try again".
             catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException && attempt < 6)
             {
-                Directory.CreateDirectory(directory);
+                makeDirectory(directory);
             }
         }
     }
 
     /// <summary>
     /// Runs <paramref name="create"/>, which must create <paramref name="path"/> as a new file (<see cref="FileMode.CreateNew"/>);
-    /// when a file of that name is left over (an earlier attempt's temporary file), removes it and tries once more.
+    /// when a file of that name is left over (an earlier attempt's temporary file), removes it and tries once more. A
+    /// missing directory is made with <paramref name="makeDirectory"/> (see <see cref="WithDirectory"/>).
     /// </summary>
     /// <remarks>
     /// A temporary file is always made anew, never truncated: ext4 takes a truncation to zero (what
@@ -38,16 +41,16 @@ internal static class DiskOps
     /// place, and writes the whole file back when it is closed (measured: 0.3 s more for a 1 GiB copy). The rename that
     /// publishes the file, and the <c>fsync</c> option, keep their guarantees without it.
     /// </remarks>
-    public static T CreateFresh<T>(string path, Func<T> create)
+    public static T CreateFresh<T>(string path, Func<T> create, Action<string> makeDirectory)
     {
         try
         {
-            return WithDirectory(path, create);
+            return WithDirectory(path, create, makeDirectory);
         }
         catch (IOException e) when (IsAlreadyExists(e))
         {
             File.Delete(path);
-            return WithDirectory(path, create);
+            return WithDirectory(path, create, makeDirectory);
         }
     }
 

@@ -16,8 +16,15 @@ namespace Onitu.Drivers.LocalStorage;
 /// One stream per file: several threads copying ranges of one file (as rclone does to network stores) gained nothing on
 /// tmpfs or ext4, whose writes to one file take its inode lock (the threads waited in <c>rwsem_down_write_slowpath</c>).
 /// </summary>
-internal sealed partial class FileCopy
+/// <param name="makeDirectory">
+/// Makes a missing directory for a temporary file made by path: the destination folder's
+/// <see cref="StorageFolder.MakeDirectory"/>, which never makes the folder's own directory (tests copy between plain
+/// directories without it).
+/// </param>
+internal sealed partial class FileCopy(Action<string>? makeDirectory = null)
 {
+    private readonly Action<string> _makeDirectory = makeDirectory ?? (directory => Directory.CreateDirectory(directory));
+
     private const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
     private const int ENOENT = 2, EINTR = 4, ENXIO = 6, ENOSYS = 38, ELOOP = 40, EACCES = 13, EPERM = 1;
     private const int SeekSet = 0, SeekData = 3, SeekHole = 4;
@@ -84,7 +91,7 @@ internal sealed partial class FileCopy
             if (stat.Kind != EntryKind.File)
                 throw new FileNotFoundException($"{source} is not a regular file any more.", source);
             var mode = stat.Mode & PermissionBits;
-            var to = staged is not null ? staged.Create(mode) : DiskOps.CreateFresh(temp, () => OpenTemp(temp, mode, noFollow));
+            var to = staged is not null ? staged.Create(mode) : DiskOps.CreateFresh(temp, () => OpenTemp(temp, mode, noFollow), _makeDirectory);
             try
             {
                 CopyContent(from, to, stat, allocated, source, temp, cancellationToken);
@@ -290,13 +297,13 @@ internal sealed partial class FileCopy
         }
     }
 
-    private static FileState ManagedCopy(string source, string temp, bool flushToDisk)
+    private FileState ManagedCopy(string source, string temp, bool flushToDisk)
     {
         DiskOps.CreateFresh(temp, () =>
         {
             File.Copy(source, temp, overwrite: false);
             return true;
-        });
+        }, _makeDirectory);
         if (flushToDisk)
             DiskOps.FlushToDisk(temp);
         return FileState.TryRead(temp) ?? throw new IOException($"{temp} vanished as it was written.");

@@ -78,6 +78,20 @@ internal static partial class NativeStat
     }
 
     /// <summary>
+    /// Looks at the entry at <paramref name="fullPath"/> following links (a folder's directory may be a link: the setup
+    /// chose it); <see cref="EntryKind.Missing"/> for a dangling one.
+    /// </summary>
+    /// <exception cref="IOException">The entry exists but cannot be looked at.</exception>
+    public static EntryStat Stat(string fullPath)
+    {
+        if (Volatile.Read(ref s_available) == 1 && TryStatx(AtFdCwd, fullPath, 0, fullPath, out var stat, out _))
+            return stat;
+        if (Directory.Exists(fullPath))
+            return new EntryStat(EntryKind.Directory, 0, 0, 0, 0, 0);
+        return File.Exists(fullPath) ? new EntryStat(EntryKind.File, 0, 0, 0, 0, 0) : new EntryStat(EntryKind.Missing, 0, 0, 0, 0, 0);
+    }
+
+    /// <summary>
     /// Looks at the file open as <paramref name="fd"/> (<c>statx</c> with <c>AT_EMPTY_PATH</c>): the state of what the
     /// descriptor holds, whatever its path has become. Linux only (<see cref="HasInodes"/>).
     /// </summary>

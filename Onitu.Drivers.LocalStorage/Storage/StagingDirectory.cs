@@ -34,11 +34,14 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     internal TimeSpan RecheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// A lease on the open staging directory, which is opened (and made, with the folder's directory, when missing) as
+    /// A lease on the open staging directory, which is opened (and made in the folder's directory when missing) as
     /// needed; null when there is none to use: a link or a file holds its name (the write is then staged beside its
     /// target, as when the directory cannot be made).
     /// </summary>
     /// <exception cref="IOException">The directory cannot be looked at, opened or made.</exception>
+    /// <exception cref="FolderMissingException">
+    /// Opening it, the folder's directory was found missing, not the one the scan found, or without its marker.
+    /// </exception>
     public Lease? Acquire()
     {
         lock (_lock)
@@ -104,12 +107,17 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
 
     private bool OpenLocked()
     {
+        // Opened (again) at the first write, and when the one held is gone or moved: the moment to look whether the
+        // folder's directory is still the one the scan found, with its marker. A bare mount point (the disk unmounted
+        // before this service wrote anything) or a directory put in the folder's place gets no staging directory, and
+        // so no write.
+        folder.Root.Check();
         var handle = AnchoredPaths.OpenDirectory(FullPath, out var missing);
         if (handle is null && missing)
         {
-            // Made as a write always made it (the folder's directory with it); a link or file put there meanwhile is
-            // left alone, and the open below refuses it.
-            Directory.CreateDirectory(FullPath);
+            // Made in the folder's directory, never with it (FolderMissingException when it is gone); a link or file put
+            // there meanwhile is left alone, and the open below refuses it.
+            folder.MakeDirectory(FullPath);
             handle = AnchoredPaths.OpenDirectory(FullPath, out _);
         }
         if (handle is null)

@@ -10,11 +10,41 @@ internal sealed class StorageFolder
 {
     private readonly string _prefix;
 
-    public StorageFolder(string name, string directory)
+    /// <param name="name">The folder's name in the setup.</param>
+    /// <param name="directory">Its directory on disk.</param>
+    /// <param name="service">The service's name, for the messages of a lost folder.</param>
+    /// <param name="mapping">The folder's mapping in the setup, for those messages (as the engine words them); the directory when not given.</param>
+    public StorageFolder(string name, string directory, string service = "", string? mapping = null)
     {
         Name = name;
         Directory = Path.TrimEndingDirectorySeparator(directory);
         _prefix = Path.EndsInDirectorySeparator(Directory) ? Directory : Directory + Path.DirectorySeparatorChar;
+        Root = new FolderRoot(this, service, mapping ?? Directory);
+    }
+
+    /// <summary>What the driver knows of the folder's directory: which one the scan found, and whether it was lost since.</summary>
+    public FolderRoot Root { get; }
+
+    /// <summary>
+    /// Makes the directory <paramref name="fullPath"/> and its missing parents below the folder's directory, never the
+    /// folder's directory itself nor anything above it: a write into a folder whose directory is missing (an unmounted
+    /// disk) must not make an empty mount point look like the folder.
+    /// </summary>
+    /// <exception cref="FolderMissingException">The folder's directory is missing, or is lost.</exception>
+    /// <exception cref="LinkOnPathException">A component below the folder's directory is a link.</exception>
+    /// <exception cref="IOException">A directory cannot be made.</exception>
+    public void MakeDirectory(string fullPath)
+    {
+        if (!IsStrictlyInside(fullPath))
+        {
+            Root.Check(); // the folder's directory itself: it is there, or the folder is lost
+            return;
+        }
+        if (AnchoredPaths.MakeDirectories(this, fullPath))
+            return;
+        // Without the anchored calls: a look, then the plain creation (the folder's directory could vanish between the two).
+        Root.Check();
+        System.IO.Directory.CreateDirectory(fullPath);
     }
 
     /// <summary>The folder's name in the setup.</summary>

@@ -6,12 +6,16 @@ internal sealed class StorageLayout
     private readonly Dictionary<string, StorageFolder> _byName;
 
     /// <summary>Resolves every folder mapping: <c>root</c> against the base directory, each mapping against <c>root</c>.</summary>
+    /// <param name="baseDirectory">What a relative <paramref name="root"/> is relative to.</param>
+    /// <param name="root">The <c>root</c> option.</param>
+    /// <param name="folders">The folder mappings.</param>
+    /// <param name="service">The service's name, for the messages of a lost folder.</param>
     /// <exception cref="DriverException">A path cannot be resolved, a folder is mapped twice, or two folders overlap
     /// (see <see cref="Check"/>).</exception>
-    public StorageLayout(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders)
+    public StorageLayout(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders, string service = "")
     {
         ArgumentNullException.ThrowIfNull(folders);
-        var problems = Resolve(baseDirectory, root, folders, out var fullRoot, out var resolved);
+        var problems = Resolve(baseDirectory, root, folders, service, out var fullRoot, out var resolved);
         LocalStorageOptions.ThrowIfAny(problems);
         Root = fullRoot!;
         Folders = resolved;
@@ -32,7 +36,7 @@ internal sealed class StorageLayout
     public static IReadOnlyList<DriverOptionProblem> Check(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders)
     {
         ArgumentNullException.ThrowIfNull(folders);
-        return Resolve(baseDirectory, root, folders, out _, out _);
+        return Resolve(baseDirectory, root, folders, service: "", out _, out _);
     }
 
     /// <summary>Returns the folder named <paramref name="name"/>.</summary>
@@ -49,7 +53,7 @@ internal sealed class StorageLayout
         return GetFolder(metadata.Folder).GetFullPath(metadata.Path);
     }
 
-    private static List<DriverOptionProblem> Resolve(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders,
+    private static List<DriverOptionProblem> Resolve(string baseDirectory, string root, IReadOnlyList<FolderMapping> folders, string service,
         out string? fullRoot, out List<StorageFolder> resolved)
     {
         var problems = new List<DriverOptionProblem>();
@@ -76,7 +80,7 @@ internal sealed class StorageLayout
             StorageFolder folder;
             try
             {
-                folder = new StorageFolder(mapping.Name, Path.GetFullPath(mapping.Path, fullRoot));
+                folder = new StorageFolder(mapping.Name, Path.GetFullPath(mapping.Path, fullRoot), service, mapping.Path);
             }
             catch (ArgumentException e)
             {

@@ -36,6 +36,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
     /// two are not on one mount (a rename between them would be a copy, or refused) or the staging directory cannot be
     /// made.
     /// </summary>
+    /// <exception cref="FolderMissingException">The folder's directory is missing, not the one scanned, or lost its marker.</exception>
     public async ValueTask<string> TempPathAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
         var writerId = await WriterIdAsync(cancellationToken).ConfigureAwait(false);
@@ -56,6 +57,7 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
     /// by path instead (<see cref="TempPathAsync"/>): the staging directory is not held here (no anchored calls), a link
     /// or file holds its name or it cannot be made, or the target is on another mount.
     /// </summary>
+    /// <exception cref="FolderMissingException">The folder's directory is missing, not the one scanned, or lost its marker.</exception>
     public async ValueTask<StagedFile?> StageAsync(Metadata metadata, string target, bool whole, CancellationToken cancellationToken)
     {
         if (!StagingDirectory.IsSupported)
@@ -101,7 +103,10 @@ internal sealed class UploadStaging(IPlug plug, StorageLayout layout) : IDisposa
             var stagingStat = NativeStat.LStat(staging);
             if (stagingStat.Kind == EntryKind.Missing)
             {
-                Directory.CreateDirectory(staging);
+                // In the folder's directory, never with it; the first staging of the folder looks whether that directory
+                // is still the one the scan found (as the held staging directory does when it is opened).
+                folder.Root.Check();
+                folder.MakeDirectory(staging);
                 TempFiles.Hide(staging);
                 stagingStat = NativeStat.LStat(staging);
             }

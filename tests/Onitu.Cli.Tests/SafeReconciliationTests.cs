@@ -157,6 +157,221 @@ public class SafeReconciliationTests : ScratchTest
     }
 
     [Test]
+    [Platform("Linux", Reason = "Bind mounts are Linux's.")]
+    public async Task A_disk_unmounted_during_run_receives_nothing_and_the_edits_made_meanwhile_survive_the_next_sync()
+    {
+        // B's root is a link to a bind mount, as a disk mounted under /mnt would be.
+        var disk = Directory.CreateDirectory(Path.Combine(Dir, "realdisk")).FullName;
+        var mountPoint = Directory.CreateDirectory(Path.Combine(Dir, "mnt4")).FullName;
+        File.CreateSymbolicLink(Path.Combine(Dir, "B"), mountPoint);
+        var setup = WriteTwoRootSetup();
+        WriteFiles("A/docs", 20);
+        BindMount(disk, mountPoint);
+        try
+        {
+            using (var first = await SyncAsync(setup))
+                Assert.That(first.ExitCode, Is.Zero, first.Output);
+            Assert.That(File.Exists(Path.Combine(disk, "docs", ".onitu-folder")), "the engine marks the folder's root on the disk");
+            var before = Tree("A/docs");
+
+            string runOutput;
+            string[] onBareMountPoint;
+            using (var run = OnituProcess.Start(Dir, "run", setup, "--verbose"))
+            {
+                await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                    && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+                Unmount(mountPoint);
+                File.WriteAllText(Path.Combine(Dir, "A/docs/f001.bin"), "edited on A");
+                File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "brand new on A");
+
+                // Until B fails, or A's edits reach the bare mount point, or long enough for them to have (they are
+                // picked up within the watcher's debounce and sent at once); then a while more for any write in flight.
+                await WaitUntilAsync(() => run.StandardError.Contains("Service B is failing", StringComparison.Ordinal)
+                    || Directory.EnumerateFileSystemEntries(mountPoint, "*", SearchOption.AllDirectories).Count() >= 2, seconds: 20);
+                await Task.Delay(TimeSpan.FromSeconds(2 * OnituProcess.TimeUnit));
+                onBareMountPoint = Directory.EnumerateFileSystemEntries(mountPoint, "*", SearchOption.AllDirectories)
+                    .Select(entry => Path.GetRelativePath(mountPoint, entry)).ToArray();
+                run.Terminate();
+                await run.WaitAsync(TimeSpan.FromSeconds(30 * OnituProcess.TimeUnit));
+                runOutput = run.StandardError;
+            }
+            var onA = Tree("A/docs");
+
+            BindMount(disk, mountPoint);
+            using var sync = await SyncAsync(setup);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(runOutput, Does.Contain("Service B is failing").And.Contain("folder marker missing: is the disk mounted?"),
+                    "B fails with the marker's reason while its disk is away");
+                Assert.That(onBareMountPoint, Is.Empty, "nothing written onto the bare mount point, not even the folder's directory");
+                Assert.That(onA.Count, Is.EqualTo(before.Count + 1), "A deleted nothing while B was away");
+                Assert.That(sync.ExitCode, Is.Zero, sync.Output);
+                Assert.That(File.ReadAllText(Path.Combine(Dir, "A/docs/f001.bin")), Is.EqualTo("edited on A"), "A's edit survives");
+                Assert.That(File.ReadAllText(Path.Combine(Dir, "A/docs/new.txt")), Is.EqualTo("brand new on A"), "A's new file survives");
+                Assert.That(Tree("B/docs"), Is.EqualTo(Tree("A/docs")), "B has them too, on the disk");
+                Assert.That(Tree("A/docs").Keys.Where(k => k.Contains(".conflict-", StringComparison.Ordinal)), Is.Empty, "no conflict copy");
+            });
+        }
+        finally
+        {
+            for (var i = 0; i < 3 && IsMountPoint(mountPoint); i++)
+                Run("umount", mountPoint);
+        }
+    }
+
+    // B's folder (its root, "mnt", as a mount point would be) put aside, or deleted, and an empty directory made in its place.
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task A_folder_replaced_by_an_empty_one_during_run_fails_its_service_and_nothing_is_deleted_or_written(bool putAside)
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+        var before = Tree("A/docs");
+        var folder = Path.Combine(Dir, "mnt");
+
+        using var run = OnituProcess.Start(Dir, "run", setup, "--verbose");
+        try
+        {
+            await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+            if (putAside)
+                Directory.Move(folder, folder + ".aside");
+            else
+                Directory.Delete(folder, recursive: true);
+            Directory.CreateDirectory(folder);
+
+            // Seen live, before any write to B could find it out; then A's new file must not land in the new directory.
+            await WaitUntilAsync(() => run.StandardError.Contains("Service B is failing", StringComparison.Ordinal), seconds: 20);
+            var beforeAnyWrite = run.StandardError;
+            File.WriteAllText(Path.Combine(Dir, "A/docs/new.txt"), "new on A");
+            await Task.Delay(TimeSpan.FromSeconds(3 * OnituProcess.TimeUnit));
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(beforeAnyWrite, Does.Contain("Service B is failing").And.Contain("folder marker missing: is the disk mounted?"),
+                    "B fails with the marker's reason as soon as its folder is replaced");
+                Assert.That(Tree("A/docs"), Is.EqualTo(new SortedDictionary<string, string>(before, StringComparer.Ordinal) { ["new.txt"] = Hash("new on A") }),
+                    "nothing deleted on A");
+                if (putAside)
+                    Assert.That(Tree("mnt.aside"), Is.EqualTo(before), "nothing deleted in B's folder");
+                Assert.That(Directory.EnumerateFileSystemEntries(folder), Is.Empty, "nothing written into the directory put in its place");
+            });
+        }
+        finally
+        {
+            run.Kill();
+        }
+    }
+
+    [Test]
+    public async Task A_folder_back_with_its_marker_during_run_resumes_and_receives_what_changed_meanwhile()
+    {
+        var setup = WriteSetup();
+        WriteFiles("A/docs", 20);
+        using (var first = await SyncAsync(setup))
+            Assert.That(first.ExitCode, Is.Zero, first.Output);
+
+        using var run = OnituProcess.Start(Dir, "run", setup, "--verbose");
+        try
+        {
+            await WaitForAsync(run, "both scans", () => run.Output.Contains("Service A: scan complete", StringComparison.Ordinal)
+                && run.Output.Contains("Service B: scan complete", StringComparison.Ordinal));
+            Directory.Move(Path.Combine(Dir, "mnt"), Path.Combine(Dir, "mnt.aside"));
+            Directory.CreateDirectory(Path.Combine(Dir, "mnt"));
+            await WaitForAsync(run, "B failing for its folder", () => run.StandardError.Contains("folder marker missing: is the disk mounted?", StringComparison.Ordinal));
+            File.WriteAllText(Path.Combine(Dir, "A/docs/while-away.txt"), "written while B's folder was away");
+            File.Delete(Path.Combine(Dir, "A/docs/f000.bin"));
+
+            // The folder comes back, marker and all: the service is scanned again and catches up, without a restart of onitu.
+            Directory.Delete(Path.Combine(Dir, "mnt"));
+            Directory.Move(Path.Combine(Dir, "mnt.aside"), Path.Combine(Dir, "mnt"));
+            await WaitForAsync(run, "B to catch up", () => Tree("mnt").ContainsKey("while-away.txt") && !Tree("mnt").ContainsKey("f000.bin"));
+            File.WriteAllText(Path.Combine(Dir, "A/docs/after.txt"), "written after B came back");
+            await WaitForAsync(run, "B to watch again", () => Tree("mnt").ContainsKey("after.txt"));
+
+            Assert.That(Tree("mnt"), Is.EqualTo(Tree("A/docs")), run.Output);
+        }
+        finally
+        {
+            run.Kill();
+        }
+    }
+
+    /// <summary>A on <c>A/docs</c>, B on <c>B/docs</c> (B's root a link to a mount point).</summary>
+    private string WriteTwoRootSetup()
+    {
+        var path = Path.Combine(Dir, "setup.yml");
+        File.WriteAllText(path, """
+            name: mounted
+            folders:
+              docs: {}
+            services:
+              A:
+                driver: local_storage
+                options: { root: A }
+                folders: { docs: docs }
+              B:
+                driver: local_storage
+                options: { root: B }
+                folders: { docs: docs }
+            """);
+        return path;
+    }
+
+    private static string Hash(string content) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
+
+    private static async Task WaitForAsync(OnituProcess run, string what, Func<bool> condition, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds * OnituProcess.TimeUnit);
+        while (!condition())
+        {
+            Assert.That(run.HasExited, Is.False, $"onitu exited while waiting for {what}: {run.Output}");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"no {what} within {seconds} s: {run.Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, int seconds)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds * OnituProcess.TimeUnit);
+        while (!condition() && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+    }
+
+    private static void BindMount(string source, string mountPoint)
+    {
+        if (Environment.UserName != "root")
+            Assert.Ignore("A bind mount needs root (CI runs as root).");
+        var (code, error) = Run("mount", "--bind", source, mountPoint);
+        if (code != 0)
+            Assert.Ignore($"'mount --bind' is not permitted here: {error}");
+    }
+
+    private static void Unmount(string mountPoint)
+    {
+        var (code, error) = Run("umount", mountPoint);
+        Assert.That(code, Is.Zero, $"umount {mountPoint}: {error}");
+    }
+
+    private static bool IsMountPoint(string directory) =>
+        File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == directory);
+
+    private static (int Code, string Error) Run(string program, params string[] arguments)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments)
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+        })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error);
+    }
+
+    [Test]
     public async Task A_lost_state_database_twice_over_pairs_the_trees_again_without_a_copy_or_a_conflict()
     {
         var setup = WriteSetup();

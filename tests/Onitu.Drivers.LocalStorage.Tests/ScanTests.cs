@@ -98,7 +98,7 @@ public class ScanTests : DriverTestBase
         var mark = Plug.CallCount;
         await using var second = CreateDriver();
 
-        var error = Assert.ThrowsAsync<ServiceException>(() => second.ScanAsync(Token));
+        var error = Assert.ThrowsAsync<FolderMissingException>(() => second.ScanAsync(Token));
         Assert.Multiple(() =>
         {
             Assert.That(error!.IsTransient, Is.True);
@@ -111,6 +111,8 @@ public class ScanTests : DriverTestBase
     [Test]
     public async Task Scan_creates_a_missing_folder_directory_when_no_file_is_known_there()
     {
+        Directory.Delete(DocsDir);
+        Directory.Delete(PicsDir);
         await using var driver = CreateDriver();
         await driver.ScanAsync(Token);
 

@@ -294,7 +294,7 @@ public class WatchTests : DriverTestBase
 
         Directory.Delete(DocsDir, recursive: true);
 
-        var error = Assert.ThrowsAsync<ServiceException>(async () => await LastWatch.WaitAsync(RecordingPlug.Timeout));
+        var error = Assert.ThrowsAsync<FolderMissingException>(async () => await LastWatch.WaitAsync(RecordingPlug.Timeout));
         Assert.Multiple(() =>
         {
             Assert.That(error!.IsTransient, Is.True);

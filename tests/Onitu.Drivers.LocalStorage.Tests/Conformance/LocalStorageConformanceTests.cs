@@ -10,8 +10,9 @@ public class LocalStorageConformanceTests : DriverConformanceTests
 
     protected override ValueTask<DriverTestArea> CreateAreaAsync(string scratchDirectory, CancellationToken cancellationToken)
     {
-        // The scratch directory is deleted after each test, so the area needs no cleanup of its own.
-        Directory.CreateDirectory(scratchDirectory);
+        // The scratch directory is deleted after each test, so the area needs no cleanup of its own. The folder's
+        // directory is made here, as a scan or the engine's marker would: a write never makes it.
+        Directory.CreateDirectory(Path.Combine(scratchDirectory, "docs"));
         return ValueTask.FromResult(new DriverTestArea(
             new Dictionary<string, object?> { ["root"] = scratchDirectory, ["debounce-ms"] = 20L }, "docs")
         {

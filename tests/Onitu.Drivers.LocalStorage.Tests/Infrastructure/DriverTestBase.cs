@@ -22,6 +22,9 @@ public abstract class DriverTestBase
     {
         Root = Path.Combine(Path.GetTempPath(), "onitu-local-storage-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Root);
+        // The folders' directories, as a scan makes them: a write never makes a folder's own directory.
+        Directory.CreateDirectory(DocsDir);
+        Directory.CreateDirectory(PicsDir);
         Plug = CreatePlug();
     }
 
