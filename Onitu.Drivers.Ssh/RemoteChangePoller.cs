@@ -62,8 +62,8 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
         foreach (var entry in skipped)
         {
             await ReportSkippedAsync(folder, entry.Path, entry.Reason, cancellationToken).ConfigureAwait(false);
-            // What the engine knows under a directory that cannot be listed is not gone: it is out of sight.
-            if (entry.IsDirectory)
+            // What the engine knows under a directory that cannot be listed (or a link) is not gone: it is out of sight.
+            if (entry.HidesSubtree)
             {
                 foreach (var path in known.Keys.Where(p => p.StartsWith(entry.Path + "/", StringComparison.Ordinal)).ToList())
                     known.Remove(path);
