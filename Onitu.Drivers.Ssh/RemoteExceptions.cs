@@ -7,3 +7,10 @@ internal sealed class RemoteLinkException(string link) : ServiceException($"{lin
     /// <summary>The link's path on the server.</summary>
     public string Link { get; } = link;
 }
+
+/// <summary>
+/// A folder's directory is not on the server (any more): the service fails, and nothing of the folder is reported
+/// deleted or written until it is back. Not a connection's blip: a poll that meets it ends the watch at once.
+/// </summary>
+/// <param name="message">Which folder, where, and what is held back.</param>
+internal sealed class FolderDirectoryMissingException(string message) : ServiceException(message, isTransient: true);

@@ -29,6 +29,10 @@ namespace Onitu.Drivers.Ssh;
 /// are symbolic links (never followed) and special files. A known directory replaced by a link is kept as it was
 /// known, neither listed nor taken for removed, while the link is there: its files are out of sight, not gone.
 /// </para>
+/// <para>
+/// With <see cref="MarkerMissing"/> set, the folder's marker is looked for at every load and refresh (an LSTAT with
+/// the directories', and in the root's listing): once seen, its absence fails the refresh before anything is reported.
+/// </para>
 /// <para>Not thread-safe: one poll at a time.</para>
 /// </remarks>
 internal sealed class RemoteFolderTree
@@ -99,6 +103,19 @@ internal sealed class RemoteFolderTree
     /// <summary>Why a device, pipe or socket is not synced (the local driver's words).</summary>
     public const string SpecialReason = "not a regular file (a device, pipe or socket)";
 
+    /// <summary>
+    /// Fails a load or refresh that finds the folder's marker (<see cref="FolderMarker.FileName"/>) gone after it was
+    /// seen (see <see cref="MarkerSeen"/>), before anything is reported; null checks nothing.
+    /// </summary>
+    public Func<Exception>? MarkerMissing { get; init; }
+
+    /// <summary>
+    /// Whether the folder's marker was seen at its root (by this tree, or by an earlier one of the same folder): from
+    /// then on a listing without it is not the folder any more (an unmounted disk's empty mount point, a directory
+    /// swapped for an empty one) and fails with <see cref="MarkerMissing"/>, reporting nothing.
+    /// </summary>
+    public bool MarkerSeen { get; set; }
+
     /// <summary>Where a refresh reports what it found.</summary>
     public sealed class Receiver
     {
@@ -149,6 +166,7 @@ internal sealed class RemoteFolderTree
             ?? throw new RemoteFileNotFoundException($"{_root} disappeared while it was listed.");
         if (loaded[""].Unlisted is { } denied)
             throw new SftpStatusException(SftpStatusCode.PermissionDenied, $"The folder's directory {_root} cannot be listed: {denied}", isTransient: false);
+        CheckMarker(loaded[""].Files.ContainsKey(FolderMarker.FileName));
         _directories.Clear();
         var files = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
         foreach (var (path, state) in loaded)
@@ -255,11 +273,12 @@ internal sealed class RemoteFolderTree
         ArgumentNullException.ThrowIfNull(receiver);
         if (!IsLoaded) throw new InvalidOperationException("The tree must be loaded before it is refreshed.");
 
-        // 1. Stat every known directory: a small request each, all in flight together. One that may not be looked
-        // at (inside an unlistable directory) is neither listed nor taken for gone.
+        // 1. Stat every known directory: a small request each, all in flight together, and the folder's marker with
+        // them. One that may not be looked at (inside an unlistable directory) is neither listed nor taken for gone.
         var stats = new ConcurrentDictionary<string, SftpAttributes?>(StringComparer.Ordinal);
         var hiddenFromUs = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        await Parallel.ForEachAsync(_directories.Keys.ToList(), Throttle(cancellationToken), async (path, token) =>
+        var marker = MarkerMissing is null ? null : client.TryLStatAsync(RemoteLayout.Join(_root, FolderMarker.FileName), cancellationToken);
+        var looks = Parallel.ForEachAsync(_directories.Keys.ToList(), Throttle(cancellationToken), async (path, token) =>
         {
             try
             {
@@ -270,8 +289,12 @@ internal sealed class RemoteFolderTree
             {
                 hiddenFromUs[path] = true;
             }
-        }).ConfigureAwait(false);
+        });
+        if (marker is not null) await Task.WhenAll(looks, marker).WhenSettled().ConfigureAwait(false);
+        await looks.ConfigureAwait(false);
         if (stats.GetValueOrDefault("") is not { IsDirectory: true }) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
+        // Before anything is listed or reported: a folder whose marker is gone is not the folder any more.
+        if (marker is not null) CheckMarker(await marker.ConfigureAwait(false) is { IsRegularFile: true });
         // A known directory now a symbolic link (and all below it) is out of sight: neither listed (a listing would
         // follow the link) nor taken for gone. Its parent's listing names it skipped.
         foreach (var (path, stat) in stats)
@@ -322,6 +345,9 @@ internal sealed class RemoteFolderTree
         // its parent), before reporting any.
         var listings = await ListManyAsync(client, toList.Keys, cancellationToken).ConfigureAwait(false);
         LastListedCount = toList.Count;
+        // The root's listing says it too, and later than the look above.
+        if (listings.GetValueOrDefault("") is { Entries: { } rootEntries })
+            CheckMarker(rootEntries.Any(e => e.FileName == FolderMarker.FileName && e.Attributes.IsRegularFile));
         var plan = new RefreshPlan();
         foreach (var path in toList.Keys.OrderBy(p => p.Length).ThenBy(p => p, StringComparer.Ordinal))
         {
@@ -544,6 +570,13 @@ internal sealed class RemoteFolderTree
         attributes.IsSymbolicLink ? new SkippedEntry(path, LinkReason, HidesSubtree: true)
         : attributes.Permissions is null ? null
         : new SkippedEntry(path, SpecialReason, HidesSubtree: false);
+
+    // The marker at the folder's root: seen, or gone after it was seen (the folder is not the one synced any more).
+    private void CheckMarker(bool present)
+    {
+        if (present) MarkerSeen = true;
+        else if (MarkerSeen && MarkerMissing is { } missing) throw missing();
+    }
 
     private async Task<Dictionary<string, Listing?>> ListManyAsync(SftpClient client, IEnumerable<string> paths, CancellationToken cancellationToken)
     {

@@ -141,11 +141,14 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                     await _poller.PollAsync(cancellationToken).ConfigureAwait(false);
                     failures = 0;
                 }
-                catch (ServiceException e) when (e.IsTransient && e is not SshConnectionException { IsStall: true } && ++failures < PollFailuresBeforeFailing)
+                catch (ServiceException e) when (e.IsTransient && e is not (SshConnectionException { IsStall: true } or FolderMarkerMissingException or FolderDirectoryMissingException)
+                    && ++failures < PollFailuresBeforeFailing)
                 {
                     // A lost connection is reopened by the next poll; a server that stays away ends the watch,
                     // and the engine reports the service failing with the reason and restarts it with backoff. A
-                    // stall ends it at once: the link is down for as long as the keep-alives already waited.
+                    // stall ends it at once: the link is down for as long as the keep-alives already waited. So does
+                    // a folder gone or without its marker: not a blip of the link, and its restart is what looks again
+                    // (the engine's check of the markers, then a scan whose deletions its guard judges).
                     Log.PollFailed(_plug.Logger, e.Message);
                 }
             }

@@ -76,3 +76,34 @@ public class PathRefusedException : ServiceException
     public PathRefusedException(string message, Exception? innerException = null)
         : base(message, isTransient: false, innerException) { }
 }
+
+/// <summary>
+/// A folder the engine synced on a service has lost its marker (<see cref="FolderMarker.FileName"/> at the folder's
+/// root): most likely the folder is not the one synced any more (a disk or a remote file system that did not mount,
+/// a directory swapped for an empty one). Nothing is synced from or to the folder, and nothing is reported deleted,
+/// until the marker is back. The engine throws it when a scan starts; a driver that polls its store throws it from
+/// its watch when a poll finds the marker gone, before reporting anything of that poll.
+/// </summary>
+public class FolderMarkerMissingException : ServiceException
+{
+    /// <summary>Creates the exception, with the message that tells the user what to check and how to confirm a move.</summary>
+    /// <param name="service">The service's name.</param>
+    /// <param name="folder">The folder, as the service maps it.</param>
+    public FolderMarkerMissingException(string service, FolderMapping folder)
+        : base(MessageFor(service, folder), isTransient: true)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        Folder = folder.Name;
+    }
+
+    /// <summary>The folder's name in the setup.</summary>
+    public string Folder { get; }
+
+    private static string MessageFor(string service, FolderMapping folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        return $"Service '{service}', folder '{folder.Name}' ({folder.Path}): folder marker missing: is the disk mounted? " +
+            $"Nothing is synced from or to this folder until its marker '{FolderMarker.FileName}' is back. If you moved the folder " +
+            $"on purpose, create an empty file '{FolderMarker.FileName}' in its root, or confirm once with 'onitu sync --force'.";
+    }
+}

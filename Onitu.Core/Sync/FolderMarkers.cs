@@ -13,7 +13,7 @@ namespace Onitu.Sync;
 internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
 {
     /// <summary>The marker's name at a folder's root; a path the engine reserves and never syncs.</summary>
-    public const string FileName = ".onitu-folder";
+    public const string FileName = FolderMarker.FileName;
 
     private static readonly byte[] Content = Encoding.UTF8.GetBytes(
         "This directory is a folder synced by Onitu. This file tells Onitu the folder is really here (a disk that\n" +
@@ -35,11 +35,7 @@ internal sealed class FolderMarkers(SyncCoordinator coordinator, string service)
                     await CreateAsync(driver, folder.Name, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            throw new ServiceException(
-                $"Service '{service}', folder '{folder.Name}' ({folder.Path}): folder marker missing: is the disk mounted? " +
-                $"Nothing is synced from or to this folder until its marker '{FileName}' is back. If you moved the folder " +
-                $"on purpose, create an empty file '{FileName}' in its root, or confirm once with 'onitu sync --force'.",
-                isTransient: true);
+            throw new FolderMarkerMissingException(service, folder);
         }
     }
 
