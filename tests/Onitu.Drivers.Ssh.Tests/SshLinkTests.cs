@@ -45,7 +45,7 @@ public class SshLinkTests
         }
     }
 
-    private ConformancePlug CreatePlug()
+    private ConformancePlug CreatePlug(string folderPath = "docs", long pollIntervalMs = 2000)
     {
         var sshd = SshdSetup.Sshd;
         var options = new SshDriverFactory().Manifest.Options.Values.Where(o => o.HasDefault).ToDictionary(o => o.Key, o => o.Default);
@@ -56,7 +56,8 @@ public class SshLinkTests
         options["identity-file"] = sshd.IdentityFile;
         options["known-hosts-file"] = sshd.KnownHostsFile;
         options["ssh-options"] = SshdFixture.IsolatedSshOptions;
-        return new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options), Path.GetTempPath());
+        options["poll-interval-ms"] = pollIntervalMs;
+        return new ConformancePlug("subject", [new FolderMapping("docs", folderPath)], new DriverOptions(options), Path.GetTempPath());
     }
 
     private static async Task<(SshDriver Driver, ConformancePlug Plug)> StartAsync(ConformancePlug plug, CancellationToken cancellationToken)
@@ -263,5 +264,28 @@ public class SshLinkTests
         await again.ScanAsync(cancellationToken);
         Assert.That(plug.Reports, Has.None.StartsWith("delete "), "a scan reports nothing deleted");
         Assert.That(plug.KnownFiles().Select(m => m.Path), Is.EquivalentTo(new[] { "photos/a.jpg", "photos/2024/b.jpg" }));
+    }
+
+    [Test]
+    public async Task A_folder_whose_own_directory_is_a_link_is_scanned_and_polled_through_it(CancellationToken cancellationToken)
+    {
+        // The setup chose the link: the folder's directory is followed, only what lies below it is not.
+        File.WriteAllText(Path.Combine(Docs, "plain.txt"), "plain");
+        Directory.CreateSymbolicLink(Path.Combine(_root, "docs-link"), Docs);
+        var (driver, plug) = await StartAsync(CreatePlug("docs-link", pollIntervalMs: 100), cancellationToken);
+        await using var disposeDriver = driver;
+        Assert.That(plug.KnownFiles().Select(m => m.Path), Is.EquivalentTo(new[] { "plain.txt" }));
+
+        using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watching = driver.WatchAsync(watch.Token);
+        File.WriteAllText(Path.Combine(Docs, "later.txt"), "later");
+        await Eventually.HoldsAsync(() => plug.KnownFiles().Any(m => m.Path == "later.txt"),
+            "a poll to find the new file", TimeSpan.FromSeconds(30), () => string.Join("\n", plug.Reports), cancellationToken);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken); // ten more polls
+        Assert.That(watching.IsCompleted, Is.False, "the polls go on: the folder's directory is not taken for gone");
+        await watch.CancelAsync();
+        await watching;
+        await driver.UploadFileAsync(new Metadata("docs", "sub/up.txt") { Size = 2 }, Content("up"), cancellationToken);
+        Assert.That(File.ReadAllText(Path.Combine(Docs, "sub", "up.txt")), Is.EqualTo("up"), "written through the folder's own link");
     }
 }
