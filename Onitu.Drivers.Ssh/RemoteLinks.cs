@@ -74,11 +74,13 @@ internal sealed class RemoteLinks
 
     private async Task<Finding> LookAsync(SftpClient client, string root, string path, bool self, CancellationToken cancellationToken)
     {
-        if (!path.StartsWith(root + "/", StringComparison.Ordinal) || path.Length <= root.Length + 1)
+        // A folder may be the server's "/" itself.
+        var prefix = root.EndsWith('/') ? root : root + "/";
+        if (!path.StartsWith(prefix, StringComparison.Ordinal) || path.Length <= prefix.Length)
             throw new ArgumentException($"{path} is not inside the folder's directory {root}.", nameof(path));
         var now = Stopwatch.GetTimestamp();
         var parents = new List<string>();
-        for (var slash = path.IndexOf('/', root.Length + 1); slash > 0; slash = path.IndexOf('/', slash + 1))
+        for (var slash = path.IndexOf('/', prefix.Length); slash > 0; slash = path.IndexOf('/', slash + 1))
             parents.Add(path[..slash]);
         var looks = new Task<SftpAttributes?>[parents.Count + (self ? 1 : 0)];
         for (var i = 0; i < parents.Count; i++)

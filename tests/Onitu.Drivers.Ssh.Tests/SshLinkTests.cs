@@ -288,4 +288,26 @@ public class SshLinkTests
         await driver.UploadFileAsync(new Metadata("docs", "sub/up.txt") { Size = 2 }, Content("up"), cancellationToken);
         Assert.That(File.ReadAllText(Path.Combine(Docs, "sub", "up.txt")), Is.EqualTo("up"), "written through the folder's own link");
     }
+
+    [Test]
+    public async Task The_look_for_links_starts_below_the_folders_directory_even_when_that_is_the_servers_root(CancellationToken cancellationToken)
+    {
+        await using var client = await Sftp.SftpClient.ConnectAsync(SshdSetup.Sshd.ConnectionOptions(), cancellationToken);
+        var links = new RemoteLinks();
+        var escaped = Path.Combine(Docs, "escape", "f");
+
+        // A folder mapped to "/": every directory from there down is looked at, the link among them found.
+        var fromServerRoot = await links.LookAtAsync(client, "/", escaped, cancellationToken);
+        var fromFolder = await links.LookAtAsync(client, Docs, escaped, cancellationToken);
+        // The folder's own directory (here a link's target or not) is never among them.
+        var throughLinkedRoot = await links.LookAtAsync(client, Path.Combine(Docs, "escape"), escaped, cancellationToken);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(fromServerRoot.Link, Is.EqualTo(Path.Combine(Docs, "escape")));
+            Assert.That(fromFolder.Link, Is.EqualTo(Path.Combine(Docs, "escape")));
+            Assert.That(throughLinkedRoot.Link, Is.Null);
+            Assert.That(throughLinkedRoot.Attributes?.IsRegularFile, Is.True, "the file under the folder's own link");
+        }
+    }
 }
