@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(2001, LogLevel.Warning, "The SSH server does not offer fsync@openssh.com; files are renamed into place unflushed")]
     public static partial void NoFsync(ILogger logger);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Refused to {Action} {File}: {Link} is a symbolic link on the server, and Onitu never writes, renames or deletes through a link")]
+    public static partial void RefusedThroughLink(ILogger logger, string action, Metadata file, string link);
 }

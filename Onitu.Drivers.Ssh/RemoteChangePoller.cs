@@ -19,6 +19,10 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
 
     private readonly Dictionary<string, RemoteFolderTree> _trees = new(StringComparer.Ordinal);
 
+    // The folders whose marker a listing of their root has shown: from then on, a listing without it fails the service
+    // (the engine's check at the start of a scan, made at every poll). Kept across the trees of a folder.
+    private readonly HashSet<string> _markerSeen = new(StringComparer.Ordinal);
+
     /// <summary>Scans every folder (the startup scan): creates a missing, new folder; refuses a missing one the engine knows files in.</summary>
     public async Task ScanAsync(CancellationToken cancellationToken)
     {
@@ -38,7 +42,7 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
     private async Task ScanFolderAsync(string folder, bool prepare, CancellationToken cancellationToken)
     {
         var root = layout.FolderDirectory(folder);
-        var tree = new RemoteFolderTree(root) { IsHidden = name => TempNames.IsTemporary(name) };
+        var tree = NewTree(folder, root);
         // What the engine knows is read before the server is listed: a file this driver writes meanwhile (the engine
         // uploads while a poll rescans) then shows as found, not as known-but-missing, which would read as a deletion.
         var known = new Dictionary<string, Metadata>(StringComparer.Ordinal);
@@ -48,7 +52,7 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
         if (loaded is null)
         {
             if (known.Count > 0)
-                throw new ServiceException($"The directory of folder '{folder}' ({root}) is missing on the server although this service holds files in it; nothing is reported deleted until it is back.");
+                throw new FolderMissingException($"The directory of folder '{folder}' ({root}) is missing on the server although this service holds files in it; nothing is reported deleted until it is back.");
             if (!prepare || plug.DryRun)
                 return;
             // Created empty, and watched from now on: without its tree, the first poll would rescan while the engine
@@ -58,12 +62,13 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
         }
         if (loaded is not var (found, hidden, skipped))
             return;
+        if (tree.MarkerSeen) _markerSeen.Add(folder);
 
         foreach (var entry in skipped)
         {
             await ReportSkippedAsync(folder, entry.Path, entry.Reason, cancellationToken).ConfigureAwait(false);
-            // What the engine knows under a directory that cannot be listed is not gone: it is out of sight.
-            if (entry.IsDirectory)
+            // What the engine knows under a directory that cannot be listed (or a link) is not gone: it is out of sight.
+            if (entry.HidesSubtree)
             {
                 foreach (var path in known.Keys.Where(p => p.StartsWith(entry.Path + "/", StringComparison.Ordinal)).ToList())
                     known.Remove(path);
@@ -130,8 +135,23 @@ internal sealed class RemoteChangePoller(IPlug plug, SshOptions options, SshConn
         catch (RemoteFileNotFoundException)
         {
             _trees.Remove(folder);
-            throw new ServiceException($"The directory of folder '{folder}' ({root}) disappeared from the server; nothing is reported deleted until it is back.");
+            throw new FolderMissingException($"The directory of folder '{folder}' ({root}) disappeared from the server; nothing is reported deleted until it is back.");
         }
+        finally
+        {
+            if (tree.MarkerSeen) _markerSeen.Add(folder);
+        }
+    }
+
+    private RemoteFolderTree NewTree(string folder, string root)
+    {
+        var mapping = plug.Folders.First(f => f.Name == folder);
+        return new RemoteFolderTree(root)
+        {
+            IsHidden = name => TempNames.IsTemporary(name),
+            MarkerMissing = () => FolderMissingException.MarkerMissing(plug.ServiceName, mapping.Name, mapping.Path),
+            MarkerSeen = _markerSeen.Contains(folder),
+        };
     }
 
     // A new or changed file seen on the server, unless it is this driver's own write. False when it is skipped: a

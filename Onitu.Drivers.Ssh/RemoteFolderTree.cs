@@ -25,7 +25,13 @@ namespace Onitu.Drivers.Ssh;
 /// <para>
 /// A directory the login user may not list (permission denied) is kept in the tree as unlisted: reported skipped,
 /// its files (if any were known) neither reported removed nor changed, and listed again at every refresh until it
-/// can be. Entry names that could leave the folder (<c>..</c>, a name with a slash) are skipped and reported.
+/// can be. Entry names that could leave the folder (<c>..</c>, a name with a slash) are skipped and reported, and so
+/// are symbolic links (never followed) and special files. A known directory replaced by a link is kept as it was
+/// known, neither listed nor taken for removed, while the link is there: its files are out of sight, not gone.
+/// </para>
+/// <para>
+/// With <see cref="MarkerMissing"/> set, the folder's marker is looked for at every load and refresh (an LSTAT with
+/// the directories', and in the root's listing): once seen, its absence fails the refresh before anything is reported.
 /// </para>
 /// <para>Not thread-safe: one poll at a time.</para>
 /// </remarks>
@@ -82,8 +88,33 @@ internal sealed class RemoteFolderTree
     /// <summary>A temporary file of the driver seen while listing.</summary>
     public sealed record HiddenEntry(string Path, SftpAttributes Attributes);
 
-    /// <summary>A path not synced: a directory that cannot be listed, or a name the folder cannot hold.</summary>
-    public sealed record SkippedEntry(string Path, string Reason, bool IsDirectory);
+    /// <summary>A path not synced: a directory that cannot be listed, a name the folder cannot hold, a symbolic link or a special file.</summary>
+    /// <param name="Path">The path, relative to the folder.</param>
+    /// <param name="Reason">Why it is not synced, for a person to read.</param>
+    /// <param name="HidesSubtree">
+    /// Whether what the engine knows below it is out of sight rather than gone (a directory that cannot be listed, a
+    /// link where a directory may have been): not reported removed.
+    /// </param>
+    public sealed record SkippedEntry(string Path, string Reason, bool HidesSubtree);
+
+    /// <summary>Why a symbolic link is not synced (the local driver's words).</summary>
+    public const string LinkReason = "a symbolic link: Onitu does not follow links, nor sync them";
+
+    /// <summary>Why a device, pipe or socket is not synced (the local driver's words).</summary>
+    public const string SpecialReason = "not a regular file (a device, pipe or socket)";
+
+    /// <summary>
+    /// Fails a load or refresh that finds the folder's marker (<see cref="FolderMarker.FileName"/>) gone after it was
+    /// seen (see <see cref="MarkerSeen"/>), before anything is reported; null checks nothing.
+    /// </summary>
+    public Func<Exception>? MarkerMissing { get; init; }
+
+    /// <summary>
+    /// Whether the folder's marker was seen at its root (by this tree, or by an earlier one of the same folder): from
+    /// then on a listing without it is not the folder any more (an unmounted disk's empty mount point, a directory
+    /// swapped for an empty one) and fails with <see cref="MarkerMissing"/>, reporting nothing.
+    /// </summary>
+    public bool MarkerSeen { get; set; }
 
     /// <summary>Where a refresh reports what it found.</summary>
     public sealed class Receiver
@@ -135,6 +166,7 @@ internal sealed class RemoteFolderTree
             ?? throw new RemoteFileNotFoundException($"{_root} disappeared while it was listed.");
         if (loaded[""].Unlisted is { } denied)
             throw new SftpStatusException(SftpStatusCode.PermissionDenied, $"The folder's directory {_root} cannot be listed: {denied}", isTransient: false);
+        CheckMarker(loaded[""].Files.ContainsKey(FolderMarker.FileName));
         _directories.Clear();
         var files = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
         foreach (var (path, state) in loaded)
@@ -171,7 +203,7 @@ internal sealed class RemoteFolderTree
                 {
                     // Kept as unlisted: listed again at every refresh, its files never taken for removed.
                     result[path] = new DirectoryState { Unlisted = listing.Denied, ModifiedTimeSeenAt = started, ListedAt = started };
-                    skipped.Add(new SkippedEntry(path, listing.Denied!, IsDirectory: true));
+                    skipped.Add(new SkippedEntry(path, listing.Denied!, HidesSubtree: true));
                     continue;
                 }
                 var state = new DirectoryState { ModifiedTime = modifiedTime, ModifiedTimeSeenAt = started, ListedAt = started };
@@ -195,6 +227,10 @@ internal sealed class RemoteFolderTree
                     else if (entry.Attributes.IsRegularFile)
                     {
                         state.Files[entry.FileName] = entry.Attributes;
+                    }
+                    else if (NotSynced(child, entry.Attributes) is { } notSynced)
+                    {
+                        skipped.Add(notSynced);
                     }
                 }
                 result[path] = state;
@@ -237,23 +273,39 @@ internal sealed class RemoteFolderTree
         ArgumentNullException.ThrowIfNull(receiver);
         if (!IsLoaded) throw new InvalidOperationException("The tree must be loaded before it is refreshed.");
 
-        // 1. Stat every known directory: a small request each, all in flight together. One that may not be looked
-        // at (inside an unlistable directory) is neither listed nor taken for gone.
+        // 1. Stat every known directory: a small request each, all in flight together, and the folder's marker with
+        // them. One that may not be looked at (inside an unlistable directory) is neither listed nor taken for gone.
         var stats = new ConcurrentDictionary<string, SftpAttributes?>(StringComparer.Ordinal);
         var hiddenFromUs = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        await Parallel.ForEachAsync(_directories.Keys.ToList(), Throttle(cancellationToken), async (path, token) =>
+        var marker = MarkerMissing is null ? null : client.TryLStatAsync(RemoteLayout.Join(_root, FolderMarker.FileName), cancellationToken);
+        var looks = Parallel.ForEachAsync(_directories.Keys.ToList(), Throttle(cancellationToken), async (path, token) =>
         {
             try
             {
-                stats[path] = await TryStatDirectoryAsync(client, RemotePath(path), token).ConfigureAwait(false);
+                stats[path] = await LookAtDirectoryAsync(client, path, token).ConfigureAwait(false);
             }
             // The folder's own directory denied fails the service (the exception goes on); below it, a skip.
             catch (SftpStatusException e) when (e.Code == SftpStatusCode.PermissionDenied && path.Length > 0)
             {
                 hiddenFromUs[path] = true;
             }
-        }).ConfigureAwait(false);
-        if (stats.GetValueOrDefault("") is null) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
+        });
+        if (marker is not null) await Task.WhenAll(looks, marker).WhenSettled().ConfigureAwait(false);
+        await looks.ConfigureAwait(false);
+        if (stats.GetValueOrDefault("") is not { IsDirectory: true }) throw new RemoteFileNotFoundException($"The folder's directory {_root} is gone from the server.");
+        // Before anything is listed or reported: a folder whose marker is gone is not the folder any more.
+        if (marker is not null) CheckMarker(await marker.ConfigureAwait(false) is { IsRegularFile: true });
+        // A known directory now a symbolic link (and all below it) is out of sight: neither listed (a listing would
+        // follow the link) nor taken for gone. Its parent's listing names it skipped.
+        foreach (var (path, stat) in stats)
+        {
+            if (stat is { IsSymbolicLink: true }) hiddenFromUs[path] = true;
+        }
+        foreach (var path in _directories.Keys)
+        {
+            if (!hiddenFromUs.ContainsKey(path) && hiddenFromUs.Keys.Any(h => h.Length > 0 && path.StartsWith(h + "/", StringComparison.Ordinal)))
+                hiddenFromUs[path] = true;
+        }
         // Every mtime seen now existed by this moment, and the listings below start after it.
         var now = Stopwatch.GetTimestamp();
 
@@ -268,7 +320,7 @@ internal sealed class RemoteFolderTree
         {
             if (hiddenFromUs.ContainsKey(path)) continue;
             var stat = stats[path];
-            if (stat is null) gone.Add(path);
+            if (stat is not { IsDirectory: true }) gone.Add(path);
             else if (rescanInterval == TimeSpan.Zero
                 || state.Unlisted is not null
                 || state.Retry.Count > 0
@@ -293,6 +345,9 @@ internal sealed class RemoteFolderTree
         // its parent), before reporting any.
         var listings = await ListManyAsync(client, toList.Keys, cancellationToken).ConfigureAwait(false);
         LastListedCount = toList.Count;
+        // The root's listing says it too, and later than the look above.
+        if (listings.GetValueOrDefault("") is { Entries: { } rootEntries })
+            CheckMarker(rootEntries.Any(e => e.FileName == FolderMarker.FileName && e.Attributes.IsRegularFile));
         var plan = new RefreshPlan();
         foreach (var path in toList.Keys.OrderBy(p => p.Length).ThenBy(p => p, StringComparer.Ordinal))
         {
@@ -304,7 +359,7 @@ internal sealed class RemoteFolderTree
                     break;
                 case { Entries: null, Denied: var denied }:
                     state.Unlisted = denied;
-                    plan.Skipped.Add(new SkippedEntry(path, denied!, IsDirectory: true));
+                    plan.Skipped.Add(new SkippedEntry(path, denied!, HidesSubtree: true));
                     break;
                 case { Entries: { } entries }:
                     await PlanListingAsync(client, plan, path, state, toList[path], entries, now, cancellationToken).ConfigureAwait(false);
@@ -358,6 +413,7 @@ internal sealed class RemoteFolderTree
         var difference = state.Unlisted is not null;
         var files = new Dictionary<string, SftpAttributes>(StringComparer.Ordinal);
         var directories = new Dictionary<string, uint?>(StringComparer.Ordinal);
+        var linkedDirectories = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
             if (!IsValidName(entry.FileName))
@@ -368,6 +424,13 @@ internal sealed class RemoteFolderTree
             if (!entry.Attributes.IsDirectory && IsHidden(entry.FileName)) continue;
             if (entry.Attributes.IsDirectory) directories[entry.FileName] = entry.Attributes.ModifiedTime;
             else if (entry.Attributes.IsRegularFile) files[entry.FileName] = entry.Attributes;
+            else if (NotSynced(Join(path, entry.FileName), entry.Attributes) is { } notSynced)
+            {
+                plan.Skipped.Add(notSynced);
+                // A known directory now a link: what the engine knows below it is out of sight, not gone (its state is
+                // kept, neither listed nor taken for removed while the link is there).
+                if (entry.Attributes.IsSymbolicLink && state.Directories.Contains(entry.FileName)) linkedDirectories.Add(entry.FileName);
+            }
         }
 
         foreach (var (name, attributes) in files)
@@ -408,9 +471,10 @@ internal sealed class RemoteFolderTree
             }
             kept.Add(name);
         }
+        kept.UnionWith(linkedDirectories);
         foreach (var name in state.Directories)
         {
-            if (directories.ContainsKey(name)) continue;
+            if (directories.ContainsKey(name) || linkedDirectories.Contains(name)) continue;
             PlanRemoval(plan, Join(path, name));
             difference = true;
         }
@@ -500,6 +564,20 @@ internal sealed class RemoteFolderTree
 
     // ---- Helpers ----------------------------------------------------------------------------------------------
 
+    // A symbolic link or a special file met in a listing, named as the local driver names them; null for an entry whose
+    // kind the server did not say. A link hides its subtree: a directory replaced by a link is out of sight, not gone.
+    private static SkippedEntry? NotSynced(string path, SftpAttributes attributes) =>
+        attributes.IsSymbolicLink ? new SkippedEntry(path, LinkReason, HidesSubtree: true)
+        : attributes.Permissions is null ? null
+        : new SkippedEntry(path, SpecialReason, HidesSubtree: false);
+
+    // The marker at the folder's root: seen, or gone after it was seen (the folder is not the one synced any more).
+    private void CheckMarker(bool present)
+    {
+        if (present) MarkerSeen = true;
+        else if (MarkerSeen && MarkerMissing is { } missing) throw missing();
+    }
+
     private async Task<Dictionary<string, Listing?>> ListManyAsync(SftpClient client, IEnumerable<string> paths, CancellationToken cancellationToken)
     {
         var listings = new ConcurrentDictionary<string, Listing?>(StringComparer.Ordinal);
@@ -521,8 +599,20 @@ internal sealed class RemoteFolderTree
         return new Dictionary<string, Listing?>(listings, StringComparer.Ordinal);
     }
 
-    private static async Task<SftpAttributes?> TryStatDirectoryAsync(SftpClient client, string path, CancellationToken cancellationToken) =>
-        await client.TryLStatAsync(path, cancellationToken).ConfigureAwait(false) is { IsDirectory: true } attributes ? attributes : null;
+    // A known directory's attributes, null when nothing is there. Below the folder's directory, not following a link
+    // (one in a directory's place is seen as a link); the folder's directory itself may be a link (the setup chose it).
+    private async Task<SftpAttributes?> LookAtDirectoryAsync(SftpClient client, string path, CancellationToken cancellationToken)
+    {
+        if (path.Length > 0) return await client.TryLStatAsync(RemotePath(path), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await client.StatAsync(_root, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteFileNotFoundException)
+        {
+            return null;
+        }
+    }
 
     private static ParallelOptions Throttle(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = MaxConcurrentRequests, CancellationToken = cancellationToken };

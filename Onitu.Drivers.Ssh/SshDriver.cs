@@ -42,7 +42,8 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     private readonly SshOptions _options;
     private readonly SshConnectionPool _pool;
     private readonly RemoteLayout _layout = new();
-    private readonly RemoteDirectories _directories = new();
+    private readonly RemoteLinks _links = new();
+    private readonly RemoteDirectories _directories;
     private readonly PathLocks _locks = new();
     private readonly OwnChanges _own = new(OwnChangeLifetime);
     private readonly UploadSessions _uploads;
@@ -59,6 +60,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         _options = SshOptions.From(plug.Options, plug.BaseDirectory);
         _pool = new SshConnectionPool(_options.Connection, _options.Connections,
             (client, cancellationToken) => _layout.InitializeAsync(plug, _options.Root, client, cancellationToken));
+        _directories = new RemoteDirectories(_links);
         _uploads = new UploadSessions(_pool);
         _poller = new RemoteChangePoller(plug, _options, _pool, _layout, _own);
     }
@@ -102,12 +104,15 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         {
             try
             {
+                // RMDIR does not follow a link of that name (it fails); the directories above were looked at by the
+                // change that emptied this one, just before.
                 await client.RemoveDirectoryAsync(directory, cancellationToken).ConfigureAwait(false);
             }
             catch (ServiceException)
             {
                 return; // not empty (or gone): stop
             }
+            _links.Removed(directory);
         }
     }
 
@@ -136,11 +141,14 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                     await _poller.PollAsync(cancellationToken).ConfigureAwait(false);
                     failures = 0;
                 }
-                catch (ServiceException e) when (e.IsTransient && e is not SshConnectionException { IsStall: true } && ++failures < PollFailuresBeforeFailing)
+                catch (ServiceException e) when (e.IsTransient && e is not (SshConnectionException { IsStall: true } or FolderMissingException)
+                    && ++failures < PollFailuresBeforeFailing)
                 {
                     // A lost connection is reopened by the next poll; a server that stays away ends the watch,
                     // and the engine reports the service failing with the reason and restarts it with backoff. A
-                    // stall ends it at once: the link is down for as long as the keep-alives already waited.
+                    // stall ends it at once: the link is down for as long as the keep-alives already waited. So does
+                    // a folder gone or without its marker: not a blip of the link, and its restart is what looks again
+                    // (the engine's check of the markers, then a scan whose deletions its guard judges).
                     Log.PollFailed(_plug.Logger, e.Message);
                 }
             }
@@ -221,10 +229,15 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         ArgumentNullException.ThrowIfNull(content);
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var root = _layout.FolderDirectory(metadata.Folder);
         var temp = _layout.TempFor(target, metadata);
         await _pool.RunAsync(async client =>
         {
-            var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
+            // Nothing is made through a link: the directories on the way are looked at first (mostly remembered from
+            // the files just before, see RemoteLinks). The temporary file's name is new: made exclusively, it is never
+            // an existing file or link followed.
+            var missing = await RefuseLinkInParentsAsync(client, "write", metadata, root, target, cancellationToken).ConfigureAwait(false);
+            var handle = await OpenForWriteAsync(client, metadata, root, temp, target, SftpOpenFlags.Exclusive, missing, cancellationToken).ConfigureAwait(false);
             SentWrites sent;
             try
             {
@@ -239,18 +252,28 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
             // The last writes are still in flight: the requests that end the file follow them at once (one round trip
             // for the content's end, its attributes, the close and the target's stat), and a refused write fails the
             // commit before the rename.
-            await CommitAsync(client, metadata, handle, (ulong)sent.Written, temp, target, sent.Acknowledged, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(client, metadata, handle, (ulong)sent.Written, root, temp, target, sent.Acknowledged, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
     // Opens a temporary file for writing next to its target, creating the target's directories when missing (every
-    // upload in flight into a new directory finds it missing: told by the reply, not by an exception per file).
-    private async Task<SftpHandle> OpenForWriteAsync(SftpClient client, string temp, string target, SftpOpenFlags extra, CancellationToken cancellationToken)
+    // upload in flight into a new directory finds it missing: told by the reply, not by an exception per file). The
+    // caller looked at the directories on the way for links first (parentMissing: that look found one missing, so it
+    // is made before the file is opened, saving an open bound to fail); one met while making them is refused.
+    private async Task<SftpHandle> OpenForWriteAsync(SftpClient client, Metadata metadata, string root, string temp, string target, SftpOpenFlags extra,
+        bool parentMissing, CancellationToken cancellationToken)
     {
         var flags = SftpOpenFlags.Write | SftpOpenFlags.Create | extra;
-        if (await client.TryOpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false) is { } handle)
+        if (!parentMissing && await client.TryOpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false) is { } handle)
             return handle;
-        await _directories.EnsureAsync(client, Parent(target), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _directories.EnsureAsync(client, root, Parent(target), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteLinkException e)
+        {
+            throw await RefuseThroughLinkAsync("write", metadata, e.Link, cancellationToken).ConfigureAwait(false);
+        }
         return await client.OpenAsync(temp, flags, null, cancellationToken).ConfigureAwait(false);
     }
 
@@ -308,11 +331,16 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask StartUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var root = _layout.FolderDirectory(metadata.Folder);
         var temp = _layout.PartFor(target, metadata);
         await _uploads.CloseAsync(temp).ConfigureAwait(false);
         await _pool.RunAsync(async client =>
         {
-            var handle = await OpenForWriteAsync(client, temp, target, SftpOpenFlags.Truncate, cancellationToken).ConfigureAwait(false);
+            var missing = await RefuseLinkInParentsAsync(client, "write", metadata, root, target, cancellationToken).ConfigureAwait(false);
+            // The partial file's name is stable (so that an upload resumes): one left by an earlier attempt is removed
+            // (REMOVE takes a link away, never follows it), and the new one made exclusively.
+            if (!missing) await TryRemoveAsync(client, temp).ConfigureAwait(false);
+            var handle = await OpenForWriteAsync(client, metadata, root, temp, target, SftpOpenFlags.Exclusive, missing, cancellationToken).ConfigureAwait(false);
             _uploads.Add(temp, client, handle);
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -322,10 +350,14 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask RestartUploadAsync(Metadata metadata, long offset, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = _layout.PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
+        var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var root = _layout.FolderDirectory(metadata.Folder);
+        var temp = _layout.PartFor(target, metadata);
         await _uploads.CloseAsync(temp).ConfigureAwait(false);
         await _pool.RunAsync(async client =>
         {
+            await RefuseLinkInParentsAsync(client, "write", metadata, root, target, cancellationToken).ConfigureAwait(false);
+            // A regular file only (LSTAT): a partial file replaced by a link is not resumable, and starts over.
             var state = await TryStatAsync(client, temp, cancellationToken).ConfigureAwait(false);
             if (state is null || (long)(state.Size ?? 0) < offset)
                 throw new UploadNotResumableException($"The partial upload of {metadata} is gone or shorter than {offset} bytes.");
@@ -338,8 +370,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask UploadChunkAsync(Metadata metadata, long offset, ReadOnlyMemory<byte> chunk, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        var temp = _layout.PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
-        var upload = await _uploads.OpenAsync(temp, metadata, cancellationToken).ConfigureAwait(false);
+        var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var temp = _layout.PartFor(target, metadata);
+        var upload = await _uploads.OpenAsync(temp, metadata, BeforeReopening(metadata, target, temp, cancellationToken), cancellationToken).ConfigureAwait(false);
         try
         {
             await _pool.RunOnAsync(upload.Client, async client =>
@@ -361,11 +394,11 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
         var temp = _layout.PartFor(target, metadata);
-        var upload = await _uploads.OpenAsync(temp, metadata, cancellationToken).ConfigureAwait(false);
+        var upload = await _uploads.OpenAsync(temp, metadata, BeforeReopening(metadata, target, temp, cancellationToken), cancellationToken).ConfigureAwait(false);
         _uploads.Remove(temp, upload);
         await _pool.RunOnAsync(upload.Client, async client =>
         {
-            await CommitAsync(client, metadata, upload.Handle, size: null, temp, target, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+            await CommitAsync(client, metadata, upload.Handle, size: null, _layout.FolderDirectory(metadata.Folder), temp, target, Task.CompletedTask, cancellationToken).ConfigureAwait(false);
             return true;
         }).ConfigureAwait(false);
     }
@@ -373,12 +406,48 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     /// <inheritdoc />
     public async ValueTask AbortUploadAsync(Metadata metadata, CancellationToken cancellationToken)
     {
-        var temp = _layout.PartFor(await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false), metadata);
+        var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var root = _layout.FolderDirectory(metadata.Folder);
+        var temp = _layout.PartFor(target, metadata);
         await _uploads.CloseAsync(temp).ConfigureAwait(false);
-        await _pool.RunAsync(client => TryRemoveAsync(client, temp), cancellationToken).ConfigureAwait(false);
+        await _pool.RunAsync(async client =>
+        {
+            // Through a link no partial file was ever made (every upload call refuses it), and none is removed.
+            if ((await _links.LookAtParentsAsync(client, root, target, cancellationToken).ConfigureAwait(false)).Link is null)
+                await TryRemoveAsync(client, temp).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
-    // The open handle of a chunked upload: kept from an earlier chunk, or the temporary file opened again (after a
+    // What a chunked upload's partial file is checked for before it is opened again by path (after a restart, or when
+    // the session holding it was lost): no link on the way, and a regular file (a link in its place is not followed).
+    private Func<SftpClient, Task> BeforeReopening(Metadata metadata, string target, string temp, CancellationToken cancellationToken) => async client =>
+    {
+        await RefuseLinkInParentsAsync(client, "write", metadata, _layout.FolderDirectory(metadata.Folder), target, cancellationToken).ConfigureAwait(false);
+        if (await TryStatAsync(client, temp, cancellationToken).ConfigureAwait(false) is null)
+            throw new UploadNotResumableException($"The partial upload of {metadata} is gone (or is not a file any more).");
+    };
+
+    /// <summary>
+    /// Refuses a change whose path on the server passes through a symbolic link below the folder's directory: the path
+    /// is reported skipped and <see cref="PathRefusedException"/> thrown, which fails this one job, not the service.
+    /// Returns whether a directory on the way is missing.
+    /// </summary>
+    private async Task<bool> RefuseLinkInParentsAsync(SftpClient client, string action, Metadata metadata, string root, string target, CancellationToken cancellationToken)
+    {
+        var finding = await _links.LookAtParentsAsync(client, root, target, cancellationToken).ConfigureAwait(false);
+        if (finding.Link is { } link)
+            throw await RefuseThroughLinkAsync(action, metadata, link, cancellationToken).ConfigureAwait(false);
+        return finding.ParentMissing;
+    }
+
+    private async Task<PathRefusedException> RefuseThroughLinkAsync(string action, Metadata metadata, string link, CancellationToken cancellationToken)
+    {
+        Log.RefusedThroughLink(_plug.Logger, action, metadata, link);
+        await _plug.ReportSkippedAsync(metadata.Folder, metadata.Path,
+            $"{link} is a symbolic link on the server: Onitu never writes, renames or deletes through links, and leaves the link as it is", cancellationToken).ConfigureAwait(false);
+        return new PathRefusedException(
+            $"Refused to {action} {metadata}: {link} is a symbolic link on the server, and Onitu never writes, renames or deletes through a link (it could lead out of the folder); the link is left as it is.");
+    }
 
     // Finishes writing the temporary file and makes it the target atomically, unless the target changed since the
     // revision the engine knows: then the temporary file is dropped, the change reported and ContentChangedException
@@ -386,9 +455,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     // under the target's lock like the rename. A failure removes a whole-file upload's temporary file (unless the
     // connection is lost: a later scan removes it); a chunked upload's is kept so that the upload can resume.
     // size: the bytes written by a whole-file upload; null for a chunked one (asked from the server).
-    private async Task CommitAsync(SftpClient client, Metadata metadata, SftpHandle handle, ulong? size, string temp, string target, Task writes, CancellationToken cancellationToken)
+    private async Task CommitAsync(SftpClient client, Metadata metadata, SftpHandle handle, ulong? size, string root, string temp, string target, Task writes, CancellationToken cancellationToken)
     {
         SftpAttributes? current;
+        string? link;
         IDisposable held;
         try
         {
@@ -406,7 +476,10 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
         {
             var stamp = SourceTime(metadata);
             var finishing = FinishWritingAsync(client, handle, size, writes, stamp, cancellationToken);
-            var stat = TryStatAsync(client, target, cancellationToken);
+            // Just before the rename, the target itself (a link there is never replaced) and the directories on the way
+            // (remembered for a second, else looked at again: a chunked upload's started long ago), with the requests
+            // that end the file: no round trip of their own.
+            var stat = _links.LookAtAsync(client, root, target, cancellationToken);
             SftpAttributes written;
             try
             {
@@ -419,8 +492,9 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 if (size is not null) await TryRemoveAsync(client, temp).ConfigureAwait(false);
                 throw;
             }
-            current = await stat.ConfigureAwait(false);
-            if (current is null || Revision(current) == metadata.Revision)
+            (link, var found) = await stat.ConfigureAwait(false);
+            current = found is { IsRegularFile: true } ? found : null;
+            if (link is null && (current is null || Revision(current) == metadata.Revision))
             {
                 try
                 {
@@ -449,8 +523,12 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                 return;
             }
         }
-        await TryRemoveAsync(client, temp).ConfigureAwait(false);
-        throw await ReportChangedAsync("write", metadata, current, cancellationToken).ConfigureAwait(false);
+        // The temporary file is removed by path only when its directory is no link (then it was made before the
+        // link appeared, through it: it is left where it is rather than deleted through the link).
+        if (link is null || link == target) await TryRemoveAsync(client, temp).ConfigureAwait(false);
+        if (link is not null)
+            throw await RefuseThroughLinkAsync("write", metadata, link, cancellationToken).ConfigureAwait(false);
+        throw await ReportChangedAsync("write", metadata, current!, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ContentChangedException> ReportChangedAsync(string action, Metadata expected, SftpAttributes actual, CancellationToken cancellationToken)
@@ -466,14 +544,19 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     public async ValueTask DeleteFileAsync(Metadata metadata, CancellationToken cancellationToken)
     {
         var target = await ResolveAsync(metadata, cancellationToken).ConfigureAwait(false);
+        var root = _layout.FolderDirectory(metadata.Folder);
         await _pool.RunAsync(async client =>
         {
             SftpAttributes? current;
+            string? link;
             using (await _locks.AcquireAsync(target, cancellationToken).ConfigureAwait(false))
             {
-                current = await TryStatAsync(client, target, cancellationToken).ConfigureAwait(false);
-                if (current is null) return;
-                if (Revision(current) == metadata.Revision)
+                // The file and every directory on the way, in one round trip: nothing is deleted through a link, nor
+                // a link itself.
+                (link, var found) = await _links.LookAtAsync(client, root, target, cancellationToken).ConfigureAwait(false);
+                current = found is { IsRegularFile: true } ? found : null;
+                if (link is null && current is null) return;
+                if (link is null && Revision(current!) == metadata.Revision)
                 {
                     _own.RecordDelete(target);
                     try
@@ -487,6 +570,7 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
                     current = null;
                 }
             }
+            if (link is not null) throw await RefuseThroughLinkAsync("delete", metadata, link, cancellationToken).ConfigureAwait(false);
             if (current is not null) throw await ReportChangedAsync("delete", metadata, current, cancellationToken).ConfigureAwait(false);
             await RemoveEmptyParentsAsync(client, metadata.Folder, target, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
@@ -497,30 +581,60 @@ public sealed class SshDriver : IDriver, IChunkedReader, IChunkedWriter, INative
     {
         var from = await ResolveAsync(source, cancellationToken).ConfigureAwait(false);
         var to = await ResolveAsync(destination, cancellationToken).ConfigureAwait(false);
+        var fromRoot = _layout.FolderDirectory(source.Folder);
+        var toRoot = _layout.FolderDirectory(destination.Folder);
         await _pool.RunAsync(async client =>
         {
             (Metadata, SftpAttributes)? refused = null;
+            (Metadata, string)? linked = null;
             using (await _locks.AcquireAsync(from, to, cancellationToken).ConfigureAwait(false))
             {
-                var moved = await TryStatAsync(client, from, cancellationToken).ConfigureAwait(false)
-                    ?? throw new RemoteFileNotFoundException($"Cannot move {source}: {from} is not there any more.");
-                if (Revision(moved) != source.Revision)
+                // Both files and every directory on the way to them, all in one round trip: nothing is renamed through
+                // a link (a conflict copy renamed aside included), nor a link renamed or replaced.
+                var looks = from == to
+                    ? [_links.LookAtAsync(client, fromRoot, from, cancellationToken)]
+                    : new[] { _links.LookAtAsync(client, fromRoot, from, cancellationToken), _links.LookAtAsync(client, toRoot, to, cancellationToken) };
+                await Task.WhenAll(looks).WhenSettled().ConfigureAwait(false);
+                var (fromLink, fromFound) = await looks[0].ConfigureAwait(false);
+                var (toLink, toFound) = await looks[^1].ConfigureAwait(false);
+                if (fromLink is not null || toLink is not null)
                 {
-                    refused = (source, moved);
+                    linked = fromLink is not null ? (source, fromLink) : (destination, toLink!);
                 }
-                else if (from != to && await TryStatAsync(client, to, cancellationToken).ConfigureAwait(false) is { } existing && Revision(existing) != destination.Revision)
+                else
                 {
-                    refused = (destination, existing);
+                    var moved = fromFound is { IsRegularFile: true } ? fromFound
+                        : throw new RemoteFileNotFoundException($"Cannot move {source}: {from} is not there any more.");
+                    if (Revision(moved) != source.Revision)
+                    {
+                        refused = (source, moved);
+                    }
+                    else if (from != to && toFound is { IsRegularFile: true } existing && Revision(existing) != destination.Revision)
+                    {
+                        refused = (destination, existing);
+                    }
+                    else if (from != to)
+                    {
+                        try
+                        {
+                            await _directories.EnsureAsync(client, toRoot, Parent(to), cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (RemoteLinkException e)
+                        {
+                            linked = (destination, e.Link);
+                        }
+                        if (linked is null)
+                        {
+                            _own.RecordDelete(from);
+                            _own.RecordWrite(to, Revision(moved));
+                            await client.PosixRenameAsync(from, to, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    if (linked is null) Apply(moved, destination);
                 }
-                else if (from != to)
-                {
-                    await _directories.EnsureAsync(client, Parent(to), cancellationToken).ConfigureAwait(false);
-                    _own.RecordDelete(from);
-                    _own.RecordWrite(to, Revision(moved));
-                    await client.PosixRenameAsync(from, to, cancellationToken).ConfigureAwait(false);
-                }
-                Apply(moved, destination);
             }
+            if (linked is var (refusedFile, link))
+                throw await RefuseThroughLinkAsync("move", refusedFile, link, cancellationToken).ConfigureAwait(false);
             if (refused is var (file, state))
                 throw await ReportChangedAsync("move", file, state, cancellationToken).ConfigureAwait(false);
             if (from != to) await RemoveEmptyParentsAsync(client, source.Folder, from, cancellationToken).ConfigureAwait(false);

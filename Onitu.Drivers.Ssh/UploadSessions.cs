@@ -21,8 +21,12 @@ internal sealed class UploadSessions(SshConnectionPool pool)
     /// The open handle of a chunked upload: kept from an earlier chunk, or the temporary file opened again (after a
     /// restart, or when the session that held it was lost).
     /// </summary>
+    /// <param name="temp">The partial file's path.</param>
+    /// <param name="metadata">The file uploaded, for messages.</param>
+    /// <param name="beforeOpening">Runs on the session before the file is opened again by path (it may refuse by throwing).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="UploadNotResumableException">The temporary file is gone.</exception>
-    public async Task<OpenUpload> OpenAsync(string temp, Metadata metadata, CancellationToken cancellationToken)
+    public async Task<OpenUpload> OpenAsync(string temp, Metadata metadata, Func<SftpClient, Task> beforeOpening, CancellationToken cancellationToken)
     {
         if (_uploads.TryGetValue(temp, out var upload))
         {
@@ -32,6 +36,7 @@ internal sealed class UploadSessions(SshConnectionPool pool)
         return await pool.RunAsync(async client =>
         {
             SftpHandle handle;
+            await beforeOpening(client).ConfigureAwait(false);
             try
             {
                 handle = await client.OpenAsync(temp, SftpOpenFlags.Write, null, cancellationToken).ConfigureAwait(false);

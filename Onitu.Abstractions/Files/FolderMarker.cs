@@ -9,7 +9,7 @@ namespace Onitu;
 /// <remarks>
 /// A driver may know it for two things: its disappearance while the driver watches is the folder's loss, which the
 /// driver reports by failing with <see cref="FolderMissingException.MarkerMissing"/> rather than by reporting
-/// deletions; and a write of it (a path equal to <see cref="FileName"/>) is the only write that may create a folder's
+/// deletions (the local driver's watch, the ssh driver's every poll); and a write of it (a path equal to <see cref="FileName"/>) is the only write that may create a folder's
 /// missing directory, since the engine writes it only after a scan found the folder, or when the user confirmed the
 /// folder as it is (<c>onitu sync --force</c>).
 /// </remarks>

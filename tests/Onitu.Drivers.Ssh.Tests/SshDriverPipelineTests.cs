@@ -95,8 +95,10 @@ public class SshDriverPipelineTests
 
         foreach (var (metadata, content) in files)
             Assert.That(File.ReadAllBytes(OnServer(metadata.Path)), Is.EqualTo(content));
-        // Each: open, write, fstat, close, the target's stat, rename; those that found the directory missing, one more
-        // open. Creating new/sub (stat new/sub, stat new, stat docs, mkdir new, mkdir new/sub) once, not once a file.
+        // Each: open, write, fstat, close, the target's stat, rename. The look at new and new/sub for links (an LSTAT
+        // each, shared by the calls in flight on the session; 245 requests in all here, each call sharing it) finds
+        // them missing, so no open is tried before they are made; creating new/sub (mkdir new/sub, which fails, mkdir
+        // new, mkdir new/sub) once, not once a file. A few calls coming after a look found nothing look again.
         Assert.That(driver.RequestCount - before, Is.InRange(6 * count, (7 * count) + 5));
     }
 
