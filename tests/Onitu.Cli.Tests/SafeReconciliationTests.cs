@@ -8,11 +8,14 @@ namespace Onitu.Cli.Tests;
 /// </summary>
 public class SafeReconciliationTests : ScratchTest
 {
-    /// <summary>A on <c>A/docs</c>, B with the folder mapped directly on its root (a mount point).</summary>
-    private string WriteSetup()
+    /// <summary>
+    /// A on <c>A/docs</c>, B with the folder mapped directly on its root (a mount point), or as given: its root and
+    /// the folder's path in it.
+    /// </summary>
+    private string WriteSetup(string bRoot = "mnt", string bFolder = ".")
     {
         var path = Path.Combine(Dir, "setup.yml");
-        File.WriteAllText(path, """
+        File.WriteAllText(path, $$"""
             name: safety
             folders:
               docs: {}
@@ -23,8 +26,8 @@ public class SafeReconciliationTests : ScratchTest
                 folders: { docs: docs }
               B:
                 driver: local_storage
-                options: { root: mnt }
-                folders: { docs: . }
+                options: { root: {{bRoot}} }
+                folders: { docs: {{bFolder}} }
             """);
         return path;
     }
@@ -301,25 +304,7 @@ public class SafeReconciliationTests : ScratchTest
     }
 
     /// <summary>A on <c>A/docs</c>, B on <c>B/docs</c> (B's root a link to a mount point).</summary>
-    private string WriteTwoRootSetup()
-    {
-        var path = Path.Combine(Dir, "setup.yml");
-        File.WriteAllText(path, """
-            name: mounted
-            folders:
-              docs: {}
-            services:
-              A:
-                driver: local_storage
-                options: { root: A }
-                folders: { docs: docs }
-              B:
-                driver: local_storage
-                options: { root: B }
-                folders: { docs: docs }
-            """);
-        return path;
-    }
+    private string WriteTwoRootSetup() => WriteSetup(bRoot: "B", bFolder: "docs");
 
     private static string Hash(string content) => Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
 

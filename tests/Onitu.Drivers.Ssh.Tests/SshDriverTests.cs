@@ -25,15 +25,7 @@ public class SshDriverTests
 
     private ConformancePlug CreatePlug(long connections = 1, bool fsync = false)
     {
-        var sshd = SshdSetup.Sshd;
-        var options = new SshDriverFactory().Manifest.Options.Values.Where(o => o.HasDefault).ToDictionary(o => o.Key, o => o.Default);
-        options["host"] = "127.0.0.1";
-        options["port"] = (long)sshd.Port;
-        options["user"] = sshd.User;
-        options["root"] = _root;
-        options["identity-file"] = sshd.IdentityFile;
-        options["known-hosts-file"] = sshd.KnownHostsFile;
-        options["ssh-options"] = "-F none -o IdentitiesOnly=yes -o IdentityAgent=none -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR";
+        var options = SshdSetup.Sshd.DriverOptions(_root);
         options["connections"] = connections;
         options["fsync"] = fsync;
         return new ConformancePlug("subject", [new FolderMapping("docs", "docs")], new DriverOptions(options), Path.GetTempPath());

@@ -12,18 +12,25 @@ public partial class SshEngineTests
 
     private static readonly string[] SwappedFiles = ["top.txt", "sub/deep.txt", "sub/deeper/deepest.txt", "other/x.txt"];
 
-    [Test]
-    [CancelAfter(300_000)]
-    public async Task A_server_folder_swapped_for_an_empty_directory_while_running_fails_the_service_deletes_nothing_and_recovers(CancellationToken cancellationToken)
+    /// <summary>Writes <see cref="SwappedFiles"/> into the server's <c>docs</c> folder; returns that folder.</summary>
+    private static string WriteServerFiles(EngineScene scene)
     {
-        var sshd = SshdSetup.Sshd;
-        await using var scene = new EngineScene();
         var docs = Path.Combine(scene.RemoteRoot, "docs");
         foreach (var file in SwappedFiles)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(docs, file))!);
             File.WriteAllText(Path.Combine(docs, file), "server's " + file);
         }
+        return docs;
+    }
+
+    [Test]
+    [CancelAfter(300_000)]
+    public async Task A_server_folder_swapped_for_an_empty_directory_while_running_fails_the_service_deletes_nothing_and_recovers(CancellationToken cancellationToken)
+    {
+        var sshd = SshdSetup.Sshd;
+        await using var scene = new EngineScene();
+        var docs = WriteServerFiles(scene);
         var services = EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot);
 
         // A first pass syncs the folder and leaves its marker on both services; `onitu run` starts from there.
@@ -94,12 +101,7 @@ public partial class SshEngineTests
         // must hold the folder to it (the startup check only protects the next start).
         var sshd = SshdSetup.Sshd;
         await using var scene = new EngineScene();
-        var docs = Path.Combine(scene.RemoteRoot, "docs");
-        foreach (var file in SwappedFiles)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(docs, file))!);
-            File.WriteAllText(Path.Combine(docs, file), "server's " + file);
-        }
+        var docs = WriteServerFiles(scene);
         var engine = scene.Create(EngineScene.LocalService("A") + EngineScene.SshService("Remote", sshd, scene.RemoteRoot));
         await engine.StartAsync(cancellationToken);
         await scene.EventuallyAsync(() => SwappedFiles.All(f => scene.ReadOrNull("A", "docs/" + f) is not null) && File.Exists(Path.Combine(docs, ".onitu-folder")),

@@ -47,15 +47,7 @@ public class SshLinkTests
 
     private ConformancePlug CreatePlug(string folderPath = "docs", long pollIntervalMs = 2000)
     {
-        var sshd = SshdSetup.Sshd;
-        var options = new SshDriverFactory().Manifest.Options.Values.Where(o => o.HasDefault).ToDictionary(o => o.Key, o => o.Default);
-        options["host"] = "127.0.0.1";
-        options["port"] = (long)sshd.Port;
-        options["user"] = sshd.User;
-        options["root"] = _root;
-        options["identity-file"] = sshd.IdentityFile;
-        options["known-hosts-file"] = sshd.KnownHostsFile;
-        options["ssh-options"] = SshdFixture.IsolatedSshOptions;
+        var options = SshdSetup.Sshd.DriverOptions(_root);
         options["poll-interval-ms"] = pollIntervalMs;
         return new ConformancePlug("subject", [new FolderMapping("docs", folderPath)], new DriverOptions(options), Path.GetTempPath());
     }

@@ -29,7 +29,9 @@ public class KitSelfTests
 
         protected override ValueTask<DriverTestArea> CreateAreaAsync(string scratchDirectory, CancellationToken cancellationToken)
         {
-            Directory.CreateDirectory(scratchDirectory);
+            // The folder's directory is made here, as a scan or the engine's marker would: local_storage's writes never
+            // make it.
+            Directory.CreateDirectory(Path.Combine(scratchDirectory, "docs"));
             return ValueTask.FromResult(new DriverTestArea(new Dictionary<string, object?> { ["root"] = scratchDirectory }, "docs")
             {
                 View = WithoutView ? null : new DirectoryStoreView(Path.Combine(scratchDirectory, "docs")),
