@@ -10,7 +10,9 @@ namespace Onitu.Drivers.LocalStorage;
 /// found by a look at its path at most every <see cref="RecheckInterval"/>, and until then still receives the
 /// temporary files, which its descriptor renames into place as before. With that look the mounts below the folder are
 /// read again (<see cref="Mounts"/>): where there is none, a write need not look at its target's directory to know
-/// the rename from here stays on one mount.
+/// the rename from here stays on one mount. It is closed once no write used it for <see cref="IdleRelease"/>: an open
+/// descriptor keeps its file system mounted ("target is busy"), and a user must be able to unmount a disk while
+/// <c>onitu run</c> idles (the driver then finds the folder lost).
 /// </summary>
 internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
 {
@@ -20,6 +22,8 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     private bool _mountsBelow = true;
     private long _checkedAt;
     private bool _disposed;
+    private long _usedAt;
+    private Timer? _idleTimer;
 
     /// <summary>Whether staging directories are held open here: the anchored calls and <c>statx</c> answer (Linux).</summary>
     public static bool IsSupported => AnchoredPaths.IsAvailable && NativeStat.HasInodes;
@@ -32,6 +36,22 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
     /// system call per file. Zero looks at every write (tests).
     /// </summary>
     internal TimeSpan RecheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long the directory stays open without a write: long enough that a run of writes opens it once (opening it
+    /// again costs an open, a stat and a read of the mounts), short enough that an idle disk can be unmounted.
+    /// </summary>
+    internal TimeSpan IdleRelease { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Whether the directory is held open now (tests).</summary>
+    internal bool IsHeld
+    {
+        get
+        {
+            lock (_lock)
+                return _handle is not null;
+        }
+    }
 
     /// <summary>
     /// A lease on the open staging directory, which is opened (and made in the folder's directory when missing) as
@@ -51,6 +71,7 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
                 DropLocked();
             if (_handle is null && !OpenLocked())
                 return null;
+            _usedAt = Environment.TickCount64;
             return new Lease(_handle!, _opened, _mountsBelow);
         }
     }
@@ -90,6 +111,21 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
         {
             _disposed = true;
             DropLocked();
+            _idleTimer?.Dispose();
+            _idleTimer = null;
+        }
+    }
+
+    // The timer runs while the directory is held; a lease still in use keeps the descriptor open until it is released
+    // (DropLocked), and the next write opens the directory again, looking at the folder's directory as the first did.
+    private void ReleaseIfIdle()
+    {
+        lock (_lock)
+        {
+            if (_handle is null || _disposed || Environment.TickCount64 - _usedAt < (long)IdleRelease.TotalMilliseconds)
+                return;
+            DropLocked();
+            _idleTimer?.Change(Timeout.Infinite, Timeout.Infinite);
         }
     }
 
@@ -135,6 +171,9 @@ internal sealed class StagingDirectory(StorageFolder folder) : IDisposable
         // The staging directory's parent is the folder's directory.
         _mountsBelow = Mounts.AnyBelowParentOf(handle.Fd);
         _checkedAt = Environment.TickCount64;
+        var period = IdleRelease;
+        _idleTimer ??= new Timer(_ => ReleaseIfIdle());
+        _idleTimer.Change(period, period);
         return true;
     }
 

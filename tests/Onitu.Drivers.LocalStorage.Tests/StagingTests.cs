@@ -109,6 +109,43 @@ public class StagingTests : DriverTestBase
         });
     }
 
+    /// <summary>
+    /// The held staging directory's descriptor kept the folder's file system busy for as long as the driver lived: a
+    /// user could not unmount a disk while <c>onitu run</c> idled on it ("target is busy"). It is let go once no write
+    /// used it for a while, and the next write opens it again.
+    /// </summary>
+    [Test]
+    [Platform("Linux", Reason = "Mounting a file system needs Linux and root.")]
+    public async Task An_idle_driver_lets_its_folders_disk_be_unmounted()
+    {
+        Mount(DocsDir, "4m");
+        try
+        {
+            await using var driver = CreateDriver();
+            await driver.ScanAsync(Token);
+            await driver.UploadFileAsync(Meta("docs", "first.txt"), new MemoryStream(RandomBytes(100, 1)), Token);
+            Assert.That(Run("umount", DocsDir).Code, Is.Not.Zero, "busy while writes come (the staging directory is held)");
+
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (Run("umount", DocsDir).Code != 0)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the disk could still not be unmounted after 20 s of no write");
+                await Task.Delay(250, Token);
+            }
+
+            // Mounted again (a new, empty file system): the folder is not the one scanned, and a write is refused.
+            Mount(DocsDir, "4m");
+            Assert.That(async () => await driver.UploadFileAsync(Meta("docs", "second.txt"), new MemoryStream(RandomBytes(100, 2)), Token),
+                Throws.InstanceOf<FolderMissingException>());
+        }
+        finally
+        {
+            while (Run("umount", DocsDir).Code == 0)
+            {
+            }
+        }
+    }
+
     [Test]
     [Platform("Linux", Reason = "Mounting a file system needs Linux and root.")]
     public async Task A_target_on_another_file_system_than_the_folder_root_is_written_atomically_beside_it()
