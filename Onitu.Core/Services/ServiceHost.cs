@@ -236,18 +236,14 @@ internal sealed partial class ServiceHost : IAsyncDisposable
         if (exception is DriverException broken)
         {
             Volatile.Write(ref _brokenBy, broken);
-            SetState(ServiceState.Failing, broken.Message);
-            lock (_lock)
-                _restart?.Cancel();
+            FailNow(broken.Message);
             return;
         }
         if (exception is FolderMissingException missing)
         {
             // Not one more failure to count: the folder is gone, and every job on it would fail alike.
             Volatile.Write(ref _folderMissing, missing);
-            SetState(ServiceState.Failing, missing.Message);
-            lock (_lock)
-                _restart?.Cancel();
+            FailNow(missing.Message);
             return;
         }
         var failures = Interlocked.Increment(ref _consecutiveTransferFailures);
@@ -255,10 +251,16 @@ internal sealed partial class ServiceHost : IAsyncDisposable
         {
             Interlocked.Exchange(ref _consecutiveTransferFailures, 0);
             Log.ServiceRestartAfterFailures(_logger, Name, failures);
-            SetState(ServiceState.Failing, exception.Message);
-            lock (_lock)
-                _restart?.Cancel();
+            FailNow(exception.Message);
         }
+    }
+
+    // Fails the service at once and ends its run, which restarts after its backoff (a scan, then watching).
+    private void FailNow(string reason)
+    {
+        SetState(ServiceState.Failing, reason);
+        lock (_lock)
+            _restart?.Cancel();
     }
 
     public void ReportTransferSuccess(long bytes, TimeSpan elapsed)
