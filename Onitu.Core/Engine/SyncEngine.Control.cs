@@ -148,16 +148,7 @@ public sealed partial class SyncEngine
     public Task<long> ReloadAsync(CancellationToken cancellationToken = default)
     {
         var file = Setup.SourceFile ?? throw new InvalidOperationException("The engine's setup was not read from a file; give the new setup.");
-        OnituSetup setup;
-        try
-        {
-            setup = SetupLoader.LoadFile(file, cancellationToken);
-        }
-        catch (SetupException e) when (e.Partial is not null)
-        {
-            throw new SetupException(SetupValidator.Validate(e, Drivers), e.InnerException); // its options' problems too
-        }
-        return ReloadAsync(setup, cancellationToken);
+        return ReloadAsync(LoadSetupFile(file, Drivers, cancellationToken), cancellationToken);
     }
 
     /// <summary>

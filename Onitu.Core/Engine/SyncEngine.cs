@@ -119,11 +119,11 @@ public sealed partial class SyncEngine : IAsyncDisposable
     }
 
     // A setup file with problems is refused with its services' option problems too: every problem at once.
-    private static OnituSetup LoadSetupFile(string path, DriverCatalog drivers)
+    private static OnituSetup LoadSetupFile(string path, DriverCatalog drivers, CancellationToken cancellationToken = default)
     {
         try
         {
-            return SetupLoader.LoadFile(path);
+            return SetupLoader.LoadFile(path, cancellationToken);
         }
         catch (SetupException e) when (e.Partial is not null)
         {
